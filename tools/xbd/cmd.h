@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The subcommand table of the xbd command and its exit codes. */
+
+#ifndef XBD_TOOLS_CMD_H
+#define XBD_TOOLS_CMD_H
+
+/* Exit codes, documented in docs/xbd.1. */
+enum cmd_exit {
+	CMD_EXIT_OK = 0,    /* success */
+	CMD_EXIT_FAIL = 1,  /* the operation failed (I/O, verify, peer) */
+	CMD_EXIT_USAGE = 2, /* bad command line */
+};
+
+struct cmd {
+	const char *c_name;	     /* subcommand word */
+	const char *c_help;	     /* one line for 'xbd --help' */
+	int (*c_main)(int, char **); /* argv[0] is the subcommand */
+};
+
+int cmd_run(int argc, char **argv);
+
+#endif /* XBD_TOOLS_CMD_H */

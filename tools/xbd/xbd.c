@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The xbd command: one binary, one subcommand per file (cmd_<name>.c).
+ * This file only dispatches and prints the top-level help.
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+
+static const struct cmd cmds[] = {
+	{ "run", "run the main job (the embedded simulated platform)",
+	    cmd_run },
+};
+
+static void
+usage(FILE *out)
+{
+	size_t i;
+
+	fprintf(out, "usage: xbd <command> [options]\n\ncommands:\n");
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(out, "  %-10s %s\n", cmds[i].c_name, cmds[i].c_help);
+	fprintf(out, "\n'xbd <command> --help' describes each command.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2) {
+		usage(stderr);
+		return (CMD_EXIT_USAGE);
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return (CMD_EXIT_OK);
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(argv[1], cmds[i].c_name) == 0)
+			return (cmds[i].c_main(argc - 1, argv + 1));
+	fprintf(stderr, "xbd: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return (CMD_EXIT_USAGE);
+}
