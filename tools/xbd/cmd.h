@@ -18,5 +18,8 @@ struct cmd {
 };
 
 int cmd_run(int argc, char **argv);
+int cmd_hv(int argc, char **argv);
+int cmd_xenstored(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif /* XBD_TOOLS_CMD_H */

@@ -12,6 +12,12 @@
 static const struct cmd cmds[] = {
 	{ "run", "run the main job (the embedded simulated platform)",
 	    cmd_run },
+	{ "hv",
+	    "run the simulated hypervisor and XenStore daemon on a directory",
+	    cmd_hv },
+	{ "xenstored", "run the XenStore daemon on a directory",
+	    cmd_xenstored },
+	{ "serve", "serve vbds as a domain of an `xbd hv` machine", cmd_serve },
 };
 
 static void

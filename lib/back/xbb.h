@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * xbb: the blkif block backend.  One struct xbb serves every vbd the
+ * toolstack creates under /local/domain/<me>/backend/vbd/ of the domain
+ * its platform acts as, whatever the frontend (ours, Linux, FreeBSD,
+ * NetBSD, Mirage, Unikraft): it runs the XenBus handshake, maps the
+ * rings, and serves requests from a file or block device through
+ * io_uring.  It follows FreeBSD's blkback (documented instance fields,
+ * counters, pools sized at connect) with the validation Linux blkback
+ * and QEMU added against hostile frontends.
+ *
+ * Conventions:
+ *  - Every function returns 0 or a negative errno unless stated.
+ *  - Sector units are 512 bytes everywhere on the wire: the `sectors`
+ *    node, sector_number, first_sect/last_sect and discard ranges
+ *    (Xen's 2024 clarification of blkif.h, Linux's behaviour; see
+ *    docs/protocol.md section 4.1).  `sector-size` is the logical block
+ *    size and only an alignment requirement: a request whose start or
+ *    length is not a multiple of it is answered BLKIF_RSP_ERROR.
+ *  - Durability: FLUSH_DISKCACHE is fdatasync; a flush carrying data is
+ *    flush, write, flush; WRITE_BARRIER drains the ring, then does the
+ *    same.  After any failed write or sync the device is failed: every
+ *    later write, discard, flush and barrier is answered ERROR, never
+ *    OKAY (docs/reliability.md section 5.3).
+ *  - Threads: xbb_start() runs one control thread (XenStore watches, the
+ *    XenBus state machine) and one I/O thread per ring, each with its
+ *    own io_uring.  The functions below are thread-safe.
+ */
+
+#ifndef XBD_XBB_H
+#define XBD_XBB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct plat;
+struct xbb;
+
+/* The most rings (multi-queue) one device may use. */
+#define XBB_MAX_QUEUES 16
+
+/* Backend parameters; xbb_opts_init() gives the defaults. */
+struct xbb_opts {
+	size_t o_size;			    /* sizeof(struct xbb_opts) */
+	unsigned int o_max_ring_page_order; /* max-ring-page-order we offer
+					       (0..5; default 5: 32 pages) */
+	unsigned int o_max_queues;	    /* multi-queue-max-queues (1..16;
+					       default 4) */
+	unsigned int o_max_indirect_segs;   /* feature-max-indirect-segments
+					       (0: no indirect; <= 4096;
+					       default 256 as Linux) */
+	bool o_persistent;		    /* offer feature-persistent (map
+					       mode only; default true) */
+	unsigned int o_max_persistent;	    /* persistently mapped grants per
+					       ring (default 1056 as Linux) */
+	bool o_flush;			    /* offer feature-flush-cache
+					       (default true) */
+	bool o_barrier;			    /* offer feature-barrier (default
+					       true) */
+	bool o_discard;			    /* offer feature-discard where the
+					       storage can punch holes and the
+					       toolstack's discard-enable is
+					       not 0 (default true) */
+	bool o_discard_secure;		    /* offer discard-secure on block
+					       devices: Linux has no safe
+					       probe for BLKSECDISCARD, so
+					       the operator vouches (default
+					       false) */
+	bool o_direct;			    /* open with O_DIRECT, bouncing
+					       segments that are not aligned
+					       for it (default false) */
+	bool o_grant_copy;		    /* grant-copy data through bounce
+					       pages instead of mapping the
+					       frontend's pages (default
+					       false: map) */
+	unsigned int o_uring_depth;	    /* io_uring entries per ring (0:
+					       ring slots + polls; smaller
+					       values queue requests) */
+	unsigned int o_bounce_pages;	    /* bounce pool pages per ring (0:
+					       sized from the ring) */
+	unsigned int o_sector_size;	    /* sector-size to publish (0: the
+					       device's logical block size,
+					       512 for files; a power of two
+					       in 512..65536 otherwise) */
+	void (*o_log)(void *arg, const char *msg); /* diagnostics (NULL:
+						      silent) */
+	void *o_log_arg;			   /* passed to o_log */
+};
+
+void xbb_opts_init(struct xbb_opts *o);
+
+/*
+ * Start serving: open a XenStore handle as the platform's domain, watch
+ * /local/domain/<me>/backend/vbd/ and serve each vbd that appears there.
+ * o may be NULL for the defaults.
+ * \return 0, -EINVAL (an option out of range, o_size too large),
+ *         -ENOSYS/-EPERM (no io_uring on this host), -ENOMEM, or an
+ *         error from XenStore.
+ * \note p must outlive the backend.
+ */
+int xbb_start(struct plat *p, const struct xbb_opts *o, struct xbb **out);
+
+/*
+ * Stop serving and free everything: each device finishes the I/O in
+ * flight, is disconnected (rings and grants unmapped, channels closed)
+ * and left Closed in XenStore.  NULL is a no-op.
+ */
+void xbb_stop(struct xbb *b);
+
+/*
+ * Re-read the size of the storage behind a device and, if it changed,
+ * publish the new `sectors` and re-write state Connected, which tells
+ * the frontend to resize (Linux blkback's convention).
+ * \return 0 (also when the size did not change), -ENOENT (no such
+ *         device), -errno from fstat/ioctl or XenStore.
+ */
+int xbb_dev_resize(struct xbb *b, uint32_t frontend_id, uint32_t vdev);
+
+/*
+ * One device's parameters and counters, filled up to st_size bytes so
+ * that callers built against an older, shorter struct keep working
+ * (fields are only ever appended).  xbb_dev_stats() sums the counters
+ * over every ring and every connection the device has had;
+ * xbb_ring_stats() gives one ring of the current connection.  Gauges
+ * (in flight, persistent grants) are current values.
+ */
+struct xbb_stats {
+	/* The device and what was negotiated (current connection). */
+	uint64_t st_state;	      /* our XenbusState */
+	uint64_t st_connects;	      /* connections so far */
+	uint64_t st_rings;	      /* rings (queues) */
+	uint64_t st_ring_pages;	      /* pages per ring */
+	uint64_t st_abi;	      /* 0 native, 1 x86_32 */
+	uint64_t st_persistent;	      /* persistent grants in use */
+	uint64_t st_grant_copy;	      /* data moved by grant copy */
+	uint64_t st_direct;	      /* storage opened O_DIRECT */
+	uint64_t st_max_indirect;     /* indirect segments offered */
+	uint64_t st_sectors;	      /* size in 512-byte sectors */
+	uint64_t st_sector_size;      /* logical block size published */
+	uint64_t st_phys_sector_size; /* physical block size published */
+	uint64_t st_readonly;	      /* the vbd is read-only */
+	uint64_t st_discard;	      /* discard offered */
+	uint64_t st_failed;	      /* a write or sync failed: writes and
+					 flushes are refused */
+	/* Requests by operation (an indirect request also counts as its
+	   inner read or write). */
+	uint64_t st_req_read;
+	uint64_t st_req_write;
+	uint64_t st_req_flush;
+	uint64_t st_req_barrier;
+	uint64_t st_req_discard;
+	uint64_t st_req_indirect;
+	uint64_t st_req_other; /* unknown operations */
+	/* Data. */
+	uint64_t st_segments;	     /* data segments served */
+	uint64_t st_bytes_read;	     /* bytes read from storage */
+	uint64_t st_bytes_written;   /* bytes written to storage */
+	uint64_t st_bytes_discarded; /* bytes discarded */
+	/* Responses and errors by cause. */
+	uint64_t st_rsp_okay;
+	uint64_t st_rsp_error;
+	uint64_t st_rsp_eopnotsupp;
+	uint64_t st_err_bad_request; /* malformed or out of range */
+	uint64_t st_err_readonly;    /* write-class request on a r/o vbd */
+	uint64_t st_err_grant;	     /* a grant did not map or copy */
+	uint64_t st_err_io;	     /* storage I/O or sync failed */
+	uint64_t st_err_failed;	     /* refused: the device had failed */
+	uint64_t st_err_eopnotsupp;  /* unknown or unoffered operation */
+	uint64_t st_ring_errors;     /* rings found broken (bad producer) */
+	/* Load. */
+	uint64_t st_in_flight;	    /* requests taken, not yet answered */
+	uint64_t st_in_flight_max;  /* high-water mark */
+	uint64_t st_barrier_drains; /* barriers that waited for the ring */
+	/* Grants. */
+	uint64_t st_pgrants;	      /* grants mapped persistently now */
+	uint64_t st_pgrant_hits;      /* segments served from the cache */
+	uint64_t st_pgrant_misses;    /* segments that had to be mapped */
+	uint64_t st_pgrant_evictions; /* LRU grants unmapped for room */
+	uint64_t st_pgrant_full;      /* mapped once: cache pinned full */
+	uint64_t st_maps;	      /* foreign pages mapped (data path) */
+	uint64_t st_copies;	      /* grant-copy segments */
+	uint64_t st_bounce_bytes;     /* bytes bounced (copy mode, O_DIRECT
+					 alignment) */
+	uint64_t st_short_io;	      /* short transfers resubmitted */
+	uint64_t st_shortage_bounce;  /* requests that waited for bounce
+					 pages */
+	uint64_t st_shortage_uring;   /* requests that waited for io_uring
+					 room */
+	/* Notifications and system calls (the CI perf gates). */
+	uint64_t st_notify_sent;    /* event-channel notifications sent */
+	uint64_t st_notify_skipped; /* pushes the hold-off made silent */
+	uint64_t st_events;	    /* notifications received */
+	uint64_t st_wakeups;	    /* I/O-thread loop iterations */
+	uint64_t st_uring_enter;    /* io_uring_enter calls (submit and/or
+				       wait) */
+	uint64_t st_uring_sqes;	    /* submission entries */
+	uint64_t st_uring_cqes;	    /* completions reaped */
+	uint64_t st_syncs;	    /* fdatasyncs issued (flush, barrier) */
+};
+
+/*
+ * \return 0, -ENOENT (no such device), -EINVAL (st_size 0).
+ */
+int xbb_dev_stats(struct xbb *b, uint32_t frontend_id, uint32_t vdev,
+    struct xbb_stats *st, size_t st_size);
+
+/*
+ * The same for ring `ring` of the current connection.
+ * \return 0, -ENOENT (no such device or ring), -EINVAL (st_size 0).
+ */
+int xbb_ring_stats(struct xbb *b, uint32_t frontend_id, uint32_t vdev,
+    unsigned int ring, struct xbb_stats *st, size_t st_size);
+
+#endif /* XBD_XBB_H */

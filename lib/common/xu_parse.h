@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Strict parsing of numbers a peer wrote (XenStore values, command
+ * lines).  Unlike strtoul, nothing is skipped or guessed: no sign, no
+ * leading space, no trailing junk, no empty string, no overflow.
+ */
+
+#ifndef XBD_XU_PARSE_H
+#define XBD_XU_PARSE_H
+
+#include <stdint.h>
+
+/*
+ * Parse a decimal unsigned integer that fills all of s.
+ * \return 0, -EINVAL (empty, sign, space, junk), -ERANGE (over max).
+ */
+int xu_parse_u64(const char *s, uint64_t max, uint64_t *out);
+
+/* The same for a uint32_t. */
+int xu_parse_u32(const char *s, uint32_t *out);
+
+/*
+ * Parse a size with an optional binary suffix (K, M, G, T; KiB, MiB ...)
+ * as a command line gives it.
+ * \return 0, -EINVAL, -ERANGE.
+ */
+int xu_parse_size(const char *s, uint64_t *out);
+
+#endif /* XBD_XU_PARSE_H */

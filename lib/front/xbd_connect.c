@@ -1,0 +1,831 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The XenBus side of the frontend: reacting to the backend's state as
+ * FreeBSD's xbd_backend_changed does, negotiating the transport
+ * (xbd_initialize: ring pages in both the Citrix and the Amazon/RedHat
+ * scheme, queues, event channels), reading the disk and its features
+ * (xbd_connect: geometry, flush/barrier/discard/persistent/indirect and
+ * the limits that follow from them), and tearing it all down again
+ * (xbd_closing, xbd_free).
+ *
+ * Every value the backend published is parsed strictly and checked; a
+ * limit beyond ours is clamped with a message (FreeBSD's rule), a value
+ * that makes no sense is fatal for the device (xbus_dev_fatal), never an
+ * assertion.  XenStore is only touched without xbd_io_lock held.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xbd_internal.h"
+#include "xbd_queue.h"
+
+/* Largest physical sector size we believe (1 MiB). */
+#define XBD_MAX_PHYS_SECTOR_SIZE (1u << 20)
+
+int
+xbd_set_state(struct xbd_softc *sc, enum xenbus_state state)
+{
+	int rc;
+
+	if ((rc = xbus_write_state(sc->xbd_xs, sc->xbd_node, state)) != 0) {
+		xbd_log(sc, "cannot write state %s: %d", xbus_state_name(state),
+		    rc);
+		return (rc);
+	}
+	XBD_LOCK(sc);
+	sc->xbd_xbstate = state;
+	XBD_UNLOCK(sc);
+	return (0);
+}
+
+/* Watch the backend's state node (again, after a resume may move it). */
+int
+xbd_watch_otherend(struct xbd_softc *sc)
+{
+	if (sc->xbd_watch_path[0] != '\0')
+		(void)xs_unwatch(sc->xbd_xs, sc->xbd_watch_path, "otherend");
+	snprintf(sc->xbd_watch_path, sizeof(sc->xbd_watch_path), "%s/state",
+	    sc->xbd_otherend);
+	if (!xs_watch(sc->xbd_xs, sc->xbd_watch_path, "otherend"))
+		return (errno != 0 ? -errno : -EIO);
+	return (0);
+}
+
+/* Fail the connection attempt: FreeBSD's xenbus_dev_fatal. */
+static void
+xbd_fatal(struct xbd_softc *sc, int err, const char *what)
+{
+	xbd_log(sc, "%s: %d", what, err);
+	xbus_dev_fatal(sc->xbd_xs, sc->xbd_node, err, "%s", what);
+	XBD_LOCK(sc);
+	sc->xbd_xbstate = XenbusStateClosing;
+	if (sc->xbd_attach_error == 0)
+		sc->xbd_attach_error = err < 0 ? err : -err;
+	pthread_cond_broadcast(&sc->xbd_cv);
+	XBD_UNLOCK(sc);
+}
+
+/* A backend feature flag; garbage counts as absent, with a message. */
+static bool
+xbd_feature(struct xbd_softc *sc, const char *node)
+{
+	bool on = false;
+
+	if (xbus_read_bool_def(sc->xbd_xs, XBT_NULL, sc->xbd_otherend, node,
+		false, &on) != 0) {
+		xbd_log(sc, "backend's %s is not 0 or 1: ignored", node);
+		return (false);
+	}
+	return (on);
+}
+
+/* A backend number with a default; garbage gives the default too. */
+static uint64_t
+xbd_backend_u64(struct xbd_softc *sc, const char *node, uint64_t max,
+    uint64_t def)
+{
+	uint64_t v;
+	int rc;
+
+	rc = xbus_read_u64_def(sc->xbd_xs, XBT_NULL, sc->xbd_otherend, node,
+	    max, def, &v);
+	if (rc == -ERANGE) {
+		xbd_log(sc, "backend's %s above %ju: clamped", node,
+		    (uintmax_t)max);
+		return (max);
+	}
+	if (rc != 0) {
+		xbd_log(sc, "backend's %s is not a number: using %ju", node,
+		    (uintmax_t)def);
+		return (def);
+	}
+	return (v);
+}
+
+static uint32_t
+xbd_rounddown_pow2(uint32_t v)
+{
+	while ((v & (v - 1)) != 0)
+		v &= v - 1;
+	return (v);
+}
+
+/* ---------------------------------------------------------------------
+ * Rings
+ */
+
+static void
+xbd_free_ring(struct xbd_softc *sc, struct xbd_ring *ring)
+{
+	bool busy = false;
+	uint32_t i;
+
+	if (ring->rq_bound) {
+		(void)plat_evtchn_unbind(sc->xbd_evtchn, ring->rq_port);
+		ring->rq_bound = false;
+	}
+	if (ring->rq_granted) {
+		for (i = 0; i < sc->xbd_ring_pages; i++)
+			if (plat_gnt_end(sc->xbd_plat, ring->rq_refs[i]) != 0)
+				busy = true;
+		if (!busy)
+			plat_gnt_release(sc->xbd_plat, sc->xbd_ring_pages,
+			    ring->rq_refs);
+		ring->rq_granted = false;
+	}
+	/* A ring page the backend still maps is never reused (XSA-396). */
+	if (ring->rq_sring != NULL && !busy)
+		plat_mem_free(sc->xbd_plat, ring->rq_sring, sc->xbd_ring_pages);
+	if (busy)
+		sc->xbd_stats.xs_grant_busy++;
+	ring->rq_sring = NULL;
+	ring->rq_shadow = NULL;
+	ring->rq_nslots = 0;
+	ring->rq_busy = 0;
+}
+
+static int
+xbd_alloc_ring(struct xbd_softc *sc, struct xbd_ring *ring)
+{
+	uint32_t i;
+	int rc;
+
+	rc = plat_mem_alloc(sc->xbd_plat, sc->xbd_otherend_id,
+	    sc->xbd_ring_pages, &ring->rq_sring);
+	if (rc != 0)
+		return (rc);
+	if ((rc = xring_front_init(&ring->rq_ring, ring->rq_sring,
+		 sc->xbd_ring_pages)) != 0)
+		goto fail;
+	if ((rc = plat_gnt_reserve(sc->xbd_plat, sc->xbd_ring_pages,
+		 ring->rq_refs)) != 0)
+		goto fail;
+	for (i = 0; i < sc->xbd_ring_pages; i++) {
+		rc = plat_gnt_grant(sc->xbd_plat, ring->rq_refs[i],
+		    sc->xbd_otherend_id,
+		    (char *)ring->rq_sring + (size_t)i * XBD_PAGE_SIZE, false,
+		    &ring->rq_wire[i]);
+		if (rc != 0) {
+			while (i-- > 0)
+				(void)plat_gnt_end(sc->xbd_plat,
+				    ring->rq_refs[i]);
+			plat_gnt_release(sc->xbd_plat, sc->xbd_ring_pages,
+			    ring->rq_refs);
+			goto fail;
+		}
+	}
+	ring->rq_granted = true;
+	if ((rc = plat_evtchn_bind_unbound(sc->xbd_evtchn, sc->xbd_otherend_id,
+		 &ring->rq_port)) != 0)
+		goto fail;
+	ring->rq_bound = true;
+	return (0);
+fail:
+	xbd_free_ring(sc, ring);
+	return (rc);
+}
+
+/* Write one ring's transport nodes under dir ("" or "queue-N"). */
+static int
+xbd_write_ring_nodes(struct xbd_softc *sc, xs_transaction_t t, const char *dir,
+    struct xbd_ring *ring)
+{
+	char node[64];
+	uint32_t i;
+	int rc;
+
+	if (sc->xbd_ring_pages == 1) {
+		/* One page: ring-ref, never ring-ref0 (blkif.h note 6). */
+		snprintf(node, sizeof(node), "%s%sring-ref", dir,
+		    *dir != '\0' ? "/" : "");
+		if ((rc = xbus_printf(sc->xbd_xs, t, sc->xbd_node, node, "%u",
+			 ring->rq_wire[0])) != 0)
+			return (rc);
+	} else {
+		for (i = 0; i < sc->xbd_ring_pages; i++) {
+			snprintf(node, sizeof(node), "%s%sring-ref%u", dir,
+			    *dir != '\0' ? "/" : "", i);
+			if ((rc = xbus_printf(sc->xbd_xs, t, sc->xbd_node, node,
+				 "%u", ring->rq_wire[i])) != 0)
+				return (rc);
+		}
+	}
+	snprintf(node, sizeof(node), "%s%sevent-channel", dir,
+	    *dir != '\0' ? "/" : "");
+	return (xbus_printf(sc->xbd_xs, t, sc->xbd_node, node, "%u",
+	    ring->rq_port));
+}
+
+static int
+xbd_write_transport(struct xbd_softc *sc, xs_transaction_t t)
+{
+	char dir[32];
+	uint32_t q, order;
+	int rc;
+
+	if (sc->xbd_ring_pages > 1) {
+		/* Both schemes: the Citrix order and the deprecated count. */
+		for (order = 0; (1u << order) < sc->xbd_ring_pages; order++)
+			;
+		if ((rc = xbus_printf(sc->xbd_xs, t, sc->xbd_node,
+			 "ring-page-order", "%u", order)) != 0 ||
+		    (rc = xbus_printf(sc->xbd_xs, t, sc->xbd_node,
+			 "num-ring-pages", "%u", sc->xbd_ring_pages)) != 0)
+			return (rc);
+	}
+	if (sc->xbd_nqueues == 1) {
+		if ((rc = xbd_write_ring_nodes(sc, t, "", &sc->xbd_rings[0])) !=
+		    0)
+			return (rc);
+	} else {
+		if ((rc = xbus_printf(sc->xbd_xs, t, sc->xbd_node,
+			 "multi-queue-num-queues", "%u", sc->xbd_nqueues)) != 0)
+			return (rc);
+		for (q = 0; q < sc->xbd_nqueues; q++) {
+			snprintf(dir, sizeof(dir), "queue-%u", q);
+			if ((rc = xbd_write_ring_nodes(sc, t, dir,
+				 &sc->xbd_rings[q])) != 0)
+				return (rc);
+		}
+	}
+	if ((rc = xbus_write(sc->xbd_xs, t, sc->xbd_node, "protocol",
+		 XEN_IO_PROTO_ABI_NATIVE)) != 0)
+		return (rc);
+	return (xbus_write(sc->xbd_xs, t, sc->xbd_node, "feature-persistent",
+	    sc->xbd_opts.o_persistent ? "1" : "0"));
+}
+
+/* Publish the transport in one transaction, retried on conflicts. */
+static int
+xbd_publish_transport(struct xbd_softc *sc)
+{
+	xs_transaction_t t;
+	int rc, tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		errno = 0;
+		if ((t = xs_transaction_start(sc->xbd_xs)) == XBT_NULL)
+			return (errno != 0 ? -errno : -EIO);
+		if ((rc = xbd_write_transport(sc, t)) != 0) {
+			(void)xs_transaction_end(sc->xbd_xs, t, true);
+			return (rc);
+		}
+		errno = 0;
+		if (xs_transaction_end(sc->xbd_xs, t, false))
+			return (0);
+		if (errno != EAGAIN)
+			return (errno != 0 ? -errno : -EIO);
+	}
+	return (-EAGAIN);
+}
+
+/* ---------------------------------------------------------------------
+ * Negotiation
+ */
+
+/*
+ * The backend is waiting for us (InitWait, or it skipped ahead): size
+ * and allocate the rings and tell it where they are.
+ */
+int
+xbd_initialize(struct xbd_softc *sc)
+{
+	uint64_t order, pages64, queues;
+	uint32_t pages, q, cap;
+	int rc;
+
+	if (sc->xbd_xbstate != XenbusStateInitialising)
+		return (0);
+
+	/* Ring pages: the Citrix order, overridden by the Amazon count. */
+	order = xbd_backend_u64(sc, "max-ring-page-order", 63, 0);
+	pages64 = order >= 31 ? (1ull << 31) : (1ull << order);
+	pages64 = xbd_backend_u64(sc, "max-ring-pages", UINT32_MAX, pages64);
+	cap = XU_MIN(sc->xbd_opts.o_max_ring_pages, XBD_MAX_RING_PAGES);
+	if (pages64 > cap) {
+		xbd_log(sc, "backend offers %ju ring pages, using %u",
+		    (uintmax_t)pages64, cap);
+		pages64 = cap;
+	}
+	pages = pages64 == 0 ? 1 : (uint32_t)pages64;
+	if ((pages & (pages - 1)) != 0) {
+		xbd_log(sc, "ring pages %u not a power of two: using %u", pages,
+		    xbd_rounddown_pow2(pages));
+		pages = xbd_rounddown_pow2(pages);
+	}
+
+	/* Queues: only what both ends want. */
+	queues = xbd_backend_u64(sc, "multi-queue-max-queues", UINT32_MAX, 1);
+	queues = XU_MIN(queues, sc->xbd_opts.o_max_queues);
+	queues = XU_MIN(queues, XBD_MAX_QUEUES);
+	if (queues == 0)
+		queues = 1;
+
+	XBD_LOCK(sc);
+	sc->xbd_ring_pages = pages;
+	sc->xbd_nqueues = (uint32_t)queues;
+	XBD_UNLOCK(sc);
+
+	for (q = 0; q < sc->xbd_nqueues; q++) {
+		sc->xbd_rings[q].rq_sc = sc;
+		sc->xbd_rings[q].rq_index = q;
+		if ((rc = xbd_alloc_ring(sc, &sc->xbd_rings[q])) != 0) {
+			while (q-- > 0)
+				xbd_free_ring(sc, &sc->xbd_rings[q]);
+			xbd_fatal(sc, rc, "allocating the shared ring");
+			return (rc);
+		}
+	}
+	if ((rc = xbd_publish_transport(sc)) != 0) {
+		xbd_free(sc);
+		xbd_fatal(sc, rc, "publishing the transport");
+		return (rc);
+	}
+	return (xbd_set_state(sc, XenbusStateInitialised));
+}
+
+/* Read and check the disk the backend describes. */
+static int
+xbd_read_geometry(struct xbd_softc *sc, uint64_t *sectors, uint32_t *ssize,
+    uint32_t *pssize, uint32_t *info)
+{
+	uint64_t v;
+	int rc;
+
+	/* sectors is in 512-byte units (Xen's 2024 clarification). */
+	if ((rc = xbus_read_u64(sc->xbd_xs, XBT_NULL, sc->xbd_otherend,
+		 "sectors", UINT64_MAX >> XBD_SECTOR_SHIFT, sectors)) != 0 ||
+	    *sectors == 0) {
+		xbd_log(sc, "backend's sectors missing or invalid (%d)", rc);
+		return (-EPROTO);
+	}
+	if ((rc = xbus_read_u64(sc->xbd_xs, XBT_NULL, sc->xbd_otherend,
+		 "sector-size", 4096, &v)) != 0 ||
+	    v < XBD_SECTOR_SIZE || (v & (v - 1)) != 0) {
+		xbd_log(sc, "backend's sector-size missing or invalid");
+		return (-EPROTO);
+	}
+	*ssize = (uint32_t)v;
+	if (((*sectors << XBD_SECTOR_SHIFT) & (*ssize - 1)) != 0) {
+		xbd_log(sc, "disk size not a multiple of sector-size %u",
+		    *ssize);
+		return (-EPROTO);
+	}
+	v = xbd_backend_u64(sc, "physical-sector-size",
+	    XBD_MAX_PHYS_SECTOR_SIZE, *ssize);
+	if (v < *ssize || (v & (v - 1)) != 0) {
+		xbd_log(sc, "physical-sector-size %ju ignored", (uintmax_t)v);
+		v = *ssize;
+	}
+	*pssize = (uint32_t)v;
+	v = xbd_backend_u64(sc, "info", UINT32_MAX, 0);
+	if ((v & ~(uint64_t)(VDISK_CDROM | VDISK_REMOVABLE | VDISK_READONLY)) !=
+	    0)
+		xbd_log(sc, "unknown info bits 0x%jx ignored", (uintmax_t)v);
+	*info = (uint32_t)v & (VDISK_CDROM | VDISK_REMOVABLE | VDISK_READONLY);
+	return (0);
+}
+
+/* Discard geometry; bad values fall back to the defaults. */
+static void
+xbd_read_discard(struct xbd_softc *sc)
+{
+	uint64_t gran, align, size = sc->xbd_sectors << XBD_SECTOR_SHIFT;
+
+	gran = xbd_backend_u64(sc, "discard-granularity", UINT32_MAX,
+	    sc->xbd_sector_size);
+	if (gran < XBD_SECTOR_SIZE || (gran & (gran - 1)) != 0 || gran > size) {
+		xbd_log(sc, "discard-granularity %ju invalid: using %u",
+		    (uintmax_t)gran, sc->xbd_sector_size);
+		gran = sc->xbd_sector_size;
+	}
+	align = xbd_backend_u64(sc, "discard-alignment", UINT32_MAX, 0);
+	if (align >= gran || (align & (XBD_SECTOR_SIZE - 1)) != 0) {
+		xbd_log(sc, "discard-alignment %ju invalid: using 0",
+		    (uintmax_t)align);
+		align = 0;
+	}
+	sc->xbd_discard_granularity = (uint32_t)gran;
+	sc->xbd_discard_alignment = (uint32_t)align;
+}
+
+/* FreeBSD's limit computation (docs: the seed's 2012 and 2015 commits). */
+static void
+xbd_compute_limits(struct xbd_softc *sc)
+{
+	uint64_t segs;
+	uint32_t maxphys = sc->xbd_opts.o_max_request_size;
+
+	/* The tunable pretends the backend has no indirect segments. */
+	segs = sc->xbd_opts.o_enable_indirect ?
+	    xbd_backend_u64(sc, "feature-max-indirect-segments", UINT32_MAX,
+		0) :
+	    0;
+	segs = XU_MIN(segs, XBD_MAX_INDIRECT_SEGMENTS);
+	segs = XU_MIN(segs, XBD_SIZE_TO_SEGS(maxphys));
+	if (segs <= BLKIF_MAX_SEGMENTS_PER_REQUEST) {
+		/* Not worth it (Linux ignores values up to 11 as well). */
+		segs = BLKIF_MAX_SEGMENTS_PER_REQUEST;
+		sc->xbd_max_request_indirectpages = 0;
+	} else {
+		sc->xbd_max_request_indirectpages =
+		    XBD_INDIRECT_SEGS_TO_PAGES((uint32_t)segs);
+		sc->xbd_flags |= XBDF_INDIRECT;
+	}
+	sc->xbd_max_request_segments = (uint32_t)segs;
+	sc->xbd_max_request_size = XBD_SEGS_TO_SIZE((uint32_t)segs);
+	if (sc->xbd_max_request_size > maxphys)
+		sc->xbd_max_request_size = maxphys & ~(XBD_PAGE_SIZE - 1);
+}
+
+/* Free every command and its per-command resources. */
+static void
+xbd_free_commands(struct xbd_softc *sc)
+{
+	uint32_t ip = sc->xbd_max_request_indirectpages, i, j;
+	struct xbd_command *cm;
+	bool busy, any_busy = false;
+
+	for (i = 0; i < sc->xbd_ncms; i++) {
+		cm = &sc->xbd_cms[i];
+		busy = (cm->cm_flags & XBDCF_RETIRED) != 0;
+		for (j = 0; !busy && j < cm->cm_ngranted; j++)
+			if (plat_gnt_end(sc->xbd_plat, cm->cm_sg_refs[j]) != 0)
+				busy = true;
+		if (!busy && cm->cm_nrefs > 0)
+			plat_gnt_release(sc->xbd_plat, cm->cm_nrefs,
+			    cm->cm_sg_refs);
+		if (sc->xbd_indirect_mem != NULL) {
+			for (j = 0; j < ip; j++)
+				if (plat_gnt_end(sc->xbd_plat,
+					cm->cm_indirectionrefs[j]) != 0)
+					busy = true;
+			if (!busy)
+				plat_gnt_release(sc->xbd_plat, ip,
+				    cm->cm_indirectionrefs);
+		}
+		any_busy |= busy;
+	}
+	/* Pages the backend may still touch are never reused (XSA-396). */
+	if (sc->xbd_indirect_mem != NULL && !any_busy)
+		plat_mem_free(sc->xbd_plat, sc->xbd_indirect_mem,
+		    sc->xbd_indirect_npages);
+	if (any_busy) {
+		sc->xbd_stats.xs_grant_busy++;
+		sc->xbd_pages_retired = true;
+	}
+	free(sc->xbd_cms);
+	free(sc->xbd_cm_refs);
+	free(sc->xbd_cm_bounce);
+	sc->xbd_cms = NULL;
+	sc->xbd_cm_refs = NULL;
+	sc->xbd_cm_bounce = NULL;
+	sc->xbd_indirect_mem = NULL;
+	sc->xbd_indirect_npages = 0;
+	sc->xbd_ncms = 0;
+}
+
+/*
+ * The indirect pages: permanently allocated per command and granted
+ * read-only to the backend once (FreeBSD's cm_indirectionpages).  If that
+ * fails, fall back to direct requests rather than keep a segment limit
+ * we cannot honour (a FreeBSD shortcoming).
+ */
+static int
+xbd_alloc_indirect(struct xbd_softc *sc)
+{
+	uint32_t ip = sc->xbd_max_request_indirectpages, i, j;
+	struct xbd_command *cm;
+	int rc;
+
+	if (ip == 0)
+		return (0);
+	sc->xbd_indirect_npages = (size_t)ip * sc->xbd_ncms;
+	rc = plat_mem_alloc(sc->xbd_plat, sc->xbd_otherend_id,
+	    sc->xbd_indirect_npages, &sc->xbd_indirect_mem);
+	if (rc != 0)
+		goto fallback;
+	for (i = 0; i < sc->xbd_ncms; i++) {
+		cm = &sc->xbd_cms[i];
+		cm->cm_indirectionpages = (char *)sc->xbd_indirect_mem +
+		    (size_t)i * ip * XBD_PAGE_SIZE;
+		if ((rc = plat_gnt_reserve(sc->xbd_plat, ip,
+			 cm->cm_indirectionrefs)) != 0)
+			goto undo;
+		for (j = 0; j < ip; j++) {
+			rc = plat_gnt_grant(sc->xbd_plat,
+			    cm->cm_indirectionrefs[j], sc->xbd_otherend_id,
+			    (char *)cm->cm_indirectionpages +
+				(size_t)j * XBD_PAGE_SIZE,
+			    true, &cm->cm_indirectionwire[j]);
+			if (rc != 0) {
+				while (j-- > 0)
+					(void)plat_gnt_end(sc->xbd_plat,
+					    cm->cm_indirectionrefs[j]);
+				plat_gnt_release(sc->xbd_plat, ip,
+				    cm->cm_indirectionrefs);
+				goto undo;
+			}
+		}
+	}
+	return (0);
+undo:
+	while (i-- > 0) {
+		cm = &sc->xbd_cms[i];
+		for (j = 0; j < ip; j++)
+			(void)plat_gnt_end(sc->xbd_plat,
+			    cm->cm_indirectionrefs[j]);
+		plat_gnt_release(sc->xbd_plat, ip, cm->cm_indirectionrefs);
+	}
+	plat_mem_free(sc->xbd_plat, sc->xbd_indirect_mem,
+	    sc->xbd_indirect_npages);
+	sc->xbd_indirect_mem = NULL;
+fallback:
+	xbd_log(sc, "no memory for indirect pages (%d): direct requests only",
+	    rc);
+	sc->xbd_indirect_npages = 0;
+	sc->xbd_max_request_indirectpages = 0;
+	sc->xbd_max_request_segments = BLKIF_MAX_SEGMENTS_PER_REQUEST;
+	sc->xbd_max_request_size =
+	    XBD_SEGS_TO_SIZE(BLKIF_MAX_SEGMENTS_PER_REQUEST);
+	sc->xbd_flags &= ~XBDF_INDIRECT;
+	for (i = 0; i < sc->xbd_ncms; i++)
+		sc->xbd_cms[i].cm_indirectionpages = NULL;
+	return (0);
+}
+
+/* Allocate the commands of every ring (the shadow arrays). */
+static int
+xbd_alloc_commands(struct xbd_softc *sc)
+{
+	uint32_t segs = sc->xbd_max_request_segments, i, q;
+	struct xbd_command *cm;
+
+	sc->xbd_ncms = sc->xbd_nqueues * sc->xbd_max_requests;
+	sc->xbd_cms = calloc(sc->xbd_ncms, sizeof(*sc->xbd_cms));
+	sc->xbd_cm_refs =
+	    calloc((size_t)sc->xbd_ncms * segs * 2, sizeof(grant_ref_t));
+	sc->xbd_cm_bounce =
+	    calloc((size_t)sc->xbd_ncms * segs, sizeof(uint32_t));
+	if (sc->xbd_cms == NULL || sc->xbd_cm_refs == NULL ||
+	    sc->xbd_cm_bounce == NULL) {
+		xbd_free_commands(sc);
+		return (-ENOMEM);
+	}
+	for (q = 0; q < sc->xbd_nqueues; q++) {
+		sc->xbd_rings[q].rq_shadow =
+		    &sc->xbd_cms[q * sc->xbd_max_requests];
+		sc->xbd_rings[q].rq_nslots = sc->xbd_max_requests;
+	}
+	for (i = 0; i < sc->xbd_ncms; i++) {
+		cm = &sc->xbd_cms[i];
+		cm->cm_sc = sc;
+		cm->cm_ring = &sc->xbd_rings[i / sc->xbd_max_requests];
+		cm->cm_id = i % sc->xbd_max_requests;
+		cm->cm_flags = XBDCF_INITIALIZER;
+		cm->cm_sg_refs = &sc->xbd_cm_refs[(size_t)i * segs * 2];
+		cm->cm_wire_refs = cm->cm_sg_refs + segs;
+		cm->cm_bounce = &sc->xbd_cm_bounce[(size_t)i * segs];
+	}
+	return (xbd_alloc_indirect(sc));
+}
+
+/* Log the attach banner, as a kernel driver does. */
+static void
+xbd_announce(struct xbd_softc *sc)
+{
+	char line[512];
+
+	if (xbd_describe((struct xbd_dev *)sc, XBD_FMT_LINE, line,
+		sizeof(line)) > 0)
+		xbd_log(sc, "%s", line);
+}
+
+/*
+ * The backend is Connected: read the disk and go.  A second Connected is
+ * an online resize.
+ */
+int
+xbd_connect(struct xbd_softc *sc)
+{
+	uint32_t ssize, pssize, info, q;
+	uint64_t sectors;
+	struct xbd_command *cm;
+	bool persistent, bounce;
+	int rc;
+
+	XBD_LOCK(sc);
+	if (sc->xbd_state == XBD_STATE_SUSPENDED ||
+	    sc->xbd_state == XBD_STATE_ERROR) {
+		XBD_UNLOCK(sc);
+		return (0);
+	}
+	if (sc->xbd_state == XBD_STATE_CONNECTED) {
+		XBD_UNLOCK(sc);
+		/* Resize: only the size may change. */
+		if (xbd_read_geometry(sc, &sectors, &ssize, &pssize, &info) !=
+			0 ||
+		    ssize != sc->xbd_sector_size) {
+			xbd_log(sc, "ignoring invalid resize");
+			return (0);
+		}
+		XBD_LOCK(sc);
+		if (sectors != sc->xbd_sectors) {
+			xbd_log(sc, "resized from %ju to %ju sectors",
+			    (uintmax_t)sc->xbd_sectors, (uintmax_t)sectors);
+			sc->xbd_sectors = sectors;
+			sc->xbd_stats.xs_resizes++;
+			sc->xbd_events |= 1u << XBD_EV_RESIZED;
+			xbd_wake(sc);
+		}
+		XBD_UNLOCK(sc);
+		return (0);
+	}
+	XBD_UNLOCK(sc);
+	if (sc->xbd_xbstate != XenbusStateInitialised)
+		return (0);
+
+	if ((rc = xbd_read_geometry(sc, &sectors, &ssize, &pssize, &info)) !=
+	    0) {
+		xbd_fatal(sc, rc, "reading the disk geometry");
+		return (rc);
+	}
+	persistent =
+	    sc->xbd_opts.o_persistent && xbd_feature(sc, "feature-persistent");
+	bounce = sc->xbd_opts.o_bounce == 1 ||
+	    (sc->xbd_opts.o_bounce == -1 && (!sc->xbd_trusted || persistent));
+
+	XBD_LOCK(sc);
+	sc->xbd_sectors = sectors;
+	sc->xbd_sector_size = ssize;
+	sc->xbd_phys_sector_size = pssize;
+	sc->xbd_vdisk_info = info;
+	sc->xbd_flags &=
+	    ~(XBDF_BARRIER | XBDF_FLUSH | XBDF_DISCARD | XBDF_SECURE_DISCARD |
+		XBDF_PERSISTENT | XBDF_BOUNCE | XBDF_READONLY | XBDF_INDIRECT);
+	XBD_UNLOCK(sc);
+	/* Features are read without the lock: XenStore round trips. */
+	if (xbd_feature(sc, "feature-barrier"))
+		sc->xbd_flags |= XBDF_BARRIER;
+	if (xbd_feature(sc, "feature-flush-cache"))
+		sc->xbd_flags |= XBDF_FLUSH;
+	if (xbd_feature(sc, "feature-discard")) {
+		sc->xbd_flags |= XBDF_DISCARD;
+		if (xbd_feature(sc, "discard-secure"))
+			sc->xbd_flags |= XBDF_SECURE_DISCARD;
+		xbd_read_discard(sc);
+	}
+	if (persistent)
+		sc->xbd_flags |= XBDF_PERSISTENT;
+	if (bounce)
+		sc->xbd_flags |= XBDF_BOUNCE;
+	if ((info & VDISK_READONLY) != 0)
+		sc->xbd_flags |= XBDF_READONLY;
+	xbd_compute_limits(sc);
+	sc->xbd_max_requests = xring_slots(sc->xbd_ring_pages);
+
+	if ((rc = xbd_alloc_commands(sc)) != 0 ||
+	    (rc = xbd_bounce_alloc(sc)) != 0) {
+		xbd_free_commands(sc);
+		xbd_fatal(sc, rc, "allocating commands");
+		return (rc);
+	}
+
+	XBD_LOCK(sc);
+	for (q = 0; q < sc->xbd_ncms; q++) {
+		cm = &sc->xbd_cms[q];
+		xbd_enqueue_cm(cm, XBD_Q_FREE);
+	}
+	sc->xbd_state = XBD_STATE_CONNECTED;
+	sc->xbd_flags |= XBDF_READY;
+	sc->xbd_events |= 1u << XBD_EV_CONNECTED;
+	XBD_UNLOCK(sc);
+
+	if ((rc = xbd_set_state(sc, XenbusStateConnected)) != 0)
+		return (rc);
+	xbd_announce(sc);
+
+	XBD_LOCK(sc);
+	if (sc->xbd_connected_once)
+		sc->xbd_stats.xs_reconnects++;
+	sc->xbd_connected_once = true;
+	xbd_startio(sc);
+	pthread_cond_broadcast(&sc->xbd_cv);
+	xbd_wake(sc);
+	XBD_UNLOCK(sc);
+	return (0);
+}
+
+/*
+ * The backend is closing.  With the disk open the device is only
+ * orphaned (FreeBSD's disk_gone) and the close finishes at the last
+ * xbd_close; otherwise it closes once no request is in flight.
+ */
+void
+xbd_closing(struct xbd_softc *sc)
+{
+	XBD_LOCK(sc);
+	if (sc->xbd_state != XBD_STATE_GONE) {
+		if (sc->xbd_state == XBD_STATE_CONNECTED)
+			sc->xbd_state = XBD_STATE_GONE;
+		sc->xbd_events |= 1u << XBD_EV_GONE;
+		xbd_fail_all_queued(sc, -ENXIO);
+		pthread_cond_broadcast(&sc->xbd_cv);
+		xbd_wake(sc);
+	}
+	sc->xbd_closing = true;
+	XBD_UNLOCK(sc);
+}
+
+/*
+ * Finish a close once the ring is idle and nobody has the disk open:
+ * Closing, then Closed (called by the event thread).
+ */
+void
+xbd_closing_finish(struct xbd_softc *sc)
+{
+	bool go;
+
+	XBD_LOCK(sc);
+	go = sc->xbd_closing && !sc->xbd_close_done && sc->xbd_users == 0 &&
+	    xbd_queue_length(sc, XBD_Q_BUSY) == 0;
+	if (go)
+		sc->xbd_close_done = true;
+	XBD_UNLOCK(sc);
+	if (!go)
+		return;
+	(void)xbd_set_state(sc, XenbusStateClosing);
+	(void)xbd_set_state(sc, XenbusStateClosed);
+}
+
+/*
+ * Tear down the transport (FreeBSD's xbd_free): rings, channels, commands
+ * and the bounce pool.  Requests still on BUSY (a backend that never
+ * answered) have their bios failed and their pages retired.
+ */
+void
+xbd_free(struct xbd_softc *sc)
+{
+	struct xbd_command *cm;
+	uint32_t q;
+
+	XBD_LOCK(sc);
+	if (sc->xbd_state != XBD_STATE_SUSPENDED)
+		sc->xbd_state = XBD_STATE_DISCONNECTED;
+	sc->xbd_flags &= ~XBDF_READY;
+	TAILQ_FOREACH(cm, &sc->xbd_cm_q[XBD_Q_BUSY].q_tailq, cm_link) {
+		if (cm->cm_bp != NULL) {
+			xbd_bio_part_done(sc, cm->cm_bp, -ENXIO);
+			cm->cm_bp = NULL;
+		}
+		cm->cm_flags |= XBDCF_RETIRED;
+	}
+	for (q = 0; q < sc->xbd_nqueues; q++)
+		xbd_free_ring(sc, &sc->xbd_rings[q]);
+	xbd_free_commands(sc);
+	xbd_bounce_release_all(sc);
+	xbd_initq_cm(sc, XBD_Q_FREE);
+	xbd_initq_cm(sc, XBD_Q_READY);
+	xbd_initq_cm(sc, XBD_Q_BUSY);
+	xbd_initq_cm(sc, XBD_Q_COMPLETE);
+	/* Freezes held by commands died with them. */
+	sc->xbd_qfrozen_cnt = 0;
+	sc->xbd_flags &=
+	    ~(XBDF_CM_SHORTAGE | XBDF_GNT_SHORTAGE | XBDF_WAIT_IDLE);
+	sc->xbd_nqueues = 0;
+	XBD_UNLOCK(sc);
+}
+
+/*
+ * The backend's state changed: FreeBSD's xbd_backend_changed.  Runs on
+ * the event thread.
+ */
+void
+xbd_backend_changed(struct xbd_softc *sc)
+{
+	enum xenbus_state state;
+
+	state = xbus_read_state(sc->xbd_xs, sc->xbd_otherend);
+	switch (state) {
+	case XenbusStateUnknown:
+	case XenbusStateInitialising:
+	case XenbusStateReconfiguring:
+	case XenbusStateReconfigured:
+	case XenbusStateClosed:
+		break;
+	case XenbusStateInitWait:
+	case XenbusStateInitialised:
+		(void)xbd_initialize(sc);
+		break;
+	case XenbusStateConnected:
+		if (xbd_initialize(sc) == 0)
+			(void)xbd_connect(sc);
+		break;
+	case XenbusStateClosing:
+		xbd_closing(sc);
+		break;
+	}
+}

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * `xbd hv --dir DIR`: the multi-process machine.  It runs the XenStore
+ * daemon on DIR and serves domain processes on DIR/hv.sock until SIGINT
+ * or SIGTERM; when it stops, every remaining domain is destroyed.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hv_internal.h"
+
+/* Exit codes of the command (as tools/xbd/cmd.h: ok, failure, usage). */
+enum hv_cmd_exit {
+	HV_CMD_OK = 0,
+	HV_CMD_FAIL = 1,
+	HV_CMD_USAGE = 2,
+};
+
+/* Set by SIGINT/SIGTERM; hv_serve polls it (the documented exception). */
+static volatile sig_atomic_t hv_cmd_stop;
+
+static void
+hv_cmd_signal(int sig)
+{
+	hv_cmd_stop = 1;
+}
+
+static void
+hv_cmd_usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: xbd hv --dir DIR [--grant-entries N] [--evtchn-ports N]\n"
+	    "              [--arena-pages N]\n"
+	    "\n"
+	    "Run the simulated hypervisor and its XenStore daemon on DIR:\n"
+	    "domain processes connect to DIR/hv.sock, XenStore clients to\n"
+	    "DIR/socket (toolstack) and DIR/domain/<domid>.  Runs until\n"
+	    "SIGINT or SIGTERM.\n"
+	    "\n"
+	    "  --dir DIR            directory of the sockets (required)\n"
+	    "  --grant-entries N    v1 grant entries per domain (%u)\n"
+	    "  --evtchn-ports N     event-channel ports per domain (%u)\n"
+	    "  --arena-pages N      grantable 4 KiB pages per domain (%u)\n",
+	    HV_DEF_GRANT_ENTRIES, HV_DEF_EVTCHN_PORTS, HV_DEF_ARENA_PAGES);
+}
+
+static int
+hv_cmd_number(const char *arg, uint32_t *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(arg, &end, 0);
+	if (errno != 0 || end == arg || *end != '\0' || v > UINT32_MAX)
+		return (-EINVAL);
+	*out = (uint32_t)v;
+	return (0);
+}
+
+int
+hv_cmd_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "grant-entries", required_argument, NULL, 'g' },
+		{ "evtchn-ports", required_argument, NULL, 'e' },
+		{ "arena-pages", required_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sigaction sa;
+	struct hv_opts o;
+	struct hv *hv;
+	uint32_t *num;
+	int c, error;
+
+	hv_opts_init(&o);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "d:g:e:a:h", opts, NULL)) != -1) {
+		num = NULL;
+		switch (c) {
+		case 'd':
+			o.o_dir = optarg;
+			break;
+		case 'g':
+			num = &o.o_grant_entries;
+			break;
+		case 'e':
+			num = &o.o_evtchn_ports;
+			break;
+		case 'a':
+			num = &o.o_arena_pages;
+			break;
+		case 'h':
+			hv_cmd_usage(stdout);
+			return (HV_CMD_OK);
+		default:
+			hv_cmd_usage(stderr);
+			return (HV_CMD_USAGE);
+		}
+		if (num != NULL && hv_cmd_number(optarg, num) != 0) {
+			fprintf(stderr, "xbd hv: bad number '%s'\n", optarg);
+			return (HV_CMD_USAGE);
+		}
+	}
+	if (optind != argc || o.o_dir == NULL) {
+		hv_cmd_usage(stderr);
+		return (HV_CMD_USAGE);
+	}
+	if ((error = hv_create(&o, &hv)) != 0) {
+		fprintf(stderr, "xbd hv: cannot start on %s: %s\n", o.o_dir,
+		    strerror(-error));
+		return (HV_CMD_FAIL);
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = hv_cmd_signal;
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	hv_cmd_stop = 0;
+	error = hv_serve(hv, &hv_cmd_stop);
+	hv_destroy(hv);
+	if (error != 0) {
+		fprintf(stderr, "xbd hv: %s: %s\n", o.o_dir, strerror(-error));
+		return (HV_CMD_FAIL);
+	}
+	return (HV_CMD_OK);
+}

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * XenBus on libxenstore, shared by the frontend and the backend: reading
+ * and writing the nodes of a device directory with strict parsing, the
+ * XenbusState of each end, error reporting into the store (FreeBSD's
+ * xenbus_dev_error/xenbus_dev_fatal), virtual-device names, and the
+ * toolstack steps that create and remove a vbd exactly as libxl does.
+ *
+ * Everything a peer wrote is parsed strictly (no sign, space, junk or
+ * overflow) and reported as an error, never trusted.  Functions return 0
+ * or a negative errno; a missing node is -ENOENT.
+ */
+
+#ifndef XBD_XBUS_H
+#define XBD_XBUS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../common/xen_shim.h"
+
+/* clang-format off */
+#include <xenstore.h>
+/* clang-format on */
+
+/* Longest XenStore path we build (Xen's absolute limit). */
+#define XBUS_PATH_MAX 3072
+
+/* ---------------------------------------------------------------------
+ * Nodes
+ */
+
+/*
+ * Read dir/node into a new NUL-terminated string (free() it).
+ * \return 0, -ENOENT, -EACCES, -errno from libxenstore.
+ */
+int xbus_read(struct xs_handle *xs, xs_transaction_t t, const char *dir,
+    const char *node, char **out);
+
+/*
+ * Read dir/node as a decimal number no larger than max.
+ * \return 0, -ENOENT, -EINVAL (not a plain decimal), -ERANGE (> max).
+ */
+int xbus_read_u64(struct xs_handle *xs, xs_transaction_t t, const char *dir,
+    const char *node, uint64_t max, uint64_t *out);
+
+/*
+ * Like xbus_read_u64, but a missing node yields def (the protocol's
+ * "missing means default" rule); an unparsable one is still an error.
+ */
+int xbus_read_u64_def(struct xs_handle *xs, xs_transaction_t t, const char *dir,
+    const char *node, uint64_t max, uint64_t def, uint64_t *out);
+
+/* A 0/1 flag; missing yields def; anything else is -EINVAL. */
+int xbus_read_bool_def(struct xs_handle *xs, xs_transaction_t t,
+    const char *dir, const char *node, bool def, bool *out);
+
+/* Write a string value to dir/node. */
+int xbus_write(struct xs_handle *xs, xs_transaction_t t, const char *dir,
+    const char *node, const char *val);
+
+/* Write a formatted value to dir/node. */
+int xbus_printf(struct xs_handle *xs, xs_transaction_t t, const char *dir,
+    const char *node, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Remove dir/node (and its subtree); a missing node is not an error. */
+int xbus_rm(struct xs_handle *xs, xs_transaction_t t, const char *dir,
+    const char *node);
+
+/* Join dir and node into buf; -ENAMETOOLONG when it does not fit. */
+int xbus_path(char *buf, size_t len, const char *dir, const char *node);
+
+/* ---------------------------------------------------------------------
+ * States
+ */
+
+/*
+ * The XenbusState in dir/state; XenbusStateUnknown when the node is
+ * missing, unreadable or not one of the nine states.
+ */
+enum xenbus_state xbus_read_state(struct xs_handle *xs, const char *dir);
+
+/* Write dir/state. */
+int xbus_write_state(struct xs_handle *xs, const char *dir,
+    enum xenbus_state state);
+
+/* "Initialising", "Connected", ... ("Invalid" for anything else). */
+const char *xbus_state_name(enum xenbus_state state);
+
+/* ---------------------------------------------------------------------
+ * Errors into the store
+ */
+
+/*
+ * Record an error for the device at dir the way FreeBSD's
+ * xenbus_dev_error does: dir/error = "<-err> <message>".
+ */
+void xbus_dev_error(struct xs_handle *xs, const char *dir, int err,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* xbus_dev_error, then switch dir/state to Closing. */
+void xbus_dev_fatal(struct xs_handle *xs, const char *dir, int err,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* ---------------------------------------------------------------------
+ * Virtual-device numbers (docs/man/xen-vbd-interface)
+ */
+
+/*
+ * Parse a disk name or number: "xvda", "xvdb3", "xvdaa", "hda", "sdb",
+ * "51712", "d0p1".
+ * \return 0 and the virtual-device number, or -EINVAL.
+ */
+int xbus_vdev_parse(const char *name, uint32_t *vdev);
+
+/*
+ * The Linux-style name of a virtual-device number ("xvda", "xvdq", "hdb",
+ * "sdc2"), -EINVAL for a reserved or malformed number.
+ */
+int xbus_vdev_name(uint32_t vdev, char *buf, size_t len);
+
+/* ---------------------------------------------------------------------
+ * The toolstack's side of a vbd (what libxl's device_disk_add writes)
+ */
+
+/* Everything the toolstack needs to create one vbd. */
+struct xbus_vbd {
+	uint32_t v_frontend_id; /* domain the disk appears in */
+	uint32_t v_backend_id;	/* domain serving it */
+	uint32_t v_vdev;	/* virtual-device number (51712 = xvda) */
+	const char *v_kind;	/* backend directory kind: "vbd" or "qdisk" */
+	const char *v_params;	/* what the backend opens (a path) */
+	const char *v_script;	/* hotplug script, NULL for none */
+	bool v_readonly;	/* mode "r" */
+	bool v_cdrom;		/* device-type "cdrom" */
+	bool v_removable;	/* removable "1" */
+	bool v_untrusted;	/* frontend trusted "0" (XSA-403) */
+	bool v_discard;		/* discard-enable "1" */
+	const char *v_protocol; /* frontend protocol, NULL: not written */
+};
+
+/* The frontend and backend directories of a vbd. */
+int xbus_vbd_paths(const struct xbus_vbd *v, char *fe, size_t felen, char *be,
+    size_t belen);
+
+/*
+ * Create the vbd as libxl does: in one transaction (retried on EAGAIN)
+ * the backend directory (perms n<be>,r<fe>), the frontend directory
+ * (perms n<fe>,r<be>) and /libxl/<fe>/device/vbd/<devid>, both ends in
+ * state Initialising.  xs must be privileged.
+ */
+int xbus_vbd_add(struct xs_handle *xs, const struct xbus_vbd *v);
+
+/*
+ * Remove the vbd as libxl does: backend online=0 and state=Closing in one
+ * transaction, wait up to timeout_ms for the backend to reach Closed,
+ * then delete the three directories.  With force, or when the wait
+ * times out, the directories are deleted anyway.
+ * \return 0, or -ETIMEDOUT when the backend never closed (the directories
+ *         are gone either way).
+ */
+int xbus_vbd_remove(struct xs_handle *xs, const struct xbus_vbd *v,
+    unsigned int timeout_ms, bool force);
+
+/*
+ * Wait until dir/state satisfies pred (called with each state seen) or
+ * timeout_ms passes.  It polls rather than watches, so that it never
+ * consumes watch events meant for whoever else uses xs.
+ * \return 0 or -ETIMEDOUT.
+ */
+int xbus_wait_state(struct xs_handle *xs, const char *dir,
+    bool (*pred)(enum xenbus_state, void *), void *arg,
+    unsigned int timeout_ms);
+
+#endif /* XBD_XBUS_H */

@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The toolstack's side of a vbd: the keys, permissions and transaction
+ * libxl uses to create one (device_disk_add, libxl__device_generic_add)
+ * and the online/state dance it uses to remove one
+ * (libxl__initiate_device_generic_remove).  The simulated platform and
+ * the tools use it; on real Xen, xl does the same.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "xbus.h"
+
+/* libxl retries a transaction this many times on EAGAIN before failing. */
+#define XBUS_TXN_RETRIES 100
+
+int
+xbus_vbd_paths(const struct xbus_vbd *v, char *fe, size_t felen, char *be,
+    size_t belen)
+{
+	int n;
+
+	n = snprintf(fe, felen, "/local/domain/%u/device/vbd/%u",
+	    v->v_frontend_id, v->v_vdev);
+	if (n < 0 || (size_t)n >= felen)
+		return (-ENAMETOOLONG);
+	n = snprintf(be, belen, "/local/domain/%u/backend/%s/%u/%u",
+	    v->v_backend_id, v->v_kind != NULL ? v->v_kind : "vbd",
+	    v->v_frontend_id, v->v_vdev);
+	if (n < 0 || (size_t)n >= belen)
+		return (-ENAMETOOLONG);
+	return (0);
+}
+
+static int
+xbus_libxl_path(const struct xbus_vbd *v, char *buf, size_t len)
+{
+	int n;
+
+	n = snprintf(buf, len, "/libxl/%u/device/vbd/%u", v->v_frontend_id,
+	    v->v_vdev);
+	return (n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0);
+}
+
+/* rm, mkdir, set_perms (owner, reader): how libxl starts each directory. */
+static int
+xbus_fresh_dir(struct xs_handle *xs, xs_transaction_t t, const char *path,
+    uint32_t owner, uint32_t reader, bool readable)
+{
+	struct xs_permissions perms[2] = {
+		{ .id = owner, .perms = XS_PERM_NONE },
+		{ .id = reader, .perms = XS_PERM_READ },
+	};
+
+	errno = 0;
+	if (!xs_rm(xs, t, path) && errno != ENOENT)
+		return (-errno);
+	if (!xs_mkdir(xs, t, path) ||
+	    !xs_set_permissions(xs, t, path, perms, readable ? 2 : 1))
+		return (errno != 0 ? -errno : -EIO);
+	return (0);
+}
+
+static int
+xbus_vbd_add_txn(struct xs_handle *xs, xs_transaction_t t,
+    const struct xbus_vbd *v)
+{
+	char fe[XBUS_PATH_MAX], be[XBUS_PATH_MAX], lx[XBUS_PATH_MAX];
+	char name[32];
+	const char *type;
+	int rc;
+
+	if ((rc = xbus_vbd_paths(v, fe, sizeof(fe), be, sizeof(be))) != 0 ||
+	    (rc = xbus_libxl_path(v, lx, sizeof(lx))) != 0)
+		return (rc);
+	if (xbus_vdev_name(v->v_vdev, name, sizeof(name)) != 0)
+		snprintf(name, sizeof(name), "%u", v->v_vdev);
+	type = v->v_kind != NULL && strcmp(v->v_kind, "qdisk") == 0 ? "qdisk" :
+								      "phy";
+
+	/* The backend directory: owned by the backend, read by the guest. */
+	if ((rc = xbus_fresh_dir(xs, t, be, v->v_backend_id, v->v_frontend_id,
+		 true)) != 0 ||
+	    (rc = xbus_write(xs, t, be, "frontend", fe)) != 0 ||
+	    (rc = xbus_write(xs, t, be, "params", v->v_params)) != 0 ||
+	    (v->v_script != NULL &&
+		(rc = xbus_write(xs, t, be, "script", v->v_script)) != 0) ||
+	    (rc = xbus_printf(xs, t, be, "frontend-id", "%u",
+		 v->v_frontend_id)) != 0 ||
+	    (rc = xbus_write(xs, t, be, "online", "1")) != 0 ||
+	    (rc = xbus_write(xs, t, be, "removable",
+		 v->v_removable ? "1" : "0")) != 0 ||
+	    (rc = xbus_write(xs, t, be, "bootable", "1")) != 0 ||
+	    (rc = xbus_printf(xs, t, be, "state", "%d",
+		 XenbusStateInitialising)) != 0 ||
+	    (rc = xbus_write(xs, t, be, "dev", name)) != 0 ||
+	    (rc = xbus_write(xs, t, be, "type", type)) != 0 ||
+	    (rc = xbus_write(xs, t, be, "mode", v->v_readonly ? "r" : "w")) !=
+		0 ||
+	    (rc = xbus_write(xs, t, be, "device-type",
+		 v->v_cdrom ? "cdrom" : "disk")) != 0 ||
+	    (rc = xbus_write(xs, t, be, "discard-enable",
+		 v->v_discard ? "1" : "0")) != 0 ||
+	    (rc = xbus_write(xs, t, be, "specification", "xen")) != 0)
+		return (rc);
+
+	/* The frontend directory: owned by the guest, read by the backend. */
+	if ((rc = xbus_fresh_dir(xs, t, fe, v->v_frontend_id, v->v_backend_id,
+		 true)) != 0 ||
+	    (rc = xbus_write(xs, t, fe, "backend", be)) != 0 ||
+	    (rc = xbus_printf(xs, t, fe, "backend-id", "%u",
+		 v->v_backend_id)) != 0 ||
+	    (rc = xbus_printf(xs, t, fe, "state", "%d",
+		 XenbusStateInitialising)) != 0 ||
+	    (rc = xbus_printf(xs, t, fe, "virtual-device", "%u", v->v_vdev)) !=
+		0 ||
+	    (rc = xbus_write(xs, t, fe, "device-type",
+		 v->v_cdrom ? "cdrom" : "disk")) != 0 ||
+	    (rc = xbus_write(xs, t, fe, "trusted",
+		 v->v_untrusted ? "0" : "1")) != 0 ||
+	    (v->v_protocol != NULL &&
+		(rc = xbus_write(xs, t, fe, "protocol", v->v_protocol)) != 0))
+		return (rc);
+
+	/* The toolstack's own trusted record, readable by dom0 only. */
+	if ((rc = xbus_fresh_dir(xs, t, lx, 0, 0, false)) != 0 ||
+	    (rc = xbus_write(xs, t, lx, "frontend", fe)) != 0 ||
+	    (rc = xbus_write(xs, t, lx, "backend", be)) != 0 ||
+	    (rc = xbus_write(xs, t, lx, "params", v->v_params)) != 0 ||
+	    (rc = xbus_write(xs, t, lx, "mode", v->v_readonly ? "r" : "w")) !=
+		0)
+		return (rc);
+	return (0);
+}
+
+/* Run fn inside a transaction, retrying on EAGAIN as libxl does. */
+static int
+xbus_txn(struct xs_handle *xs,
+    int (*fn)(struct xs_handle *, xs_transaction_t, const void *),
+    const void *arg)
+{
+	xs_transaction_t t;
+	int rc, i;
+
+	for (i = 0; i < XBUS_TXN_RETRIES; i++) {
+		errno = 0;
+		if ((t = xs_transaction_start(xs)) == XBT_NULL)
+			return (errno != 0 ? -errno : -EIO);
+		if ((rc = fn(xs, t, arg)) != 0) {
+			(void)xs_transaction_end(xs, t, true);
+			return (rc);
+		}
+		errno = 0;
+		if (xs_transaction_end(xs, t, false))
+			return (0);
+		if (errno != EAGAIN)
+			return (errno != 0 ? -errno : -EIO);
+	}
+	return (-EAGAIN);
+}
+
+static int
+xbus_vbd_add_fn(struct xs_handle *xs, xs_transaction_t t, const void *arg)
+{
+	return (xbus_vbd_add_txn(xs, t, arg));
+}
+
+int
+xbus_vbd_add(struct xs_handle *xs, const struct xbus_vbd *v)
+{
+	if (v->v_params == NULL || v->v_vdev == 0)
+		return (-EINVAL);
+	return (xbus_txn(xs, xbus_vbd_add_fn, v));
+}
+
+static int
+xbus_vbd_close_fn(struct xs_handle *xs, xs_transaction_t t, const void *arg)
+{
+	const char *be = arg;
+	uint64_t state;
+	int rc;
+
+	if ((rc = xbus_write(xs, t, be, "online", "0")) != 0)
+		return (rc);
+	if (xbus_read_u64(xs, t, be, "state", UINT32_MAX, &state) == 0 &&
+	    state == XenbusStateClosed)
+		return (0);
+	return (xbus_printf(xs, t, be, "state", "%d", XenbusStateClosing));
+}
+
+struct xbus_vbd_dirs {
+	char fe[XBUS_PATH_MAX];
+	char be[XBUS_PATH_MAX];
+	char lx[XBUS_PATH_MAX];
+};
+
+static int
+xbus_vbd_destroy_fn(struct xs_handle *xs, xs_transaction_t t, const void *arg)
+{
+	const struct xbus_vbd_dirs *d = arg;
+	int rc;
+
+	if ((rc = xbus_rm(xs, t, d->fe, NULL)) != 0 ||
+	    (rc = xbus_rm(xs, t, d->lx, NULL)) != 0 ||
+	    (rc = xbus_rm(xs, t, d->be, NULL)) != 0)
+		return (rc);
+	return (0);
+}
+
+static bool
+xbus_is_closed(enum xenbus_state s, void *arg)
+{
+	return (s == XenbusStateClosed || s == XenbusStateUnknown);
+}
+
+int
+xbus_vbd_remove(struct xs_handle *xs, const struct xbus_vbd *v,
+    unsigned int timeout_ms, bool force)
+{
+	struct xbus_vbd_dirs d;
+	int rc, wait = 0;
+
+	if ((rc = xbus_vbd_paths(v, d.fe, sizeof(d.fe), d.be, sizeof(d.be))) !=
+		0 ||
+	    (rc = xbus_libxl_path(v, d.lx, sizeof(d.lx))) != 0)
+		return (rc);
+	if (!force) {
+		if ((rc = xbus_txn(xs, xbus_vbd_close_fn, d.be)) != 0 &&
+		    rc != -ENOENT)
+			return (rc);
+		wait =
+		    xbus_wait_state(xs, d.be, xbus_is_closed, NULL, timeout_ms);
+	}
+	if ((rc = xbus_txn(xs, xbus_vbd_destroy_fn, &d)) != 0)
+		return (rc);
+	return (wait);
+}

@@ -1,0 +1,389 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * nbdkit-xbd-plugin: exports an xbd disk over NBD, so that any NBD client
+ * (qemu-img, nbdcopy, fio's nbd engine, nbd-client) reads and writes it
+ * through the Xen PV block protocol.
+ *
+ *   nbdkit xbd image=disk.img          the embedded default: a simulated
+ *                                      machine in the nbdkit process
+ *                                      serving disk.img to the frontend
+ *   nbdkit xbd dir=DIR domid=1 vbd=xvda
+ *                                      a frontend domain of a running
+ *                                      `xbd hv --dir DIR` machine
+ *
+ * NBD flush is a cache flush (BLKIF_OP_FLUSH_DISKCACHE, or a barrier),
+ * FUA is a write followed by a flush, trim is a discard of the sectors
+ * the range covers, zero writes zeros.  Requests that do not fall on
+ * sector boundaries are widened with read-modify-write, serialised so
+ * that two of them never race on one sector.
+ */
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NBDKIT_API_VERSION 2
+#include <nbdkit-plugin.h>
+
+#include "common/xu_parse.h"
+#include "embed/xemb.h"
+#include "xbd/xbd.h"
+
+#define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
+
+/* Bytes of zeros written per request by zero(). */
+#define NBD_XBD_ZERO_CHUNK (256u * 1024u)
+
+/* Configuration, then the one device every connection shares. */
+struct nbd_xbd {
+	const char *image;	  /* embedded mode: the image */
+	const char *dir;	  /* multi-process mode: the machine */
+	uint32_t domid;		  /* ... the frontend domain */
+	const char *vbd;	  /* the vbd to attach ("xvda") */
+	struct xbd_opts opts;	  /* frontend parameters */
+	struct xemb *emb;	  /* embedded machine */
+	struct xbd_plat *plat;	  /* multi-process platform */
+	struct xbd_dev *dev;	  /* the device */
+	struct xbd_info info;	  /* its geometry */
+	pthread_mutex_t rmw_lock; /* serialises unaligned requests */
+	int readonly;		  /* nbdkit -r */
+};
+
+static struct nbd_xbd nbd_xbd = {
+	.vbd = "xvda",
+	.domid = 1,
+	.rmw_lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+static void
+nbd_xbd_load(void)
+{
+	xbd_opts_init(&nbd_xbd.opts);
+}
+
+static int
+nbd_xbd_config(const char *key, const char *value)
+{
+	uint32_t v;
+
+	if (strcmp(key, "image") == 0) {
+		nbd_xbd.image = value;
+	} else if (strcmp(key, "dir") == 0) {
+		nbd_xbd.dir = value;
+	} else if (strcmp(key, "vbd") == 0) {
+		nbd_xbd.vbd = value;
+	} else if (strcmp(key, "domid") == 0) {
+		if (xu_parse_u32(value, &nbd_xbd.domid) != 0) {
+			nbdkit_error("domid: not a number: %s", value);
+			return (-1);
+		}
+	} else if (strcmp(key, "ring-pages") == 0) {
+		if (xu_parse_u32(value, &v) != 0) {
+			nbdkit_error("ring-pages: not a number: %s", value);
+			return (-1);
+		}
+		nbd_xbd.opts.o_max_ring_pages = v;
+	} else if (strcmp(key, "queues") == 0) {
+		if (xu_parse_u32(value, &v) != 0) {
+			nbdkit_error("queues: not a number: %s", value);
+			return (-1);
+		}
+		nbd_xbd.opts.o_max_queues = v;
+	} else if (strcmp(key, "indirect") == 0) {
+		nbd_xbd.opts.o_enable_indirect = nbdkit_parse_bool(value) > 0;
+	} else if (strcmp(key, "persistent") == 0) {
+		nbd_xbd.opts.o_persistent = nbdkit_parse_bool(value) > 0;
+	} else if (strcmp(key, "bounce") == 0) {
+		nbd_xbd.opts.o_bounce = nbdkit_parse_bool(value) > 0 ? 1 : 0;
+	} else {
+		nbdkit_error("unknown parameter '%s'", key);
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+nbd_xbd_config_complete(void)
+{
+	if ((nbd_xbd.image == NULL) == (nbd_xbd.dir == NULL)) {
+		nbdkit_error("give either image=FILE (embedded machine) or "
+			     "dir=DIR (a running 'xbd hv' machine)");
+		return (-1);
+	}
+	return (0);
+}
+
+#define nbd_xbd_config_help                                                    \
+	"image=<FILE>        Serve FILE from an embedded simulated machine.\n" \
+	"dir=<DIR>           Or: attach in a running 'xbd hv --dir DIR'.\n"    \
+	"domid=<N>           ... as frontend domain N (default 1).\n"          \
+	"vbd=<NAME>          ... to this vbd (default xvda).\n"                \
+	"ring-pages=<N>      Most ring pages to negotiate (1..32).\n"          \
+	"queues=<N>          Rings to ask for (multi-queue).\n"                \
+	"indirect=<BOOL>     Use indirect segments (default true).\n"          \
+	"persistent=<BOOL>   Offer persistent grants (default true).\n"        \
+	"bounce=<BOOL>       Bounce all data through private pages."
+
+/* Threads must start after nbdkit forks into the background. */
+static int
+nbd_xbd_after_fork(void)
+{
+	struct xemb_opts eo;
+	int rc;
+
+	if (nbd_xbd.image != NULL) {
+		xemb_opts_init(&eo);
+		eo.o_image = nbd_xbd.image;
+		if ((rc = xemb_start(&eo, &nbd_xbd.emb)) != 0) {
+			nbdkit_error("starting the embedded machine for %s: %s",
+			    nbd_xbd.image, strerror(-rc));
+			return (-1);
+		}
+		rc = xbd_attach(xemb_plat(nbd_xbd.emb), nbd_xbd.vbd,
+		    &nbd_xbd.opts, &nbd_xbd.dev);
+	} else {
+		if ((rc = xbd_plat_open_sim(nbd_xbd.dir, nbd_xbd.domid, true,
+			 &nbd_xbd.plat)) != 0) {
+			nbdkit_error("joining the machine at %s as domain %u: "
+				     "%s",
+			    nbd_xbd.dir, nbd_xbd.domid, strerror(-rc));
+			return (-1);
+		}
+		rc = xbd_attach(nbd_xbd.plat, nbd_xbd.vbd, &nbd_xbd.opts,
+		    &nbd_xbd.dev);
+	}
+	if (rc != 0) {
+		nbdkit_error("attaching %s: %s", nbd_xbd.vbd, strerror(-rc));
+		return (-1);
+	}
+	xbd_get_info(nbd_xbd.dev, &nbd_xbd.info);
+	return (0);
+}
+
+static void
+nbd_xbd_cleanup(void)
+{
+	if (nbd_xbd.dev != NULL)
+		xbd_detach(nbd_xbd.dev);
+	nbd_xbd.dev = NULL;
+	xemb_stop(nbd_xbd.emb);
+	nbd_xbd.emb = NULL;
+	xbd_plat_close(nbd_xbd.plat);
+	nbd_xbd.plat = NULL;
+}
+
+static void *
+nbd_xbd_open(int readonly)
+{
+	nbd_xbd.readonly |= readonly;
+	return (&nbd_xbd);
+}
+
+static int64_t
+nbd_xbd_get_size(void *handle)
+{
+	return ((int64_t)nbd_xbd.info.xi_size);
+}
+
+static int
+nbd_xbd_block_size(void *handle, uint32_t *minimum, uint32_t *preferred,
+    uint32_t *maximum)
+{
+	*minimum = nbd_xbd.info.xi_sector_size;
+	*preferred = 4096 > *minimum ? 4096 : *minimum;
+	*maximum = 0xffffffff;
+	return (0);
+}
+
+static int
+nbd_xbd_can_write(void *handle)
+{
+	return ((nbd_xbd.info.xi_features & XBD_FEAT_READONLY) == 0);
+}
+
+static int
+nbd_xbd_can_flush(void *handle)
+{
+	return ((nbd_xbd.info.xi_features &
+		    (XBD_FEAT_FLUSH | XBD_FEAT_BARRIER)) != 0);
+}
+
+static int
+nbd_xbd_can_trim(void *handle)
+{
+	return ((nbd_xbd.info.xi_features & XBD_FEAT_DISCARD) != 0);
+}
+
+static int
+nbd_xbd_can_fua(void *handle)
+{
+	return (
+	    nbd_xbd_can_flush(handle) ? NBDKIT_FUA_NATIVE : NBDKIT_FUA_NONE);
+}
+
+static int
+nbd_xbd_can_multi_conn(void *handle)
+{
+	/* One device behind every connection: a flush covers them all. */
+	return (1);
+}
+
+static int
+nbd_xbd_can_zero(void *handle)
+{
+	return (1);
+}
+
+/* The errno nbdkit should send for an xbd error. */
+static int
+nbd_xbd_fail(const char *what, int rc)
+{
+	nbdkit_error("%s: %s", what, strerror(-rc));
+	nbdkit_set_error(-rc);
+	return (-1);
+}
+
+/* Widen [off, off + count) to sectors around an aligned buffer. */
+static int
+nbd_xbd_rmw(void *buf, uint32_t count, uint64_t off, bool write)
+{
+	uint64_t ss = nbd_xbd.info.xi_sector_size, start, end;
+	uint8_t *tmp;
+	int rc;
+
+	start = off - off % ss;
+	end = (off + count + ss - 1) / ss * ss;
+	if ((tmp = aligned_alloc(4096, (end - start + 4095) & ~4095ull)) ==
+	    NULL)
+		return (-ENOMEM);
+	pthread_mutex_lock(&nbd_xbd.rmw_lock);
+	rc = xbd_read(nbd_xbd.dev, tmp, start, end - start);
+	if (rc == 0 && write) {
+		memcpy(tmp + (off - start), buf, count);
+		rc = xbd_write(nbd_xbd.dev, tmp, start, end - start);
+	} else if (rc == 0) {
+		memcpy(buf, tmp + (off - start), count);
+	}
+	pthread_mutex_unlock(&nbd_xbd.rmw_lock);
+	free(tmp);
+	return (rc);
+}
+
+static bool
+nbd_xbd_aligned(uint32_t count, uint64_t off)
+{
+	uint64_t ss = nbd_xbd.info.xi_sector_size;
+
+	return (off % ss == 0 && count % ss == 0);
+}
+
+static int
+nbd_xbd_pread(void *handle, void *buf, uint32_t count, uint64_t off,
+    uint32_t flags)
+{
+	int rc;
+
+	rc = nbd_xbd_aligned(count, off) ?
+	    xbd_read(nbd_xbd.dev, buf, off, count) :
+	    nbd_xbd_rmw(buf, count, off, false);
+	return (rc == 0 ? 0 : nbd_xbd_fail("read", rc));
+}
+
+static int
+nbd_xbd_flush(void *handle, uint32_t flags)
+{
+	int rc;
+
+	if ((rc = xbd_flush(nbd_xbd.dev)) != 0)
+		return (nbd_xbd_fail("flush", rc));
+	return (0);
+}
+
+static int
+nbd_xbd_pwrite(void *handle, const void *buf, uint32_t count, uint64_t off,
+    uint32_t flags)
+{
+	int rc;
+
+	rc = nbd_xbd_aligned(count, off) ?
+	    xbd_write(nbd_xbd.dev, buf, off, count) :
+	    nbd_xbd_rmw((void *)(uintptr_t)buf, count, off, true);
+	if (rc != 0)
+		return (nbd_xbd_fail("write", rc));
+	/* FUA: durable before we answer. */
+	if ((flags & NBDKIT_FLAG_FUA) != 0)
+		return (nbd_xbd_flush(handle, 0));
+	return (0);
+}
+
+static int
+nbd_xbd_trim(void *handle, uint32_t count, uint64_t off, uint32_t flags)
+{
+	uint64_t ss = nbd_xbd.info.xi_sector_size, start, end;
+	int rc;
+
+	/* Discard is advisory: drop the partial sectors at the edges. */
+	start = (off + ss - 1) / ss * ss;
+	end = (off + count) / ss * ss;
+	if (end > start &&
+	    (rc = xbd_discard(nbd_xbd.dev, start, end - start, false)) != 0)
+		return (nbd_xbd_fail("trim", rc));
+	if ((flags & NBDKIT_FLAG_FUA) != 0)
+		return (nbd_xbd_flush(handle, 0));
+	return (0);
+}
+
+static int
+nbd_xbd_zero(void *handle, uint32_t count, uint64_t off, uint32_t flags)
+{
+	static const uint8_t zeros[NBD_XBD_ZERO_CHUNK];
+	uint32_t n;
+	int rc;
+
+	/* No write-zeroes in blkif: nothing here is fast. */
+	if ((flags & NBDKIT_FLAG_FAST_ZERO) != 0) {
+		nbdkit_set_error(ENOTSUP);
+		return (-1);
+	}
+	while (count > 0) {
+		n = count < NBD_XBD_ZERO_CHUNK ? count : NBD_XBD_ZERO_CHUNK;
+		if ((rc = nbd_xbd_pwrite(handle, zeros, n, off, 0)) != 0)
+			return (rc);
+		count -= n;
+		off += n;
+	}
+	if ((flags & NBDKIT_FLAG_FUA) != 0)
+		return (nbd_xbd_flush(handle, 0));
+	return (0);
+}
+
+static struct nbdkit_plugin plugin = {
+	.name = "xbd",
+	.longname = "nbdkit Xen PV block (xbd) plugin",
+	.version = "0.1",
+	.description = "Export a disk through the Xen PV block protocol",
+	.load = nbd_xbd_load,
+	.config = nbd_xbd_config,
+	.config_complete = nbd_xbd_config_complete,
+	.config_help = nbd_xbd_config_help,
+	.after_fork = nbd_xbd_after_fork,
+	.cleanup = nbd_xbd_cleanup,
+	.open = nbd_xbd_open,
+	.get_size = nbd_xbd_get_size,
+	.block_size = nbd_xbd_block_size,
+	.can_write = nbd_xbd_can_write,
+	.can_flush = nbd_xbd_can_flush,
+	.can_trim = nbd_xbd_can_trim,
+	.can_fua = nbd_xbd_can_fua,
+	.can_zero = nbd_xbd_can_zero,
+	.can_multi_conn = nbd_xbd_can_multi_conn,
+	.pread = nbd_xbd_pread,
+	.pwrite = nbd_xbd_pwrite,
+	.flush = nbd_xbd_flush,
+	.trim = nbd_xbd_trim,
+	.zero = nbd_xbd_zero,
+	.errno_is_preserved = 0,
+};
+
+NBDKIT_REGISTER_PLUGIN(plugin)

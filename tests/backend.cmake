@@ -1,0 +1,31 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# Tests of the backend component (included from tests/CMakeLists.txt).
+
+xbd_test(NAME test_xbb_validate SOURCES unit/test_xbb_validate.c
+    LIBS xbd_back LABELS "unit;backend" TIMEOUT 30)
+xbd_test(NAME test_xbb_grant SOURCES unit/test_xbb_grant.c
+    LIBS xbd_back LABELS "unit;backend" TIMEOUT 30)
+xbd_test(NAME test_xbb_io SOURCES unit/test_xbb_io.c
+    LIBS xbd_back LABELS "unit;backend" TIMEOUT 30)
+
+# The scripted frontend and machine the integration tests share.
+if(TARGET xbd_sim)
+	add_library(xbbt_front STATIC integ/xbbt_front.c)
+	target_link_libraries(xbbt_front PUBLIC xbd_back xbd_sim xbd_xbus
+	    PkgConfig::CMOCKA PRIVATE xbd_warnings)
+	target_include_directories(xbbt_front PUBLIC ${PROJECT_SOURCE_DIR}/tests)
+	xbd_test(NAME test_xbb_basic SOURCES integ/test_xbb_basic.c
+	    LIBS xbbt_front LABELS "integ;backend" TIMEOUT 120)
+	xbd_test(NAME test_xbb_durability SOURCES integ/test_xbb_durability.c
+	    LIBS xbbt_front LABELS "integ;backend" TIMEOUT 120)
+	xbd_test(NAME test_xbb_hostile SOURCES integ/test_xbb_hostile.c
+	    LIBS xbbt_front LABELS "integ;backend;hardening" TIMEOUT 120)
+	xbd_test(NAME test_xbb_workload SOURCES integ/test_xbb_workload.c
+	    LIBS xbbt_front LABELS "integ;backend" TIMEOUT 120)
+	# `xbd serve` against a forked `xbd hv`: the multi-process mode.
+	if(TARGET xbd)
+		xbd_test(NAME test_xbb_serve SOURCES integ/test_xbb_serve.c
+		    LIBS xbbt_front LABELS "integ;backend" TIMEOUT 120
+		    ARGS $<TARGET_FILE:xbd>)
+	endif()
+endif()

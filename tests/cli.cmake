@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# Tests of the cli component (included from tests/CMakeLists.txt).

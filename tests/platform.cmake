@@ -1,0 +1,11 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# Tests of the platform component (included from tests/CMakeLists.txt).
+
+xbd_test(NAME test_hv_gnt SOURCES unit/test_hv_gnt.c LIBS xbd_sim
+    LABELS "unit;platform" TIMEOUT 60)
+xbd_test(NAME test_hv_evtchn SOURCES unit/test_hv_evtchn.c LIBS xbd_sim
+    LABELS "unit;platform" TIMEOUT 60)
+xbd_test(NAME test_hv_dom SOURCES unit/test_hv_dom.c LIBS xbd_sim
+    LABELS "unit;platform" TIMEOUT 60)
+xbd_test(NAME test_hv_procs SOURCES integ/test_hv_procs.c LIBS xbd_sim
+    ARGS $<TARGET_FILE:xbd> LABELS "integ;platform" TIMEOUT 60)

@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * xbd serve: run the block backend (lib/back) as a domain of a machine
+ * that `xbd hv --dir DIR` runs, until SIGINT or SIGTERM.  With --image
+ * it also plays the toolstack once: it creates a vbd for the image in
+ * the frontend domain, as libxl would, and removes it again on the way
+ * out.  Without --image it serves whatever vbds others create.
+ */
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "back/xbb.h"
+#include "cmd.h"
+#include "common/xu_parse.h"
+#include "platform/sim/hv.h"
+#include "xenbus/xbus.h"
+
+/* How long the removal of our vbd waits for the frontend to close. */
+#define CMD_SERVE_REMOVE_MS 5000
+
+/* The command line, parsed. */
+struct serve_args {
+	const char *sa_dir;   /* the machine's directory */
+	uint32_t sa_domid;    /* the domain we serve as */
+	const char *sa_name;  /* its name */
+	const char *sa_image; /* --image: a vbd to create */
+	uint32_t sa_frontend; /* its frontend domain */
+	uint32_t sa_vdev;     /* its virtual-device number */
+	bool sa_readonly;     /* mode r */
+	bool sa_quiet;	      /* no diagnostics */
+	bool sa_has_frontend; /* --frontend was given */
+	struct xbb_opts sa_o; /* backend options */
+};
+
+static void
+serve_usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: xbd serve --dir DIR --domid N [--name NAME]\n"
+	    "                 [--image PATH --frontend M [--vdev xvda] "
+	    "[--readonly]]\n"
+	    "                 [backend options]\n"
+	    "\n"
+	    "Serve blkif vbds as domain N of the simulated machine on DIR\n"
+	    "(started with `xbd hv --dir DIR`) until SIGINT or SIGTERM.\n"
+	    "With --image, first create a vbd for PATH in domain M, as the\n"
+	    "toolstack would, and remove it on exit.\n"
+	    "\n"
+	    "  --dir DIR                 the machine's directory (required)\n"
+	    "  --domid N                 the backend domain (required)\n"
+	    "  --name NAME               its name if it must be created\n"
+	    "  --image PATH              file or block device to serve\n"
+	    "  --frontend M              the domain the disk appears in\n"
+	    "  --vdev NAME               xvda (default), xvdb, 51712 ...\n"
+	    "  --readonly                a read-only vbd\n"
+	    "  --max-ring-page-order N   largest ring offered (0..5; 5)\n"
+	    "  --max-queues N            multi-queue-max-queues (1..16; 4)\n"
+	    "  --max-indirect-segs N     0 to 4096; 0 disables (256)\n"
+	    "  --max-persistent N        persistent grants per ring (1056)\n"
+	    "  --no-persistent           do not offer persistent grants\n"
+	    "  --no-flush, --no-barrier, --no-discard\n"
+	    "                            do not offer that feature\n"
+	    "  --discard-secure          offer secure discard (block devices)\n"
+	    "  --direct                  open the storage O_DIRECT\n"
+	    "  --grant-copy              grant copy instead of mapping\n"
+	    "  --uring-depth N           io_uring entries per ring (auto)\n"
+	    "  --sector-size N           sector-size to publish (auto)\n"
+	    "  --quiet                   no diagnostics on stderr\n");
+}
+
+static void
+serve_log(void *arg, const char *msg)
+{
+	fprintf(stderr, "xbd serve: %s\n", msg);
+}
+
+static int
+serve_u32(const char *opt, const char *val, uint32_t *out)
+{
+	if (xu_parse_u32(val, out) != 0) {
+		fprintf(stderr, "xbd serve: %s: not a number: '%s'\n", opt,
+		    val);
+		return (-EINVAL);
+	}
+	return (0);
+}
+
+enum serve_opt {
+	SO_DIR = 256,
+	SO_DOMID,
+	SO_NAME,
+	SO_IMAGE,
+	SO_FRONTEND,
+	SO_VDEV,
+	SO_READONLY,
+	SO_ORDER,
+	SO_QUEUES,
+	SO_INDIRECT,
+	SO_MAXPERS,
+	SO_NOPERS,
+	SO_NOFLUSH,
+	SO_NOBARRIER,
+	SO_NODISCARD,
+	SO_SECURE,
+	SO_DIRECT,
+	SO_COPY,
+	SO_DEPTH,
+	SO_SECTOR,
+	SO_QUIET,
+};
+
+static int
+serve_parse(int argc, char **argv, struct serve_args *a)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "dir", required_argument, NULL, SO_DIR },
+		{ "domid", required_argument, NULL, SO_DOMID },
+		{ "name", required_argument, NULL, SO_NAME },
+		{ "image", required_argument, NULL, SO_IMAGE },
+		{ "frontend", required_argument, NULL, SO_FRONTEND },
+		{ "vdev", required_argument, NULL, SO_VDEV },
+		{ "readonly", no_argument, NULL, SO_READONLY },
+		{ "max-ring-page-order", required_argument, NULL, SO_ORDER },
+		{ "max-queues", required_argument, NULL, SO_QUEUES },
+		{ "max-indirect-segs", required_argument, NULL, SO_INDIRECT },
+		{ "max-persistent", required_argument, NULL, SO_MAXPERS },
+		{ "no-persistent", no_argument, NULL, SO_NOPERS },
+		{ "no-flush", no_argument, NULL, SO_NOFLUSH },
+		{ "no-barrier", no_argument, NULL, SO_NOBARRIER },
+		{ "no-discard", no_argument, NULL, SO_NODISCARD },
+		{ "discard-secure", no_argument, NULL, SO_SECURE },
+		{ "direct", no_argument, NULL, SO_DIRECT },
+		{ "grant-copy", no_argument, NULL, SO_COPY },
+		{ "uring-depth", required_argument, NULL, SO_DEPTH },
+		{ "sector-size", required_argument, NULL, SO_SECTOR },
+		{ "quiet", no_argument, NULL, SO_QUIET },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool has_domid = false;
+	uint32_t v;
+	int c, rc = 0;
+
+	memset(a, 0, sizeof(*a));
+	a->sa_vdev = 51712; /* xvda */
+	xbb_opts_init(&a->sa_o);
+	while (
+	    rc == 0 && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			serve_usage(stdout);
+			return (1);
+		case SO_DIR:
+			a->sa_dir = optarg;
+			break;
+		case SO_DOMID:
+			rc = serve_u32("--domid", optarg, &a->sa_domid);
+			has_domid = true;
+			break;
+		case SO_NAME:
+			a->sa_name = optarg;
+			break;
+		case SO_IMAGE:
+			a->sa_image = optarg;
+			break;
+		case SO_FRONTEND:
+			rc = serve_u32("--frontend", optarg, &a->sa_frontend);
+			a->sa_has_frontend = true;
+			break;
+		case SO_VDEV:
+			if ((rc = xbus_vdev_parse(optarg, &a->sa_vdev)) != 0)
+				fprintf(stderr,
+				    "xbd serve: --vdev: not a disk name: "
+				    "'%s'\n",
+				    optarg);
+			break;
+		case SO_READONLY:
+			a->sa_readonly = true;
+			break;
+		case SO_ORDER:
+			rc = serve_u32("--max-ring-page-order", optarg, &v);
+			a->sa_o.o_max_ring_page_order = v;
+			break;
+		case SO_QUEUES:
+			rc = serve_u32("--max-queues", optarg, &v);
+			a->sa_o.o_max_queues = v;
+			break;
+		case SO_INDIRECT:
+			rc = serve_u32("--max-indirect-segs", optarg, &v);
+			a->sa_o.o_max_indirect_segs = v;
+			break;
+		case SO_MAXPERS:
+			rc = serve_u32("--max-persistent", optarg, &v);
+			a->sa_o.o_max_persistent = v;
+			break;
+		case SO_NOPERS:
+			a->sa_o.o_persistent = false;
+			break;
+		case SO_NOFLUSH:
+			a->sa_o.o_flush = false;
+			break;
+		case SO_NOBARRIER:
+			a->sa_o.o_barrier = false;
+			break;
+		case SO_NODISCARD:
+			a->sa_o.o_discard = false;
+			break;
+		case SO_SECURE:
+			a->sa_o.o_discard_secure = true;
+			break;
+		case SO_DIRECT:
+			a->sa_o.o_direct = true;
+			break;
+		case SO_COPY:
+			a->sa_o.o_grant_copy = true;
+			break;
+		case SO_DEPTH:
+			rc = serve_u32("--uring-depth", optarg, &v);
+			a->sa_o.o_uring_depth = v;
+			break;
+		case SO_SECTOR:
+			rc = serve_u32("--sector-size", optarg, &v);
+			a->sa_o.o_sector_size = v;
+			break;
+		case SO_QUIET:
+			a->sa_quiet = true;
+			break;
+		default:
+			rc = -EINVAL;
+			break;
+		}
+	}
+	if (rc != 0)
+		return (rc);
+	if (optind != argc) {
+		fprintf(stderr, "xbd serve: unexpected argument '%s'\n",
+		    argv[optind]);
+		return (-EINVAL);
+	}
+	if (a->sa_dir == NULL || !has_domid) {
+		fprintf(stderr, "xbd serve: --dir and --domid are required\n");
+		return (-EINVAL);
+	}
+	if ((a->sa_image != NULL) != a->sa_has_frontend) {
+		fprintf(stderr,
+		    "xbd serve: --image and --frontend go together\n");
+		return (-EINVAL);
+	}
+	if (a->sa_image != NULL && a->sa_frontend == a->sa_domid) {
+		fprintf(stderr,
+		    "xbd serve: the frontend must be another "
+		    "domain\n");
+		return (-EINVAL);
+	}
+	if (a->sa_name == NULL)
+		a->sa_name = a->sa_domid == 0 ? "Domain-0" : "xbd-serve";
+	if (!a->sa_quiet)
+		a->sa_o.o_log = serve_log;
+	return (0);
+}
+
+/*
+ * A toolstack handle on the machine's privileged socket.  libxenstore
+ * reads XENSTORED_PATH in xs_open(); we set it before any thread exists
+ * (the simulated platform later swaps it in place under its own lock).
+ */
+static struct xs_handle *
+serve_xs_priv(const char *dir)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/socket", dir) >=
+	    (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return (NULL);
+	}
+	if (setenv("XENSTORED_PATH", path, 1) != 0)
+		return (NULL);
+	return (xs_open(0));
+}
+
+static void
+serve_summary(struct xbb *b, const struct serve_args *a)
+{
+	struct xbb_stats st;
+
+	if (xbb_dev_stats(b, a->sa_frontend, a->sa_vdev, &st, sizeof(st)) != 0)
+		return;
+	printf("xbd serve: %u/%u: %llu connection(s), %llu reads, "
+	       "%llu writes, %llu flushes, %llu errors, %llu bytes read, "
+	       "%llu bytes written\n",
+	    a->sa_frontend, a->sa_vdev, (unsigned long long)st.st_connects,
+	    (unsigned long long)st.st_req_read,
+	    (unsigned long long)st.st_req_write,
+	    (unsigned long long)st.st_req_flush,
+	    (unsigned long long)st.st_rsp_error,
+	    (unsigned long long)st.st_bytes_read,
+	    (unsigned long long)st.st_bytes_written);
+}
+
+int
+cmd_serve(int argc, char **argv)
+{
+	struct serve_args a;
+	struct xs_handle *xs = NULL;
+	struct xbus_vbd v;
+	struct plat *p = NULL;
+	struct xbb *b = NULL;
+	char real[PATH_MAX];
+	sigset_t set;
+	int rc, sig, ret = CMD_EXIT_FAIL;
+
+	if ((rc = serve_parse(argc, argv, &a)) != 0)
+		return (rc > 0 ? CMD_EXIT_OK : CMD_EXIT_USAGE);
+	if (a.sa_image != NULL && realpath(a.sa_image, real) == NULL) {
+		fprintf(stderr, "xbd serve: %s: %s\n", a.sa_image,
+		    strerror(errno));
+		return (CMD_EXIT_FAIL);
+	}
+	/* Every thread inherits this mask; only sigwait() sees them. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if ((xs = serve_xs_priv(a.sa_dir)) == NULL) {
+		fprintf(stderr,
+		    "xbd serve: %s/socket: %s (is `xbd hv` "
+		    "running?)\n",
+		    a.sa_dir, strerror(errno));
+		return (CMD_EXIT_FAIL);
+	}
+	if ((rc = plat_sim_connect(a.sa_dir, a.sa_domid, a.sa_name, 1, &p)) !=
+	    0) {
+		fprintf(stderr, "xbd serve: joining %s as domain %u: %s\n",
+		    a.sa_dir, a.sa_domid, strerror(-rc));
+		goto out;
+	}
+	if ((rc = xbb_start(p, &a.sa_o, &b)) != 0) {
+		fprintf(stderr, "xbd serve: starting the backend: %s\n",
+		    strerror(-rc));
+		goto out;
+	}
+	memset(&v, 0, sizeof(v));
+	if (a.sa_image != NULL) {
+		v.v_frontend_id = a.sa_frontend;
+		v.v_backend_id = a.sa_domid;
+		v.v_vdev = a.sa_vdev;
+		v.v_kind = "vbd";
+		v.v_params = real;
+		v.v_readonly = a.sa_readonly;
+		v.v_discard = true;
+		if ((rc = xbus_vbd_add(xs, &v)) != 0) {
+			fprintf(stderr, "xbd serve: creating the vbd: %s\n",
+			    strerror(-rc));
+			goto out;
+		}
+	}
+	if (!a.sa_quiet)
+		fprintf(stderr, "xbd serve: serving as domain %u on %s\n",
+		    a.sa_domid, a.sa_dir);
+	while (sigwait(&set, &sig) != 0)
+		;
+	ret = CMD_EXIT_OK;
+	if (a.sa_image != NULL) {
+		if (!a.sa_quiet)
+			serve_summary(b, &a);
+		/* libxl's unplug; forced if the frontend does not close. */
+		if ((rc = xbus_vbd_remove(xs, &v, CMD_SERVE_REMOVE_MS,
+			 false)) != 0 &&
+		    !a.sa_quiet)
+			fprintf(stderr, "xbd serve: removing the vbd: %s\n",
+			    strerror(-rc));
+	}
+out:
+	xbb_stop(b);
+	plat_close(p);
+	xs_close(xs);
+	return (ret);
+}
