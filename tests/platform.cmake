@@ -9,3 +9,7 @@ xbd_test(NAME test_hv_dom SOURCES unit/test_hv_dom.c LIBS xbd_sim
     LABELS "unit;platform" TIMEOUT 60)
 xbd_test(NAME test_hv_procs SOURCES integ/test_hv_procs.c LIBS xbd_sim
     ARGS $<TARGET_FILE:xbd> LABELS "integ;platform" TIMEOUT 60)
+
+# The XenBus layer and libxl's vbd layout, against the XenStore daemon.
+xbd_test(NAME test_xbus_vbd SOURCES integ/test_xbus_vbd.c
+    LIBS xbd_sim xbd_xbus LABELS "integ;platform" TIMEOUT 60)

@@ -8,17 +8,19 @@
  * frontend's state and our own directory and moves the device until it
  * settles, so coalesced watch events (a state we never saw) do no harm.
  *
- *   NEW --config ok--> INITWAIT --frontend Initialised/Connected--> CONNECTED
- *    |                   |                                           |
- *    | config bad        | frontend Closing/Closed    frontend leaves
- * Connected, v                   v                            or a ring broke
- * (fatal) CLOSING <-------------------------------------------------------+ |
- * (waits while the frontend is Connected: FreeBSD's rule) v  frontend Closed /
- * gone / re-initialising CLOSED --online=1 and frontend Initialising again-->
- * INITWAIT
+ *   NEW --configured--> INITWAIT --frontend Initialised/Connected--> CONNECTED
+ *    |                    |                                         |
+ *    | bad config         | frontend Closing       frontend Closing, a ring
+ *    v                    v                        broke (fatal), or gone
+ *   CLOSING <------------------------------------------------------+
+ *    |  serves on until the frontend is Closed: never tears down under
+ *    |  a Connected frontend (FreeBSD's rule), nor a Closing one that
+ *    |  may still be finishing its I/O (Linux's)
+ *    v  frontend Closed, gone or re-initialising: rings torn down
+ *   CLOSED --online=1, frontend Initialising again--> INITWAIT
  *    |
- *    v online=0
- *   RELEASED (storage closed; freed when the toolstack removes the
+ *    v  online=0
+ *   RELEASED (storage closed; forgotten when the toolstack removes the
  *             directory)
  *
  * Published at InitWait: feature-flush-cache, feature-barrier,
@@ -459,8 +461,8 @@ xbb_dev_step(struct xbb_dev *dev, enum xenbus_state fe, bool online)
 		if (xbb_dev_check_rings(dev)) {
 			dev->xb_state = XBB_DEV_CLOSING;
 		} else if (fe == XenbusStateClosing) {
+			/* Mirror it; the rings stay until it is Closed. */
 			xbb_set_state(dev, XenbusStateClosing);
-			xbb_disconnect(dev);
 			dev->xb_state = XBB_DEV_CLOSING;
 		} else if (fe == XenbusStateInitialising) {
 			/* A frontend restarting (resume): start over. */
@@ -473,14 +475,12 @@ xbb_dev_step(struct xbb_dev *dev, enum xenbus_state fe, bool online)
 		break;
 	case XBB_DEV_CLOSING:
 		(void)xbb_dev_check_rings(dev);
-		/* Never tear down under a frontend that is Connected. */
-		if (fe == XenbusStateConnected)
+		/* Tear down only once the frontend let go of the rings. */
+		if (!xbb_fe_gone(fe))
 			return;
 		xbb_disconnect(dev);
-		if (xbb_fe_gone(fe)) {
-			xbb_set_state(dev, XenbusStateClosed);
-			dev->xb_state = XBB_DEV_CLOSED;
-		}
+		xbb_set_state(dev, XenbusStateClosed);
+		dev->xb_state = XBB_DEV_CLOSED;
 		break;
 	case XBB_DEV_CLOSED:
 		if (!online)

@@ -132,11 +132,27 @@ xbb_scan(struct xbb *b, const char *only_fe)
 	free(fes);
 }
 
+/* Copy the next component of *p into buf and step over it. */
+static int
+xbb_component(const char **p, char *buf, size_t len)
+{
+	size_t n = strcspn(*p, "/");
+
+	if (n == 0 || n >= len)
+		return (-EINVAL);
+	memcpy(buf, *p, n);
+	buf[n] = '\0';
+	*p += n;
+	if (**p == '/')
+		(*p)++;
+	return (0);
+}
+
 static void
 xbb_event(struct xbb *b, const char *path, const char *token)
 {
-	char fe[16], dir[128], *end, *val;
-	const char *rel, *slash;
+	char name[16], dir[128], *val;
+	const char *rel;
 	uint32_t feid, vdev;
 	struct xbb_dev *dev;
 	size_t n;
@@ -157,30 +173,16 @@ xbb_event(struct xbb *b, const char *path, const char *token)
 		xbb_scan(b, NULL);
 		return;
 	}
-	if (*rel++ != '/')
+	/* root/<feid>[/<vdev>[/...]] */
+	if (*rel++ != '/' || xbb_component(&rel, name, sizeof(name)) != 0 ||
+	    xu_parse_u32(name, &feid) != 0)
 		return;
-	/* <feid>[/<vdev>[/...]] */
-	if ((slash = strchr(rel, '/')) == NULL) {
-		xbb_scan(b, rel);
+	if (*rel == '\0') {
+		xbb_scan(b, name);
 		return;
 	}
-	n = (size_t)(slash - rel);
-	if (n == 0 || n >= sizeof(fe))
-		return;
-	memcpy(fe, rel, n);
-	fe[n] = '\0';
-	if (xu_parse_u32(fe, &feid) != 0)
-		return;
-	rel = slash + 1;
-	if ((end = strchr(rel, '/')) != NULL) {
-		n = (size_t)(end - rel);
-		if (n == 0 || n >= sizeof(fe))
-			return;
-		memcpy(fe, rel, n);
-		fe[n] = '\0';
-		rel = fe;
-	}
-	if (xu_parse_u32(rel, &vdev) != 0)
+	if (xbb_component(&rel, name, sizeof(name)) != 0 ||
+	    xu_parse_u32(name, &vdev) != 0)
 		return;
 	if ((dev = xbb_find(b, feid, vdev)) != NULL) {
 		dev->xb_dirty = true;

@@ -807,7 +807,13 @@ void
 xbd_backend_changed(struct xbd_softc *sc)
 {
 	enum xenbus_state state;
+	bool resuming;
 
+	XBD_LOCK(sc);
+	resuming = sc->xbd_resuming;
+	XBD_UNLOCK(sc);
+	if (resuming)
+		return;
 	state = xbus_read_state(sc->xbd_xs, sc->xbd_otherend);
 	switch (state) {
 	case XenbusStateUnknown:

@@ -625,11 +625,27 @@ xbd_resume(struct xbd_dev *dev, bool cancelled)
 	}
 	XBD_UNLOCK(sc);
 
-	/* Tear down and reconnect to whoever the toolstack names now. */
+	/*
+	 * Let go of the old connection first: Closing, then Closed, so that
+	 * a backend still attached unmaps the rings (and a fresh one, made
+	 * by the toolstack, simply follows along).  Only then are the ring
+	 * grants ended.  The state machine keeps out of it meanwhile, so the
+	 * queued bios survive.
+	 */
+	XBD_LOCK(sc);
+	sc->xbd_resuming = true;
+	XBD_UNLOCK(sc);
+	(void)xbd_set_state(sc, XenbusStateClosing);
+	(void)xbus_wait_state(sc->xbd_xs, sc->xbd_otherend, xbd_backend_closing,
+	    NULL, XBD_DETACH_TIMEOUT_MS / 2);
+	(void)xbd_set_state(sc, XenbusStateClosed);
+	(void)xbus_wait_state(sc->xbd_xs, sc->xbd_otherend, xbd_backend_closed,
+	    NULL, XBD_DETACH_TIMEOUT_MS);
 	xbd_free(sc);
 	XBD_LOCK(sc);
 	sc->xbd_state = XBD_STATE_DISCONNECTED;
 	sc->xbd_attach_error = 0;
+	sc->xbd_resuming = false;
 	XBD_UNLOCK(sc);
 	if ((rc = xbd_read_otherend(sc)) != 0 ||
 	    (rc = xbd_set_state(sc, XenbusStateInitialising)) != 0 ||

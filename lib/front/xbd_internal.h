@@ -269,6 +269,8 @@ struct xbd_softc {
 	int xbd_users;		       /* xbd_open count */
 	bool xbd_connected_once;       /* the disk exists (survives resume) */
 	bool xbd_closing;	       /* backend asked to close */
+	bool xbd_resuming;	       /* xbd_resume is cycling the connection:
+					  backend states are not acted on */
 	int xbd_attach_error;	       /* why attach failed, if it did */
 
 	/* Negotiated transport (FreeBSD's sysctl tree). */

@@ -8,14 +8,18 @@
  * of 1 to 32 pages in both naming schemes, multi-queue, the x86_32 ABI,
  * read-only vbds, persistent grants (on, off, a cache small enough to
  * evict), grant copy instead of map, O_DIRECT with sub-page segments,
- * a 4 KiB sector size, online resize, online=0 removal and a frontend
- * that goes straight to Connected.
+ * a 4 KiB sector size, a loop block device with 4 KiB blocks opened
+ * O_DIRECT (bounced segments, BLKDISCARD), online resize, online=0
+ * removal, the closing order (rings kept while the frontend is Closing)
+ * and a frontend that goes straight to Connected.
  */
 
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/loop.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -705,6 +709,118 @@ test_removal(void **state)
 	unserve(fx);
 }
 
+/* A loop device over path with 4 KiB blocks, or -1 when not possible. */
+static int
+loop_setup(const char *path, char *dev, size_t len)
+{
+	struct loop_config lc;
+	int ctl, fd, lfd, n;
+
+	if ((ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC)) < 0)
+		return (-1);
+	n = ioctl(ctl, LOOP_CTL_GET_FREE);
+	close(ctl);
+	if (n < 0)
+		return (-1);
+	snprintf(dev, len, "/dev/loop%d", n);
+	if ((lfd = open(dev, O_RDWR | O_CLOEXEC)) < 0)
+		return (-1);
+	if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0) {
+		close(lfd);
+		return (-1);
+	}
+	memset(&lc, 0, sizeof(lc));
+	lc.fd = (uint32_t)fd;
+	lc.block_size = 4096;
+	n = ioctl(lfd, LOOP_CONFIGURE, &lc);
+	close(fd);
+	if (n != 0) {
+		close(lfd);
+		return (-1);
+	}
+	return (lfd);
+}
+
+static void
+test_blockdev_direct(void **state)
+{
+	struct fixture *fx = *state;
+	struct xbbt_vbd v = { XVDA, NULL, false, false, false };
+	struct xbbt_front f;
+	struct xbb_opts bo;
+	struct xbb_stats st;
+	char dev[64];
+	int lfd, fd;
+
+	/* A block device with 4 KiB logical blocks, opened O_DIRECT:
+	   sub-page segments must be bounced, discard is BLKDISCARD. */
+	if ((lfd = loop_setup(fx->img, dev, sizeof(dev))) < 0)
+		skip();
+	xbb_opts_init(&bo);
+	bo.o_direct = true;
+	assert_int_equal(xbbt_backend_start(&fx->m, &bo), 0);
+	v.v_params = dev;
+	assert_int_equal(xbbt_vbd_add(&fx->m, &v), 0);
+	assert_int_equal(xbbt_front_open(&f, &fx->m, XVDA, NULL), 0);
+	assert_int_equal(xbbt_front_connect(&f), 0);
+	assert_int_equal(f.f_sector_size, 4096);
+	assert_int_equal(f.f_sectors, IMG_SIZE / 512);
+	rw_check(&f, fx->img, 0, 64, 64, 0, 160);
+	rw_check(&f, fx->img, 0, 256, 128, XBBT_SUB, 161);
+	rw_check(&f, fx->img, 0, 1024, 512, XBBT_SUB | XBBT_INDIRECT, 162);
+	xbbt_stats(&fx->m, XVDA, &st);
+	assert_int_equal(st.st_direct, 1);
+	assert_true(st.st_bounce_bytes > 0);
+	if (f.f_discard) {
+		rw_check(&f, fx->img, 0, 2048, 256, 0, 163);
+		assert_int_equal(xbbt_discard(&f, 0, 2048, 256, 0),
+		    BLKIF_RSP_OKAY);
+		fd = open(fx->img, O_RDONLY | O_CLOEXEC);
+		assert_true(fd >= 0);
+		assert_true(lseek(fd, 2048 * 512, SEEK_HOLE) == 2048 * 512);
+		close(fd);
+		/* Secure discard is not offered unless vouched for. */
+		assert_false(f.f_secure);
+		assert_int_equal(
+		    xbbt_discard(&f, 0, 2048, 8, BLKIF_DISCARD_SECURE),
+		    BLKIF_RSP_EOPNOTSUPP);
+	}
+	xbbt_front_close(&f);
+	unserve(fx);
+	(void)ioctl(lfd, LOOP_CLR_FD, 0);
+	close(lfd);
+}
+
+static void
+test_close_order(void **state)
+{
+	struct fixture *fx = *state;
+	struct xbbt_front f;
+	struct hv_dom_usage u;
+
+	serve(fx, NULL, false);
+	assert_int_equal(xbbt_front_open(&f, &fx->m, XVDA, NULL), 0);
+	assert_int_equal(xbbt_front_connect(&f), 0);
+	/* Closing is mirrored, but the rings stay while it finishes. */
+	xbbt_front_state(&f, XenbusStateClosing);
+	assert_int_equal(
+	    xbbt_wait_be(&fx->m, XVDA, XenbusStateClosing, XBBT_TIMEOUT_MS), 0);
+	rw_check(&f, fx->img, 0, 0, 16, 0, 150);
+	usleep(50000);
+	assert_int_equal(xbus_read_state(fx->m.m_xs, f.f_bedir),
+	    XenbusStateClosing);
+	assert_int_equal(hv_domain_usage(fx->m.m_hv, XBBT_BE, &u), 0);
+	assert_int_equal(u.du_mapped, 1);
+	/* Closed: torn down, then Closed. */
+	xbbt_front_state(&f, XenbusStateClosed);
+	assert_int_equal(
+	    xbbt_wait_be(&fx->m, XVDA, XenbusStateClosed, XBBT_TIMEOUT_MS), 0);
+	assert_int_equal(hv_domain_usage(fx->m.m_hv, XBBT_BE, &u), 0);
+	assert_int_equal(u.du_mapped, 0);
+	xbbt_front_close(&f);
+	unserve(fx);
+}
+
 static void
 test_straight_connected(void **state)
 {
@@ -746,6 +862,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_resize, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_removal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blockdev_direct, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_close_order, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_straight_connected, setup,
 		    teardown),
 	};

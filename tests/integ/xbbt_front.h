@@ -45,7 +45,6 @@ struct xbbt_machine {
 	struct xs_handle *m_xs; /* privileged: the toolstack */
 	struct xbb *m_xbb;	/* the backend, while started */
 	char m_tmp[256];	/* scratch directory for images */
-	char m_logbuf[4096];	/* the backend's last messages */
 };
 
 /* Exit 77 unless io_uring works here (call first in main). */

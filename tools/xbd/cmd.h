@@ -18,6 +18,9 @@ struct cmd {
 };
 
 int cmd_run(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
+int cmd_stat(int argc, char **argv);
 int cmd_hv(int argc, char **argv);
 int cmd_xenstored(int argc, char **argv);
 int cmd_serve(int argc, char **argv);

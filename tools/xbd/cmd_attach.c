@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * xbd attach: a frontend domain of a running `xbd hv` machine.  It joins
+ * the machine as domain N, attaches a vbd, prints the attach banner,
+ * optionally runs a verified workload, and then holds the disk until
+ * SIGINT or SIGTERM, answering `xbd stat` on DIR/stat/<N>.<vdev>.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "common/xu_parse.h"
+#include "statsock.h"
+#include "xenbus/xbus.h"
+#include "xwl.h"
+
+static const char attach_usage[] =
+    "usage: xbd attach --dir DIR --domid N [options] [VBD]\n"
+    "\n"
+    "Join the simulated machine on DIR (`xbd hv --dir DIR`) as frontend\n"
+    "domain N, attach VBD (default xvda; a name, a number or a device\n"
+    "directory), print what was negotiated, and hold the disk until\n"
+    "SIGINT or SIGTERM.  `xbd stat --dir DIR --domid N VBD` shows its\n"
+    "parameters and counters meanwhile.\n"
+    "\n"
+    "options:\n"
+    "      --dir DIR         the machine's directory (required)\n"
+    "      --domid N         the frontend domain (required)\n"
+    "      --workload SEC    run a verified random read/write workload\n"
+    "                        for SEC seconds after attaching\n"
+    "      --once            detach after the workload instead of holding\n"
+    "      --ring-pages N    most ring pages (1..32)\n"
+    "      --queues N        rings (multi-queue)\n"
+    "      --no-indirect     no indirect segments\n"
+    "      --no-persistent   no persistent grants\n"
+    "      --bounce          bounce all data\n"
+    "  -h, --help            this text\n";
+
+static volatile sig_atomic_t attach_stop;
+
+static void
+attach_signal(int sig)
+{
+	attach_stop = sig;
+}
+
+int
+cmd_attach(int argc, char **argv)
+{
+	enum {
+		O_DIR = 256,
+		O_DOMID,
+		O_WL,
+		O_ONCE,
+		O_RING,
+		O_QUEUES,
+		O_NOIND,
+		O_NOPERS,
+		O_BOUNCE
+	};
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, O_DIR },
+		{ "domid", required_argument, NULL, O_DOMID },
+		{ "workload", required_argument, NULL, O_WL },
+		{ "once", no_argument, NULL, O_ONCE },
+		{ "ring-pages", required_argument, NULL, O_RING },
+		{ "queues", required_argument, NULL, O_QUEUES },
+		{ "no-indirect", no_argument, NULL, O_NOIND },
+		{ "no-persistent", no_argument, NULL, O_NOPERS },
+		{ "bounce", no_argument, NULL, O_BOUNCE },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *vbd = "xvda";
+	struct statsock *ss = NULL;
+	struct xbd_plat *xp = NULL;
+	struct xbd_dev *dev = NULL;
+	struct xbd_opts fo;
+	struct xbd_info info;
+	struct xwl_cfg wc;
+	struct xwl_result wr;
+	struct sigaction sa;
+	double workload = 0;
+	uint32_t domid = 0, v;
+	bool have_domid = false, once = false;
+	char line[1024], *end;
+	int c, rc, exit_code = CMD_EXIT_FAIL;
+
+	xbd_opts_init(&fo);
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case O_DIR:
+			dir = optarg;
+			break;
+		case O_DOMID:
+			if (xu_parse_u32(optarg, &domid) != 0)
+				goto bad;
+			have_domid = true;
+			break;
+		case O_WL:
+			workload = strtod(optarg, &end);
+			if (*end != '\0' || workload <= 0)
+				goto bad;
+			break;
+		case O_ONCE:
+			once = true;
+			break;
+		case O_RING:
+			if (xu_parse_u32(optarg, &v) != 0)
+				goto bad;
+			fo.o_max_ring_pages = v;
+			break;
+		case O_QUEUES:
+			if (xu_parse_u32(optarg, &v) != 0)
+				goto bad;
+			fo.o_max_queues = v;
+			break;
+		case O_NOIND:
+			fo.o_enable_indirect = false;
+			break;
+		case O_NOPERS:
+			fo.o_persistent = false;
+			break;
+		case O_BOUNCE:
+			fo.o_bounce = 1;
+			break;
+		case 'h':
+			fputs(attach_usage, stdout);
+			return (CMD_EXIT_OK);
+		default:
+			fputs(attach_usage, stderr);
+			return (CMD_EXIT_USAGE);
+		}
+	}
+	if (optind < argc)
+		vbd = argv[optind++];
+	if (optind < argc || dir == NULL || !have_domid) {
+		fprintf(stderr,
+		    "xbd attach: --dir and --domid are required, "
+		    "and one VBD at most\n%s",
+		    attach_usage);
+		return (CMD_EXIT_USAGE);
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* We print the banner ourselves. */
+	if (getenv("XBD_VERBOSE") == NULL)
+		setenv("XBD_QUIET", "1", 0);
+
+	if ((rc = xbd_plat_open_sim(dir, domid, true, &xp)) != 0) {
+		fprintf(stderr,
+		    "xbd attach: joining the machine at %s as "
+		    "domain %u: %s (is 'xbd hv --dir %s' running?)\n",
+		    dir, domid, strerror(-rc), dir);
+		return (CMD_EXIT_FAIL);
+	}
+	if ((rc = xbd_attach(xp, vbd, &fo, &dev)) != 0) {
+		fprintf(stderr, "xbd attach: attaching %s: %s%s\n", vbd,
+		    strerror(-rc),
+		    rc == -ENOENT ? " (no such vbd: did 'xbd serve --image' "
+				    "create it for this domain?)" :
+				    "");
+		goto out;
+	}
+	xbd_get_info(dev, &info);
+	if (xbd_describe(dev, XBD_FMT_LINE, line, sizeof(line)) > 0)
+		printf("%s: %s\n", info.xi_name, line);
+	if ((rc = statsock_start(dir, domid, info.xi_vdevice, dev, &ss)) != 0)
+		fprintf(stderr, "xbd attach: no statistics socket: %s\n",
+		    strerror(-rc));
+
+	if (workload > 0) {
+		memset(&wc, 0, sizeof(wc));
+		wc.c_span =
+		    info.xi_size < (64ull << 20) ? info.xi_size : 64ull << 20;
+		wc.c_span -= wc.c_span % 4096;
+		wc.c_bs = 4096;
+		wc.c_qd = 16;
+		wc.c_random = true;
+		wc.c_read_pct =
+		    (info.xi_features & XBD_FEAT_READONLY) ? 100 : 50;
+		wc.c_runtime = workload;
+		wc.c_flush_every = 64;
+		wc.c_verify = XWL_VERIFY_WRITTEN;
+		wc.c_zero_copy = true;
+		wc.c_seed = (unsigned int)getpid();
+		if ((rc = xwl_run(dev, &wc, &wr)) != 0)
+			goto out;
+		printf("workload: %ju I/Os, %.0f IOPS, %ju blocks verified, "
+		       "%ju bad, %ju errors\n",
+		    (uintmax_t)wr.r_ios, (double)wr.r_ios / wr.r_seconds,
+		    (uintmax_t)wr.r_verified, (uintmax_t)wr.r_bad,
+		    (uintmax_t)wr.r_errors);
+		if (wr.r_bad != 0 || wr.r_errors != 0)
+			goto out;
+	}
+	exit_code = CMD_EXIT_OK;
+	if (!once) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = attach_signal;
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		printf("%s: attached; SIGINT or SIGTERM detaches\n",
+		    info.xi_name);
+		while (attach_stop == 0)
+			pause();
+	}
+out:
+	statsock_stop(ss);
+	if (dev != NULL) {
+		xbd_detach(dev);
+		printf("%s: detached\n", info.xi_name);
+	}
+	xbd_plat_close(xp);
+	return (exit_code);
+bad:
+	fprintf(stderr, "xbd attach: bad value for %s: '%s'\n",
+	    argv[optind - 1], optarg);
+	return (CMD_EXIT_USAGE);
+}
