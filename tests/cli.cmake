@@ -1,2 +1,10 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # Tests of the cli component (included from tests/CMakeLists.txt).
+
+xbd_script_test(NAME test_cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integ/test_cli.sh
+    LABELS "integ;cli" TIMEOUT 180)
+if(TARGET nbdkit-xbd-plugin)
+	xbd_script_test(NAME test_nbdkit
+	    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integ/test_nbdkit.sh
+	    LABELS "integ;cli" TIMEOUT 180)
+endif()

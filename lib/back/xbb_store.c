@@ -164,7 +164,7 @@ xbb_store_fd(struct xbb_store *so, const struct xbb_store_cfg *cfg, bool direct)
 int
 xbb_store_open(struct xbb_store *so, const struct xbb_store_cfg *cfg)
 {
-	uint32_t lbs, pbs, ss;
+	uint32_t lbs = XBD_SECTOR_SIZE, pbs = XBD_SECTOR_SIZE, ss;
 	struct stat st;
 	int rc;
 

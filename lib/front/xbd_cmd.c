@@ -87,9 +87,13 @@ void
 xbd_wake(struct xbd_softc *sc)
 {
 	uint64_t one = 1;
+	ssize_t n;
 
-	if (sc->xbd_wakefd >= 0)
-		(void)write(sc->xbd_wakefd, &one, sizeof(one));
+	if (sc->xbd_wakefd < 0)
+		return;
+	/* A full counter (EAGAIN) leaves the thread woken all the same. */
+	n = write(sc->xbd_wakefd, &one, sizeof(one));
+	(void)n;
 }
 
 /*

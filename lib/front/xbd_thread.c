@@ -113,7 +113,9 @@ xbd_kicked(struct xbd_softc *sc)
 {
 	uint64_t n;
 
-	(void)read(sc->xbd_wakefd, &n, sizeof(n));
+	/* Draining the counter; an empty one (EAGAIN) is fine too. */
+	if (read(sc->xbd_wakefd, &n, sizeof(n)) < 0)
+		n = 0;
 	XBD_LOCK(sc);
 	if ((sc->xbd_flags & XBDF_GNT_SHORTAGE) != 0 &&
 	    !sc->xbd_gnt_cb_pending) {

@@ -183,6 +183,9 @@ xbus_state_name(enum xenbus_state state)
 	return (names[state]);
 }
 
+static void xbus_dev_verror(struct xs_handle *xs, const char *dir, int err,
+    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
 static void
 xbus_dev_verror(struct xs_handle *xs, const char *dir, int err, const char *fmt,
     va_list ap)

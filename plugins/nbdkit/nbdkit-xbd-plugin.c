@@ -60,6 +60,9 @@ static void
 nbd_xbd_load(void)
 {
 	xbd_opts_init(&nbd_xbd.opts);
+	/* The attach banner goes to stderr only when asked for. */
+	if (getenv("XBD_VERBOSE") == NULL)
+		setenv("XBD_QUIET", "1", 0);
 }
 
 static int
@@ -385,5 +388,8 @@ static struct nbdkit_plugin plugin = {
 	.zero = nbd_xbd_zero,
 	.errno_is_preserved = 0,
 };
+
+/* Defined by the macro below; the prototype keeps -Wmissing-prototypes. */
+struct nbdkit_plugin *plugin_init(void);
 
 NBDKIT_REGISTER_PLUGIN(plugin)

@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/loop.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -677,7 +678,7 @@ test_removal(void **state)
 	struct xbb_stats st;
 	struct remover rm = { &fx->m, -1 };
 	pthread_t t;
-	char real[512];
+	char real[PATH_MAX];
 	int i;
 
 	assert_non_null(realpath(fx->img, real));

@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -70,7 +71,7 @@ teardown(void **state)
 static int
 find_fd(const char *path)
 {
-	char link[64], target[512], real[512];
+	char link[64], target[PATH_MAX], real[PATH_MAX];
 	ssize_t n;
 	int fd;
 

@@ -147,10 +147,14 @@ void
 statsock_stop(struct statsock *ss)
 {
 	char c = 0;
+	ssize_t n;
 
 	if (ss == NULL)
 		return;
-	(void)write(ss->ss_pipe[1], &c, 1);
+
+	/* One byte into an empty pipe cannot fail. */
+	n = write(ss->ss_pipe[1], &c, 1);
+	(void)n;
 	pthread_join(ss->ss_thread, NULL);
 	close(ss->ss_fd);
 	close(ss->ss_pipe[0]);

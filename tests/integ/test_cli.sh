@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
+#
+# Description: the xbd command.  Help and usage errors with their exit
+# codes; `xbd run` (the main job) end to end; `xbd bench` JSON; and the
+# multi-process walk-through of the README: `xbd hv`, `xbd serve`,
+# `xbd attach`, `xbd stat`, with Xen's own xenstore-ls looking on.
+
+set -euo pipefail
+xbd=$XBD_BUILD/tools/xbd/xbd
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+	sleep 0.5
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+unset XBD_VERBOSE
+
+echo "--- help and usage"
+"$xbd" --help | grep -q 'run '
+for c in run bench hv serve attach stat xenstored; do
+	"$xbd" "$c" --help >/dev/null
+done
+set +e
+"$xbd" nosuchcommand 2>/dev/null; [ $? -eq 2 ] || exit 1
+"$xbd" run --qd 0 2>/dev/null; [ $? -eq 2 ] || exit 1
+"$xbd" bench --bs 100 2>/dev/null; [ $? -eq 2 ] || exit 1
+"$xbd" attach 2>/dev/null; [ $? -eq 2 ] || exit 1
+"$xbd" run /nonexistent/image 2>/dev/null; [ $? -eq 1 ] || exit 1
+set -e
+
+echo "--- xbd run"
+"$xbd" run --size 64M --seconds 1 >"$tmp/run.out" 2>"$tmp/run.err"
+cat "$tmp/run.out" | head -3
+grep -q '^xbd0: 64MB <Virtual Block Device>.*features: ' "$tmp/run.out"
+grep -q ' 0 bad; 0 I/O errors' "$tmp/run.out"
+grep -q '^result: ok' "$tmp/run.out"
+"$xbd" run --size 64M --seconds 1 --no-indirect --no-persistent \
+    --ring-pages 1 --json >"$tmp/run2.out" 2>/dev/null
+grep -q '"max_request_size":40960' "$tmp/run2.out"
+grep -q '^result: ok' "$tmp/run2.out"
+
+echo "--- xbd bench"
+"$xbd" bench --runtime 1 --ramp 0 --size 64M --json >"$tmp/bench.json"
+cat "$tmp/bench.json"
+jq -e '.iops > 0 and .errors == 0 and .copies_per_byte <= 1' \
+    "$tmp/bench.json" >/dev/null
+"$xbd" bench --runtime 1 --ramp 0 --size 64M --rw randrw --verify \
+    >/dev/null
+
+echo "--- multi-process: hv, serve, attach, stat"
+m=$tmp/m
+truncate -s 128M "$tmp/disk.img"
+"$xbd" hv --dir "$m" >"$tmp/hv.log" 2>&1 &
+pids+=($!)
+for i in $(seq 50); do [ -S "$m/socket" ] && break; sleep 0.1; done
+"$xbd" serve --dir "$m" --domid 1 --name storage --image "$tmp/disk.img" \
+    --frontend 2 --vdev xvda >"$tmp/serve.log" 2>&1 &
+pids+=($!)
+# The vbd exists once serve says it is serving.
+for i in $(seq 100); do
+	grep -q 'serving as domain 1' "$tmp/serve.log" && break
+	sleep 0.1
+done
+"$xbd" attach --dir "$m" --domid 2 --workload 1 xvda >"$tmp/attach.log" 2>&1 &
+apid=$!
+pids+=($apid)
+for i in $(seq 100); do
+	grep -q 'attached; SIGINT' "$tmp/attach.log" && break
+	sleep 0.1
+done
+cat "$tmp/attach.log"
+grep -q ' 0 bad, 0 errors' "$tmp/attach.log"
+XENSTORED_PATH=$m/socket xenstore-ls -f /local/domain/1/backend >"$tmp/ls"
+grep -q 'backend/vbd/2/51712/state = "4"' "$tmp/ls"
+XENSTORED_PATH=$m/socket xenstore-read /local/domain/2/device/vbd/51712/state |
+    grep -qx 4
+"$xbd" stat --dir "$m" --domid 2 xvda | grep -q 'dev.xbd0.state: connected'
+"$xbd" stat --dir "$m" --json | jq -e '.stats.errors == 0' >/dev/null
+kill -INT $apid
+wait $apid
+grep -q 'xbd0: detached' "$tmp/attach.log"
+echo "ok"
