@@ -422,7 +422,8 @@ cmd_bench(int argc, char **argv)
 		printf("{\"target\":\"xbd\",\"rw\":\"%s\",\"bs\":%ju,"
 		       "\"iodepth\":%d,\"runtime\":%.3f,\"ios\":%ju,"
 		       "\"iops\":%.1f,\"mib_s\":%.2f,\"lat_mean_us\":%.2f,"
-		       "\"lat_p99_us\":%.2f,\"cpu_us_per_io\":%.3f,"
+		       "\"lat_p50_us\":%.2f,\"lat_p99_us\":%.2f,"
+		       "\"cpu_us_per_io\":%.3f,\"cpu_s\":%.3f,"
 		       "\"notify_per_req\":%.4f,\"copies_per_byte\":%.4f,"
 		       "\"requests\":%.0f,\"uring_enter_per_req\":%.4f,"
 		       "\"errors\":%ju,\"verify_bad\":%ju,"
@@ -430,8 +431,10 @@ cmd_bench(int argc, char **argv)
 		    o.rw, (uintmax_t)o.bs, o.qd, r.r_seconds,
 		    (uintmax_t)r.r_ios, iops, mibs,
 		    r.r_ios > 0 ? (double)r.r_lat_sum_ns / r.r_ios / 1e3 : 0,
+		    (double)xwl_percentile(&r, 0.50) / 1e3,
 		    (double)xwl_percentile(&r, 0.99) / 1e3,
-		    r.r_ios > 0 ? r.r_cpu * 1e6 / r.r_ios : 0, nreq, cpb, reqs,
+		    r.r_ios > 0 ? r.r_cpu * 1e6 / r.r_ios : 0, r.r_cpu, nreq,
+		    cpb, reqs,
 		    reqs > 0 ? (double)(c1.be_enter - c0.be_enter) / reqs : 0,
 		    (uintmax_t)r.r_errors, (uintmax_t)r.r_bad,
 		    info.xi_ring_pages, info.xi_queues, info.xi_features);
