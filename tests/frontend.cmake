@@ -20,3 +20,11 @@ if(TARGET xbd_sim)
 	    SOURCES integ/test_xbd_hostile.c integ/hostile.c
 	    LIBS xbd_front LABELS "integ;frontend;hardening" TIMEOUT 300)
 endif()
+
+# The backend killed and restarted under a running workload (processes).
+if(TARGET xbd_sim AND TARGET xbd_back)
+	xbd_test(NAME test_xbd_recovery
+	    SOURCES integ/test_xbd_recovery.c integ/xbdt_wl.c
+	    LIBS xbd_front ARGS $<TARGET_FILE:xbd>
+	    LABELS "integ;frontend;hardening" TIMEOUT 180)
+endif()

@@ -65,32 +65,40 @@ enum xbd_event {
 	XBD_EV_CONNECTED = 1, /* connected (again, after resume) */
 	XBD_EV_RESIZED = 2,   /* the backend changed the size */
 	XBD_EV_GONE = 3,      /* the backend is closing the device */
-	XBD_EV_ERROR = 4,     /* the backend broke the protocol: I/O fails */
+	XBD_EV_ERROR = 4,     /* the backend broke the protocol, or never
+				 came back: I/O fails */
+	XBD_EV_LOST = 5,      /* the backend went away: I/O is held while
+				 it has o_recovery_timeout_ms to return */
 };
 
 /* Per-device parameters; xbd_opts_init() gives the defaults. */
 struct xbd_opts {
-	size_t o_size;		       /* sizeof(struct xbd_opts) */
-	unsigned int o_max_ring_pages; /* ring pages we accept (power of
-					  two, <= 32; default 32) */
-	unsigned int o_max_queues;     /* rings (multi-queue; default 1) */
-	bool o_enable_indirect;	       /* use indirect segments when offered
-					  (FreeBSD's hw.xbd.xbd_enable_indirect;
-					  default true) */
-	uint32_t o_max_request_size;   /* largest single request in bytes
-					  (FreeBSD's maxphys; default 1 MiB) */
-	bool o_persistent;	       /* offer feature-persistent (default
-					  true) */
-	int o_bounce;		       /* -1: bounce only when the toolstack
-					  marked the backend untrusted or
-					  grants are persistent (default);
-					  0: never; 1: always */
-	uint32_t o_bounce_pages;       /* pages of the bounce pool (0: sized
-					  from the ring) */
-	uint32_t o_connect_timeout_ms; /* xbd_attach waits this long for the
-					  backend (default 30 s) */
-	uint32_t o_suspend_timeout_ms; /* drain limit of xbd_suspend
-					  (default 30 s, as FreeBSD) */
+	size_t o_size;			/* sizeof(struct xbd_opts) */
+	unsigned int o_max_ring_pages;	/* ring pages we accept (power of
+					   two, <= 32; default 32) */
+	unsigned int o_max_queues;	/* rings (multi-queue; default 1) */
+	bool o_enable_indirect;		/* use indirect segments when offered
+					   (FreeBSD's hw.xbd.xbd_enable_indirect;
+					   default true) */
+	uint32_t o_max_request_size;	/* largest single request in bytes
+					   (FreeBSD's maxphys; default 1 MiB) */
+	bool o_persistent;		/* offer feature-persistent (default
+					   true) */
+	int o_bounce;			/* -1: bounce only when the toolstack
+					   marked the backend untrusted or
+					   grants are persistent (default);
+					   0: never; 1: always */
+	uint32_t o_bounce_pages;	/* pages of the bounce pool (0: sized
+					   from the ring) */
+	uint32_t o_connect_timeout_ms;	/* xbd_attach waits this long for the
+					   backend (default 30 s) */
+	uint32_t o_suspend_timeout_ms;	/* drain limit of xbd_suspend
+					   (default 30 s, as FreeBSD) */
+	uint32_t o_recovery_timeout_ms; /* a backend that disappears while
+					   connected has this long to come
+					   back before held I/O fails with
+					   EIO (default 30 s; 0: fail at
+					   once) */
 	void (*o_event)(struct xbd_dev *, enum xbd_event, void *);
 	void *o_event_arg; /* passed to o_event */
 };
@@ -283,6 +291,8 @@ struct xbd_stats {
 	uint64_t xs_grants;		       /* per-request grants made */
 	uint64_t xs_resizes;		       /* online resizes seen */
 	uint64_t xs_reconnects;		       /* resumes/reconnects */
+	uint64_t xs_recoveries; /* backends lost while connected */
+	uint64_t xs_reissued;	/* bios sent again after one */
 };
 
 XBD_API void xbd_get_info(struct xbd_dev *dev, struct xbd_info *info);

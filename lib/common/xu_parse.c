@@ -48,12 +48,16 @@ xu_parse_size(const char *s, uint64_t *out)
 		{ "", 0 },
 		{ "K", 10 },
 		{ "KiB", 10 },
+		{ "k", 10 },
 		{ "M", 20 },
 		{ "MiB", 20 },
+		{ "m", 20 },
 		{ "G", 30 },
 		{ "GiB", 30 },
+		{ "g", 30 },
 		{ "T", 40 },
 		{ "TiB", 40 },
+		{ "t", 40 },
 	};
 	char num[32];
 	size_t n, i;

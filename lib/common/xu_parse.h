@@ -20,8 +20,9 @@ int xu_parse_u64(const char *s, uint64_t max, uint64_t *out);
 int xu_parse_u32(const char *s, uint32_t *out);
 
 /*
- * Parse a size with an optional binary suffix (K, M, G, T; KiB, MiB ...)
- * as a command line gives it.
+ * Parse a size with an optional binary suffix (K, M, G, T, their
+ * lowercase forms as fio writes them, KiB, MiB ...) as a command line
+ * gives it.
  * \return 0, -EINVAL, -ERANGE.
  */
 int xu_parse_size(const char *s, uint64_t *out);

@@ -762,26 +762,90 @@ xbd_closing_finish(struct xbd_softc *sc)
 }
 
 /*
+ * Take every bio that has a part on the ring or waiting on READY back
+ * onto the head of the bio queue, in dispatch order, to be sent again
+ * from its first byte once a backend is connected: reads and writes are
+ * idempotent, so parts that did complete may safely run twice.  A bio
+ * that already failed simply completes.  Called with the lock held.
+ */
+static void
+xbd_requeue_inflight(struct xbd_softc *sc)
+{
+	static const enum xbd_q_index qs[] = { XBD_Q_BUSY, XBD_Q_READY };
+	struct xbd_bioq redo;
+	struct xbd_bio_pvt *pvt;
+	struct xbd_command *cm;
+	struct xbd_bio *bp;
+	uint64_t end;
+	size_t i;
+
+	TAILQ_INIT(&redo);
+	for (i = 0; i < XU_NELEM(qs); i++) {
+		TAILQ_FOREACH(cm, &sc->xbd_cm_q[qs[i]].q_tailq, cm_link) {
+			if ((bp = cm->cm_bp) == NULL)
+				continue;
+			cm->cm_bp = NULL;
+			pvt = xbd_bio_pvt(bp);
+			if (pvt->bp_redo)
+				continue;
+			pvt->bp_redo = true;
+			end = bp->bio_cmd == XBD_CMD_READ ||
+				bp->bio_cmd == XBD_CMD_WRITE ?
+			    bp->bio_length :
+			    1;
+			if (pvt->bp_next < end) {
+				/* Still queued for a later part. */
+				TAILQ_REMOVE(&sc->xbd_bioq, pvt, bp_link);
+				sc->xbd_cm_q[XBD_Q_BIO].q_length--;
+			}
+			TAILQ_INSERT_TAIL(&redo, pvt, bp_link);
+		}
+	}
+	while ((pvt = TAILQ_LAST(&redo, xbd_bioq)) != NULL) {
+		TAILQ_REMOVE(&redo, pvt, bp_link);
+		bp = xbd_pvt_bio(pvt);
+		pvt->bp_redo = false;
+		pvt->bp_parts = 0;
+		if (pvt->bp_error != 0) {
+			xbd_bio_done(sc, bp, pvt->bp_error);
+			continue;
+		}
+		pvt->bp_next = 0;
+		xbd_requeue_bio(sc, bp);
+		sc->xbd_stats.xs_reissued++;
+	}
+}
+
+/*
  * Tear down the transport (FreeBSD's xbd_free): rings, channels, commands
- * and the bounce pool.  Requests still on BUSY (a backend that never
- * answered) have their bios failed and their pages retired.
+ * and the bounce pool.  Requests still on the ring either go back on the
+ * bio queue (requeue: the backend is gone and a new one will serve them)
+ * or fail with ENXIO.  A request whose pages the backend still maps keeps
+ * them forever (XSA-396).
  */
 void
-xbd_free(struct xbd_softc *sc)
+xbd_teardown(struct xbd_softc *sc, bool requeue)
 {
 	struct xbd_command *cm;
-	uint32_t q;
+	uint32_t q, i;
 
 	XBD_LOCK(sc);
-	if (sc->xbd_state != XBD_STATE_SUSPENDED)
+	if (sc->xbd_state != XBD_STATE_SUSPENDED &&
+	    sc->xbd_state != XBD_STATE_RECOVERING)
 		sc->xbd_state = XBD_STATE_DISCONNECTED;
 	sc->xbd_flags &= ~XBDF_READY;
+	if (requeue)
+		xbd_requeue_inflight(sc);
 	TAILQ_FOREACH(cm, &sc->xbd_cm_q[XBD_Q_BUSY].q_tailq, cm_link) {
 		if (cm->cm_bp != NULL) {
 			xbd_bio_part_done(sc, cm->cm_bp, -ENXIO);
 			cm->cm_bp = NULL;
 		}
-		cm->cm_flags |= XBDCF_RETIRED;
+		for (i = 0; i < cm->cm_ngranted; i++)
+			if (plat_gnt_end(sc->xbd_plat, cm->cm_sg_refs[i]) != 0)
+				cm->cm_flags |= XBDCF_RETIRED;
+		if ((cm->cm_flags & XBDCF_RETIRED) == 0)
+			cm->cm_ngranted = 0;
 	}
 	for (q = 0; q < sc->xbd_nqueues; q++)
 		xbd_free_ring(sc, &sc->xbd_rings[q]);
@@ -799,6 +863,68 @@ xbd_free(struct xbd_softc *sc)
 	XBD_UNLOCK(sc);
 }
 
+void
+xbd_free(struct xbd_softc *sc)
+{
+	xbd_teardown(sc, false);
+}
+
+/*
+ * The backend vanished (its directory is gone, or it started over) while
+ * we were connected: hold the I/O, requeue what was in flight, and wait
+ * o_recovery_timeout_ms for a backend to connect again.
+ */
+void
+xbd_lost(struct xbd_softc *sc)
+{
+	uint32_t ms = sc->xbd_opts.o_recovery_timeout_ms;
+
+	XBD_LOCK(sc);
+	if (sc->xbd_state != XBD_STATE_CONNECTED || sc->xbd_closing) {
+		XBD_UNLOCK(sc);
+		return;
+	}
+	xbd_log(sc, "backend %s went away: holding I/O for %u ms",
+	    sc->xbd_otherend, ms);
+	sc->xbd_state = XBD_STATE_RECOVERING;
+	sc->xbd_stats.xs_recoveries++;
+	sc->xbd_events |= 1u << XBD_EV_LOST;
+	clock_gettime(CLOCK_MONOTONIC, &sc->xbd_recover_by);
+	sc->xbd_recover_by.tv_sec += ms / 1000;
+	sc->xbd_recover_by.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (sc->xbd_recover_by.tv_nsec >= 1000000000L) {
+		sc->xbd_recover_by.tv_sec++;
+		sc->xbd_recover_by.tv_nsec -= 1000000000L;
+	}
+	XBD_UNLOCK(sc);
+	xbd_teardown(sc, true);
+	/* Ready to negotiate with whoever comes. */
+	(void)xbd_set_state(sc, XenbusStateInitialising);
+	xbd_wake(sc);
+}
+
+/* Called by the event thread: a lost backend that never came back. */
+void
+xbd_recovery_check(struct xbd_softc *sc)
+{
+	struct timespec now;
+
+	XBD_LOCK(sc);
+	if (sc->xbd_state == XBD_STATE_RECOVERING) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > sc->xbd_recover_by.tv_sec ||
+		    (now.tv_sec == sc->xbd_recover_by.tv_sec &&
+			now.tv_nsec >= sc->xbd_recover_by.tv_nsec)) {
+			xbd_log(sc, "backend did not come back: failing I/O");
+			sc->xbd_state = XBD_STATE_ERROR;
+			sc->xbd_events |= 1u << XBD_EV_ERROR;
+			xbd_fail_all(sc, -EIO);
+			pthread_cond_broadcast(&sc->xbd_cv);
+		}
+	}
+	XBD_UNLOCK(sc);
+}
+
 /*
  * The backend's state changed: FreeBSD's xbd_backend_changed.  Runs on
  * the event thread.
@@ -808,13 +934,40 @@ xbd_backend_changed(struct xbd_softc *sc)
 {
 	enum xenbus_state state;
 	bool resuming;
+	int rc;
 
 	XBD_LOCK(sc);
 	resuming = sc->xbd_resuming;
 	XBD_UNLOCK(sc);
 	if (resuming)
 		return;
-	state = xbus_read_state(sc->xbd_xs, sc->xbd_otherend);
+	rc = xbus_read_state_rc(sc->xbd_xs, sc->xbd_otherend, &state);
+	/*
+	 * A node that is gone reads as ENOENT, or as EACCES once its whole
+	 * domain is gone (XenStore does not reveal what we may not read);
+	 * garbage in the node says nothing: wait for more.
+	 */
+	if (rc == -EACCES)
+		rc = -ENOENT;
+	if (rc != 0 && rc != -ENOENT) {
+		xbd_log(sc, "backend state unreadable (%d): ignored", rc);
+		return;
+	}
+	/*
+	 * FreeBSD ignores a backend that disappears (its directory is gone)
+	 * or starts over while connected, and its I/O hangs; we hold the
+	 * I/O and reconnect.
+	 */
+	switch (state) {
+	case XenbusStateUnknown:
+	case XenbusStateInitialising:
+	case XenbusStateInitWait:
+	case XenbusStateClosed:
+		xbd_lost(sc);
+		break;
+	default:
+		break;
+	}
 	switch (state) {
 	case XenbusStateUnknown:
 	case XenbusStateInitialising:

@@ -35,6 +35,7 @@ xbd_opts_init(struct xbd_opts *o)
 	o->o_bounce_pages = 0;
 	o->o_connect_timeout_ms = 30000;
 	o->o_suspend_timeout_ms = XBD_SUSPEND_TIMEOUT_MS;
+	o->o_recovery_timeout_ms = 30000;
 }
 
 /* ---------------------------------------------------------------------

@@ -270,7 +270,7 @@ static const char *const xbd_q_names[XBD_Q_COUNT] = { "free", "ready", "busy",
 static const char *const xbd_op_names[7] = { "read", "write", "write_barrier",
 	"flush_diskcache", "reserved", "discard", "indirect" };
 static const char *const xbd_state_names[] = { "disconnected", "connected",
-	"suspended", "error", "gone" };
+	"suspended", "error", "gone", "recovering" };
 
 static void
 xbd_describe_text(struct xbd_softc *sc, struct xbd_buf *b,
@@ -334,6 +334,8 @@ xbd_describe_text(struct xbd_softc *sc, struct xbd_buf *b,
 	xbd_put(b, "dev.%s.grants: %ju\n", n, (uintmax_t)st->xs_grants);
 	xbd_put(b, "dev.%s.resizes: %ju\n", n, (uintmax_t)st->xs_resizes);
 	xbd_put(b, "dev.%s.reconnects: %ju\n", n, (uintmax_t)st->xs_reconnects);
+	xbd_put(b, "dev.%s.recoveries: %ju\n", n, (uintmax_t)st->xs_recoveries);
+	xbd_put(b, "dev.%s.reissued: %ju\n", n, (uintmax_t)st->xs_reissued);
 }
 
 static void
@@ -394,8 +396,10 @@ xbd_describe_json(struct xbd_softc *sc, struct xbd_buf *b,
 	xbd_put(b, "\"notifications_received\":%ju,", (uintmax_t)st->xs_events);
 	xbd_put(b, "\"bounce_bytes\":%ju,\"grants\":%ju,",
 	    (uintmax_t)st->xs_bounce_bytes, (uintmax_t)st->xs_grants);
-	xbd_put(b, "\"resizes\":%ju,\"reconnects\":%ju}}",
+	xbd_put(b, "\"resizes\":%ju,\"reconnects\":%ju,",
 	    (uintmax_t)st->xs_resizes, (uintmax_t)st->xs_reconnects);
+	xbd_put(b, "\"recoveries\":%ju,\"reissued\":%ju}}",
+	    (uintmax_t)st->xs_recoveries, (uintmax_t)st->xs_reissued);
 }
 
 static void

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "common/xen_shim.h"
 #include "common/xu_assert.h"
@@ -123,6 +124,12 @@ enum xbd_state {
 	XBD_STATE_ERROR = 3,
 	/* The backend closed the device under us: I/O fails with ENXIO. */
 	XBD_STATE_GONE = 4,
+	/*
+	 * The backend vanished while connected: I/O is held (and what was in
+	 * flight requeued) until a backend connects again or the recovery
+	 * deadline passes.
+	 */
+	XBD_STATE_RECOVERING = 5,
 };
 
 /* Device flags. */
@@ -217,6 +224,7 @@ struct xbd_bio_pvt {
 	uint64_t bp_next;		  /* next byte to dispatch */
 	uint32_t bp_parts;		  /* parts on the ring, unfinished */
 	int bp_error;			  /* first error of any part */
+	bool bp_redo; /* queued again after a lost backend */
 };
 TAILQ_HEAD(xbd_bioq, xbd_bio_pvt);
 
@@ -330,6 +338,7 @@ struct xbd_softc {
 				    backend */
 	bool xbd_pages_retired;	 /* a retired command held pool pages:
 				    the pool is never freed */
+	struct timespec xbd_recover_by; /* RECOVERING: when held I/O fails */
 };
 
 /* The public handle is the softc. */
@@ -375,6 +384,9 @@ int xbd_connect(struct xbd_softc *sc);
 void xbd_closing(struct xbd_softc *sc);
 void xbd_closing_finish(struct xbd_softc *sc);
 void xbd_free(struct xbd_softc *sc);
+void xbd_teardown(struct xbd_softc *sc, bool requeue);
+void xbd_lost(struct xbd_softc *sc);
+void xbd_recovery_check(struct xbd_softc *sc);
 int xbd_set_state(struct xbd_softc *sc, enum xenbus_state state);
 int xbd_watch_otherend(struct xbd_softc *sc);
 

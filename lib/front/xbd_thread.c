@@ -25,6 +25,9 @@
  */
 #define XBD_WATCHDOG_MS 1000
 
+/* Watch events handled per wake-up before looking at the ring again. */
+#define XBD_WATCH_BATCH 32
+
 /* The ring a port belongs to, or NULL (a stale or spurious port). */
 static struct xbd_ring *
 xbd_port_ring(struct xbd_softc *sc, evtchn_port_t port)
@@ -69,8 +72,14 @@ xbd_watches(struct xbd_softc *sc)
 	char **vec;
 	unsigned int n;
 
-	(void)n;
-	while ((vec = xs_check_watch(sc->xbd_xs)) != NULL) {
+	/*
+	 * A bounded batch: a peer rewriting its nodes in a loop must not keep
+	 * this thread from everything else (XSA-349); the rest stays queued
+	 * and the watch fd stays readable.
+	 */
+	for (n = 0;
+	     n < XBD_WATCH_BATCH && (vec = xs_check_watch(sc->xbd_xs)) != NULL;
+	     n++) {
 		if (strcmp(vec[XS_WATCH_TOKEN], "otherend") == 0 &&
 		    strcmp(vec[XS_WATCH_PATH], sc->xbd_watch_path) == 0)
 			xbd_backend_changed(sc);
@@ -101,7 +110,7 @@ xbd_deliver(struct xbd_softc *sc)
 	}
 	if (sc->xbd_opts.o_event == NULL)
 		return;
-	for (ev = XBD_EV_CONNECTED; ev <= XBD_EV_ERROR; ev++)
+	for (ev = XBD_EV_CONNECTED; ev <= XBD_EV_LOST; ev++)
 		if ((events & (1u << ev)) != 0)
 			sc->xbd_opts.o_event((struct xbd_dev *)sc,
 			    (enum xbd_event)ev, sc->xbd_opts.o_event_arg);
@@ -179,6 +188,7 @@ xbd_thread_main(void *arg)
 		if (pfd[2].revents != 0)
 			xbd_kicked(sc);
 		xbd_closing_finish(sc);
+		xbd_recovery_check(sc);
 		xbd_deliver(sc);
 		XBD_LOCK(sc);
 		stop = sc->xbd_stop;

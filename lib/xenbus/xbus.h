@@ -81,6 +81,13 @@ int xbus_path(char *buf, size_t len, const char *dir, const char *node);
  */
 enum xenbus_state xbus_read_state(struct xs_handle *xs, const char *dir);
 
+/*
+ * The same, telling a missing node (-ENOENT: the device directory is
+ * gone) from garbage (-EINVAL, -ERANGE) and other errors.
+ */
+int xbus_read_state_rc(struct xs_handle *xs, const char *dir,
+    enum xenbus_state *state);
+
 /* Write dir/state. */
 int xbus_write_state(struct xs_handle *xs, const char *dir,
     enum xenbus_state state);

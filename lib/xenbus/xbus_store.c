@@ -146,15 +146,28 @@ xbus_rm(struct xs_handle *xs, xs_transaction_t t, const char *dir,
 	return (0);
 }
 
+int
+xbus_read_state_rc(struct xs_handle *xs, const char *dir,
+    enum xenbus_state *state)
+{
+	uint64_t v;
+	int rc;
+
+	*state = XenbusStateUnknown;
+	if ((rc = xbus_read_u64(xs, XBT_NULL, dir, "state",
+		 XenbusStateReconfigured, &v)) != 0)
+		return (rc);
+	*state = (enum xenbus_state)v;
+	return (0);
+}
+
 enum xenbus_state
 xbus_read_state(struct xs_handle *xs, const char *dir)
 {
-	uint64_t v;
+	enum xenbus_state state;
 
-	if (xbus_read_u64(xs, XBT_NULL, dir, "state", XenbusStateReconfigured,
-		&v) != 0)
-		return (XenbusStateUnknown);
-	return ((enum xenbus_state)v);
+	(void)xbus_read_state_rc(xs, dir, &state);
+	return (state);
 }
 
 int

@@ -241,7 +241,7 @@ static void *
 hostile_main(void *arg)
 {
 	struct hostile *h = arg;
-	enum xenbus_state fstate;
+	enum xenbus_state fstate, mirrored = XenbusStateUnknown;
 	union xring_req req;
 	evtchn_port_t port;
 	struct pollfd pfd;
@@ -258,9 +258,11 @@ hostile_main(void *arg)
 		if (fstate == XenbusStateClosing ||
 		    fstate == XenbusStateClosed) {
 			hostile_release(h);
-			(void)xbus_write_state(h->h_xs, h->h_be,
-			    fstate == XenbusStateClosed ? XenbusStateClosed :
-							  XenbusStateClosing);
+			/* Write a state once, not on every pass. */
+			if (fstate != mirrored)
+				(void)xbus_write_state(h->h_xs, h->h_be,
+				    fstate);
+			mirrored = fstate;
 			continue;
 		}
 		if (h->h_sring == NULL)

@@ -58,7 +58,12 @@ test_parse_size(void **state)
 	assert_int_equal(v, 1ull << 30);
 	assert_int_equal(xu_parse_size("3M", &v), 0);
 	assert_int_equal(v, 3ull << 20);
+	assert_int_equal(xu_parse_size("64k", &v), 0);
+	assert_int_equal(v, 65536);
+	assert_int_equal(xu_parse_size("1m", &v), 0);
+	assert_int_equal(v, 1ull << 20);
 	assert_int_equal(xu_parse_size("1X", &v), -EINVAL);
+	assert_int_equal(xu_parse_size("1kib", &v), -EINVAL);
 	assert_int_equal(xu_parse_size("K", &v), -EINVAL);
 	assert_int_equal(xu_parse_size("99999999999T", &v), -ERANGE);
 }

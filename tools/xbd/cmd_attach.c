@@ -219,7 +219,6 @@ out:
 	xbd_plat_close(xp);
 	return (exit_code);
 bad:
-	fprintf(stderr, "xbd attach: bad value for %s: '%s'\n",
-	    argv[optind - 1], optarg);
+	fprintf(stderr, "xbd attach: bad value '%s' (see --help)\n", optarg);
 	return (CMD_EXIT_USAGE);
 }

@@ -240,8 +240,7 @@ bench_parse(int argc, char **argv, struct bench_opts *o)
 	}
 	return (0);
 bad:
-	fprintf(stderr, "xbd bench: bad value for %s: '%s' (see --help)\n",
-	    argv[optind - 1], optarg);
+	fprintf(stderr, "xbd bench: bad value '%s' (see --help)\n", optarg);
 	return (-1);
 }
 
