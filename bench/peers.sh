@@ -248,7 +248,8 @@ start_server() {  # $1 = target; records pid/socket/image, nothing for local tar
         xbd) [[ -x "$XBD" ]] || { log "no $XBD (make release)"; return 1; }; return 0 ;;
         xbd-mp)
             [[ -x "$XBD" ]] || { log "no $XBD (make release)"; return 1; }
-            "$XBD" hv --dir "$WORK/xbd-m" >"$WORK/xbd-hv.log" 2>&1 & XBD_HV=$!
+            # The frontend domain outlives each bench run: --domain.
+            "$XBD" hv --dir "$WORK/xbd-m" --domain 2:guest >"$WORK/xbd-hv.log" 2>&1 & XBD_HV=$!
             wait_sock "$WORK/xbd-m/socket" "$XBD_HV" || return 1
             "$XBD" serve --dir "$WORK/xbd-m" --domid 1 --name storage --quiet \
                 --image "$img" --frontend 2 --vdev xvda >"$WORK/xbd-serve.log" 2>&1 & pid=$!

@@ -97,7 +97,8 @@ start_serve(struct rfix *f)
 			v = xs_read(xs, XBT_NULL,
 			    "/local/domain/1/backend/vbd/2/51712/state", &len);
 			xs_close(xs);
-			if (v != NULL && atoi(v) >= XenbusStateInitWait) {
+			if (v != NULL &&
+			    strtoul(v, NULL, 10) >= XenbusStateInitWait) {
 				free(v);
 				return;
 			}

@@ -14,6 +14,9 @@
 
 #include "hv_internal.h"
 
+/* Domains --domain may create up front. */
+#define HV_CMD_MAX_DOMAINS 16
+
 /* Exit codes of the command (as tools/xbd/cmd.h: ok, failure, usage). */
 enum hv_cmd_exit {
 	HV_CMD_OK = 0,
@@ -35,7 +38,7 @@ hv_cmd_usage(FILE *out)
 {
 	fprintf(out,
 	    "usage: xbd hv --dir DIR [--grant-entries N] [--evtchn-ports N]\n"
-	    "              [--arena-pages N]\n"
+	    "              [--arena-pages N] [--domain ID[:NAME] ...]\n"
 	    "\n"
 	    "Run the simulated hypervisor and its XenStore daemon on DIR:\n"
 	    "domain processes connect to DIR/hv.sock, XenStore clients to\n"
@@ -45,7 +48,9 @@ hv_cmd_usage(FILE *out)
 	    "  --dir DIR            directory of the sockets (required)\n"
 	    "  --grant-entries N    v1 grant entries per domain (%u)\n"
 	    "  --evtchn-ports N     event-channel ports per domain (%u)\n"
-	    "  --arena-pages N      grantable 4 KiB pages per domain (%u)\n",
+	    "  --arena-pages N      grantable 4 KiB pages per domain (%u)\n"
+	    "  --domain ID[:NAME]   create a domain that lives as long as the\n"
+	    "                       machine; processes then join it (repeat)\n",
 	    HV_DEF_GRANT_ENTRIES, HV_DEF_EVTCHN_PORTS, HV_DEF_ARENA_PAGES);
 }
 
@@ -71,18 +76,22 @@ hv_cmd_main(int argc, char **argv)
 		{ "grant-entries", required_argument, NULL, 'g' },
 		{ "evtchn-ports", required_argument, NULL, 'e' },
 		{ "arena-pages", required_argument, NULL, 'a' },
+		{ "domain", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct plat *views[HV_CMD_MAX_DOMAINS];
+	uint32_t domids[HV_CMD_MAX_DOMAINS];
+	char *names[HV_CMD_MAX_DOMAINS], *colon;
 	struct sigaction sa;
 	struct hv_opts o;
 	struct hv *hv;
 	uint32_t *num;
-	int c, error;
+	int c, error, ndom = 0, i;
 
 	hv_opts_init(&o);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:g:e:a:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:g:e:a:D:h", opts, NULL)) != -1) {
 		num = NULL;
 		switch (c) {
 		case 'd':
@@ -96,6 +105,20 @@ hv_cmd_main(int argc, char **argv)
 			break;
 		case 'a':
 			num = &o.o_arena_pages;
+			break;
+		case 'D':
+			/* ID[:NAME]: a domain that lives as long as we do. */
+			if (ndom == HV_CMD_MAX_DOMAINS) {
+				fprintf(stderr, "xbd hv: at most %d --domain\n",
+				    HV_CMD_MAX_DOMAINS);
+				return (HV_CMD_USAGE);
+			}
+			names[ndom] = "guest";
+			if ((colon = strchr(optarg, ':')) != NULL) {
+				*colon = '\0';
+				names[ndom] = colon + 1;
+			}
+			num = &domids[ndom++];
 			break;
 		case 'h':
 			hv_cmd_usage(stdout);
@@ -118,6 +141,17 @@ hv_cmd_main(int argc, char **argv)
 		    strerror(-error));
 		return (HV_CMD_FAIL);
 	}
+	for (i = 0; i < ndom; i++) {
+		if ((error = hv_domain_create(hv, domids[i], names[i],
+			 &views[i])) != 0) {
+			fprintf(stderr, "xbd hv: domain %u: %s\n", domids[i],
+			    strerror(-error));
+			while (i-- > 0)
+				plat_close(views[i]);
+			hv_destroy(hv);
+			return (HV_CMD_FAIL);
+		}
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = hv_cmd_signal;
 	sigemptyset(&sa.sa_mask);
@@ -125,6 +159,8 @@ hv_cmd_main(int argc, char **argv)
 	(void)sigaction(SIGTERM, &sa, NULL);
 	hv_cmd_stop = 0;
 	error = hv_serve(hv, &hv_cmd_stop);
+	for (i = 0; i < ndom; i++)
+		plat_close(views[i]);
 	hv_destroy(hv);
 	if (error != 0) {
 		fprintf(stderr, "xbd hv: %s: %s\n", o.o_dir, strerror(-error));
