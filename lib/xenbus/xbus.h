@@ -100,8 +100,12 @@ const char *xbus_state_name(enum xenbus_state state);
  */
 
 /*
- * Record an error for the device at dir the way FreeBSD's
- * xenbus_dev_error does: dir/error = "<-err> <message>".
+ * Record an error for the device at dir: dir/error = "<-err> <message>",
+ * the value format of FreeBSD's and Linux's xenbus_dev_error.  Those
+ * write it under the writer's own home (error/<device path>/error),
+ * which needs an error directory the toolstack created for the domain;
+ * the device directory is always writable by its owner and is where
+ * the peer and the tools already look.
  */
 void xbus_dev_error(struct xs_handle *xs, const char *dir, int err,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -158,6 +162,21 @@ int xbus_vbd_paths(const struct xbus_vbd *v, char *fe, size_t felen, char *be,
  * state Initialising.  xs must be privileged.
  */
 int xbus_vbd_add(struct xs_handle *xs, const struct xbus_vbd *v);
+
+/*
+ * The hotplug step libxl runs after creating a vbd, as Xen's block script
+ * does it: wait up to timeout_ms for the backend to reach InitWait, then
+ * write physical-device (major:minor in hex, block devices only),
+ * physical-device-path and hotplug-status = "connected"; on failure
+ * hotplug-error and hotplug-status = "error".  Nothing for a qdisk
+ * backend, which libxl does not hotplug either.
+ * \return 0, -ETIMEDOUT, or the errno of stat(params).
+ */
+int xbus_vbd_hotplug(struct xs_handle *xs, const struct xbus_vbd *v,
+    unsigned int timeout_ms);
+
+/* How long libxl waits for a new backend to reach InitWait. */
+#define XBUS_INIT_TIMEOUT_MS 10000
 
 /*
  * Remove the vbd as libxl does: backend online=0 and state=Closing in one

@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "xbus.h"
 
@@ -63,47 +65,64 @@ xbus_fresh_dir(struct xs_handle *xs, xs_transaction_t t, const char *path,
 	return (0);
 }
 
+/*
+ * The backend entries of a vbd (libxl's "bents"), written to dir.  libxl
+ * writes them twice: into the backend directory, and into the
+ * toolstack's own copy under /libxl, so that it never has to trust what
+ * the backend domain may since have changed there.
+ */
+static int
+xbus_vbd_bents(struct xs_handle *xs, xs_transaction_t t, const char *dir,
+    const struct xbus_vbd *v)
+{
+	char name[32];
+	const char *type;
+	int rc;
+
+	if (xbus_vdev_name(v->v_vdev, name, sizeof(name)) != 0)
+		snprintf(name, sizeof(name), "%u", v->v_vdev);
+	type = v->v_kind != NULL && strcmp(v->v_kind, "qdisk") == 0 ? "qdisk" :
+								      "phy";
+	if ((rc = xbus_write(xs, t, dir, "params", v->v_params)) != 0 ||
+	    (v->v_script != NULL &&
+		(rc = xbus_write(xs, t, dir, "script", v->v_script)) != 0) ||
+	    (rc = xbus_printf(xs, t, dir, "frontend-id", "%u",
+		 v->v_frontend_id)) != 0 ||
+	    (rc = xbus_write(xs, t, dir, "online", "1")) != 0 ||
+	    (rc = xbus_write(xs, t, dir, "removable",
+		 v->v_removable ? "1" : "0")) != 0 ||
+	    (rc = xbus_write(xs, t, dir, "bootable", "1")) != 0 ||
+	    (rc = xbus_printf(xs, t, dir, "state", "%d",
+		 XenbusStateInitialising)) != 0 ||
+	    (rc = xbus_write(xs, t, dir, "dev", name)) != 0 ||
+	    (rc = xbus_write(xs, t, dir, "type", type)) != 0 ||
+	    (rc = xbus_write(xs, t, dir, "mode", v->v_readonly ? "r" : "w")) !=
+		0 ||
+	    (rc = xbus_write(xs, t, dir, "device-type",
+		 v->v_cdrom ? "cdrom" : "disk")) != 0 ||
+	    (rc = xbus_write(xs, t, dir, "discard-enable",
+		 v->v_discard ? "1" : "0")) != 0 ||
+	    (rc = xbus_write(xs, t, dir, "specification", "xen")) != 0)
+		return (rc);
+	return (0);
+}
+
 static int
 xbus_vbd_add_txn(struct xs_handle *xs, xs_transaction_t t,
     const struct xbus_vbd *v)
 {
 	char fe[XBUS_PATH_MAX], be[XBUS_PATH_MAX], lx[XBUS_PATH_MAX];
-	char name[32];
-	const char *type;
 	int rc;
 
 	if ((rc = xbus_vbd_paths(v, fe, sizeof(fe), be, sizeof(be))) != 0 ||
 	    (rc = xbus_libxl_path(v, lx, sizeof(lx))) != 0)
 		return (rc);
-	if (xbus_vdev_name(v->v_vdev, name, sizeof(name)) != 0)
-		snprintf(name, sizeof(name), "%u", v->v_vdev);
-	type = v->v_kind != NULL && strcmp(v->v_kind, "qdisk") == 0 ? "qdisk" :
-								      "phy";
 
 	/* The backend directory: owned by the backend, read by the guest. */
 	if ((rc = xbus_fresh_dir(xs, t, be, v->v_backend_id, v->v_frontend_id,
 		 true)) != 0 ||
 	    (rc = xbus_write(xs, t, be, "frontend", fe)) != 0 ||
-	    (rc = xbus_write(xs, t, be, "params", v->v_params)) != 0 ||
-	    (v->v_script != NULL &&
-		(rc = xbus_write(xs, t, be, "script", v->v_script)) != 0) ||
-	    (rc = xbus_printf(xs, t, be, "frontend-id", "%u",
-		 v->v_frontend_id)) != 0 ||
-	    (rc = xbus_write(xs, t, be, "online", "1")) != 0 ||
-	    (rc = xbus_write(xs, t, be, "removable",
-		 v->v_removable ? "1" : "0")) != 0 ||
-	    (rc = xbus_write(xs, t, be, "bootable", "1")) != 0 ||
-	    (rc = xbus_printf(xs, t, be, "state", "%d",
-		 XenbusStateInitialising)) != 0 ||
-	    (rc = xbus_write(xs, t, be, "dev", name)) != 0 ||
-	    (rc = xbus_write(xs, t, be, "type", type)) != 0 ||
-	    (rc = xbus_write(xs, t, be, "mode", v->v_readonly ? "r" : "w")) !=
-		0 ||
-	    (rc = xbus_write(xs, t, be, "device-type",
-		 v->v_cdrom ? "cdrom" : "disk")) != 0 ||
-	    (rc = xbus_write(xs, t, be, "discard-enable",
-		 v->v_discard ? "1" : "0")) != 0 ||
-	    (rc = xbus_write(xs, t, be, "specification", "xen")) != 0)
+	    (rc = xbus_vbd_bents(xs, t, be, v)) != 0)
 		return (rc);
 
 	/* The frontend directory: owned by the guest, read by the backend. */
@@ -124,13 +143,14 @@ xbus_vbd_add_txn(struct xs_handle *xs, xs_transaction_t t,
 		(rc = xbus_write(xs, t, fe, "protocol", v->v_protocol)) != 0))
 		return (rc);
 
-	/* The toolstack's own trusted record, readable by dom0 only. */
+	/*
+	 * The toolstack's own trusted record, readable by dom0 only: both
+	 * paths, then a copy of every backend entry.
+	 */
 	if ((rc = xbus_fresh_dir(xs, t, lx, 0, 0, false)) != 0 ||
 	    (rc = xbus_write(xs, t, lx, "frontend", fe)) != 0 ||
 	    (rc = xbus_write(xs, t, lx, "backend", be)) != 0 ||
-	    (rc = xbus_write(xs, t, lx, "params", v->v_params)) != 0 ||
-	    (rc = xbus_write(xs, t, lx, "mode", v->v_readonly ? "r" : "w")) !=
-		0)
+	    (rc = xbus_vbd_bents(xs, t, lx, v)) != 0)
 		return (rc);
 	return (0);
 }
@@ -173,6 +193,63 @@ xbus_vbd_add(struct xs_handle *xs, const struct xbus_vbd *v)
 	if (v->v_params == NULL || v->v_vdev == 0)
 		return (-EINVAL);
 	return (xbus_txn(xs, xbus_vbd_add_fn, v));
+}
+
+static bool
+xbus_is_initwait(enum xenbus_state s, void *arg)
+{
+	(void)arg;
+	/* Watches coalesce: a fast backend may already be past InitWait. */
+	return (s >= XenbusStateInitWait && s <= XenbusStateConnected);
+}
+
+/* The block script's failure report: hotplug-error, hotplug-status. */
+static int
+xbus_hotplug_failed(struct xs_handle *xs, const char *be, int err,
+    const char *what)
+{
+	char msg[XBUS_PATH_MAX + 64];
+
+	snprintf(msg, sizeof(msg), "%s: %s", what, strerror(-err));
+	(void)xbus_write(xs, XBT_NULL, be, "hotplug-error", msg);
+	(void)xbus_write(xs, XBT_NULL, be, "hotplug-status", "error");
+	return (err);
+}
+
+int
+xbus_vbd_hotplug(struct xs_handle *xs, const struct xbus_vbd *v,
+    unsigned int timeout_ms)
+{
+	char fe[XBUS_PATH_MAX], be[XBUS_PATH_MAX];
+	struct stat st;
+	int rc;
+
+	if ((rc = xbus_vbd_paths(v, fe, sizeof(fe), be, sizeof(be))) != 0)
+		return (rc);
+	/* QEMU's backends open their target themselves: libxl skips this. */
+	if (v->v_kind != NULL && strcmp(v->v_kind, "qdisk") == 0)
+		return (0);
+	if ((rc = xbus_wait_state(xs, be, xbus_is_initwait, NULL,
+		 timeout_ms)) != 0)
+		return (xbus_hotplug_failed(xs, be, rc,
+		    "backend never reached InitWait"));
+	if (stat(v->v_params, &st) != 0)
+		return (xbus_hotplug_failed(xs, be, -errno, v->v_params));
+	/*
+	 * Xen's block script names the device by number for blkback, which
+	 * opens it by number; an image file has none (the script would
+	 * loop-mount it; our backend opens the path itself).
+	 */
+	if (S_ISBLK(st.st_mode) &&
+	    (rc = xbus_printf(xs, XBT_NULL, be, "physical-device", "%x:%x",
+		 major(st.st_rdev), minor(st.st_rdev))) != 0)
+		return (rc);
+	if ((rc = xbus_write(xs, XBT_NULL, be, "physical-device-path",
+		 v->v_params)) != 0 ||
+	    (rc = xbus_write(xs, XBT_NULL, be, "hotplug-status",
+		 "connected")) != 0)
+		return (rc);
+	return (0);
 }
 
 static int

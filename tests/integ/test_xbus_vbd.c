@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "platform/sim/hv.h"
@@ -99,6 +101,30 @@ expect_perms(struct xs_handle *xs, const char *path, const char *want)
 	assert_string_equal(got, want);
 }
 
+/* The children of dir, sorted and joined by spaces, must be want. */
+static void
+expect_keys(struct xs_handle *xs, const char *dir, const char *want)
+{
+	char **ents, got[1024] = "", *tmp;
+	unsigned int n, i, j;
+	size_t len;
+
+	assert_non_null(ents = xs_directory(xs, XBT_NULL, dir, &n));
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && strcmp(ents[j - 1], ents[j]) > 0; j--) {
+			tmp = ents[j];
+			ents[j] = ents[j - 1];
+			ents[j - 1] = tmp;
+		}
+	for (i = 0; i < n; i++) {
+		len = strlen(got);
+		snprintf(got + len, sizeof(got) - len, "%s%s", i > 0 ? " " : "",
+		    ents[i]);
+	}
+	free(ents);
+	assert_string_equal(got, want);
+}
+
 static void
 test_vbd_layout(void **state)
 {
@@ -134,6 +160,22 @@ test_vbd_layout(void **state)
 	expect(f->priv, FE, "protocol", "x86_64-abi");
 	expect(f->priv, LX, "frontend", FE);
 	expect(f->priv, LX, "backend", BE);
+	expect(f->priv, LX, "params", "/srv/disk.img");
+	expect(f->priv, LX, "mode", "r");
+	expect(f->priv, LX, "dev", "xvdb");
+	expect(f->priv, LX, "state", "1");
+
+	/* Exactly libxl's keys, nothing more, nothing less. */
+	expect_keys(f->priv, BE,
+	    "bootable dev device-type discard-enable frontend frontend-id "
+	    "mode online params removable script specification state type");
+	expect_keys(f->priv, FE,
+	    "backend backend-id device-type protocol state trusted "
+	    "virtual-device");
+	expect_keys(f->priv, LX,
+	    "backend bootable dev device-type discard-enable frontend "
+	    "frontend-id mode online params removable script specification "
+	    "state type");
 
 	/* libxl's permissions: each side owns its directory. */
 	expect_perms(f->priv, BE, "n3,r5");
@@ -222,6 +264,86 @@ test_vbd_remove(void **state)
 	    -ENOENT);
 }
 
+/*
+ * The block script's step: once the backend is in InitWait, the device's
+ * number (block devices only), its path and hotplug-status=connected.
+ */
+static void
+test_vbd_hotplug(void **state)
+{
+	struct fix *f = *state;
+	struct xs_handle *x3;
+	char *v = NULL;
+
+	f->vbd.v_params = "/dev/null";
+	assert_int_equal(xbus_vbd_add(f->priv, &f->vbd), 0);
+	/* No backend yet: the step waits, then reports the failure. */
+	assert_int_equal(xbus_vbd_hotplug(f->priv, &f->vbd, 50), -ETIMEDOUT);
+	expect(f->priv, BE, "hotplug-status", "error");
+	assert_int_equal(xbus_read(f->priv, XBT_NULL, BE, "hotplug-error", &v),
+	    0);
+	assert_non_null(strstr(v, "InitWait"));
+	free(v);
+
+	/* The backend announces InitWait: the step succeeds. */
+	assert_int_equal(xbus_vbd_add(f->priv, &f->vbd), 0);
+	assert_non_null(x3 = plat_xs_open(f->d3));
+	assert_int_equal(xbus_write_state(x3, BE, XenbusStateInitWait), 0);
+	assert_int_equal(xbus_vbd_hotplug(f->priv, &f->vbd, 5000), 0);
+	expect(f->priv, BE, "hotplug-status", "connected");
+	expect(f->priv, BE, "physical-device-path", "/dev/null");
+	/* /dev/null is a character device: no device number. */
+	assert_int_equal(
+	    xbus_read(f->priv, XBT_NULL, BE, "physical-device", &v), -ENOENT);
+	/* The backend may read what the toolstack wrote for it. */
+	expect(x3, BE, "hotplug-status", "connected");
+
+	/* A target that does not exist: the script's error report. */
+	f->vbd.v_params = "/nonexistent/disk.img";
+	assert_int_equal(xbus_vbd_add(f->priv, &f->vbd), 0);
+	assert_int_equal(xbus_write_state(x3, BE, XenbusStateInitWait), 0);
+	assert_int_equal(xbus_vbd_hotplug(f->priv, &f->vbd, 5000), -ENOENT);
+	expect(f->priv, BE, "hotplug-status", "error");
+	assert_int_equal(xbus_read(f->priv, XBT_NULL, BE, "hotplug-error", &v),
+	    0);
+	assert_non_null(strstr(v, "/nonexistent/disk.img"));
+	free(v);
+
+	/* qdisk opens its target itself: no step, nothing written. */
+	f->vbd.v_kind = "qdisk";
+	assert_int_equal(xbus_vbd_hotplug(f->priv, &f->vbd, 0), 0);
+	xs_close(x3);
+}
+
+/* A block device gets its number as major:minor in hex. */
+static void
+test_vbd_hotplug_blockdev(void **state)
+{
+	static const char *const cands[] = { "/dev/loop0", "/dev/vda",
+		"/dev/sda", "/dev/ram0" };
+	struct fix *f = *state;
+	struct xs_handle *x3;
+	struct stat st;
+	char want[32];
+	size_t i;
+
+	for (i = 0; i < sizeof(cands) / sizeof(cands[0]); i++)
+		if (stat(cands[i], &st) == 0 && S_ISBLK(st.st_mode))
+			break;
+	if (i == sizeof(cands) / sizeof(cands[0]))
+		skip();
+	f->vbd.v_params = cands[i];
+	snprintf(want, sizeof(want), "%x:%x", major(st.st_rdev),
+	    minor(st.st_rdev));
+	assert_int_equal(xbus_vbd_add(f->priv, &f->vbd), 0);
+	assert_non_null(x3 = plat_xs_open(f->d3));
+	assert_int_equal(xbus_write_state(x3, BE, XenbusStateInitWait), 0);
+	assert_int_equal(xbus_vbd_hotplug(f->priv, &f->vbd, 5000), 0);
+	expect(f->priv, BE, "physical-device", want);
+	expect(f->priv, BE, "hotplug-status", "connected");
+	xs_close(x3);
+}
+
 static void
 test_reads_and_errors(void **state)
 {
@@ -285,6 +407,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_vbd_remove, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_vbd_hotplug, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_vbd_hotplug_blockdev,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reads_and_errors, setup,
 		    teardown),
 	};

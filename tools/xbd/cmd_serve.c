@@ -363,6 +363,14 @@ cmd_serve(int argc, char **argv)
 			    strerror(-rc));
 			goto out;
 		}
+		if ((rc = xbus_vbd_hotplug(xs, &v, XBUS_INIT_TIMEOUT_MS)) !=
+		    0) {
+			fprintf(stderr,
+			    "xbd serve: the vbd's hotplug step: %s\n",
+			    strerror(-rc));
+			(void)xbus_vbd_remove(xs, &v, 0, true);
+			goto out;
+		}
 	}
 	if (!a.sa_quiet)
 		fprintf(stderr, "xbd serve: serving as domain %u on %s\n",
