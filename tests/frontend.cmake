@@ -28,3 +28,9 @@ if(TARGET xbd_sim AND TARGET xbd_back)
 	    LIBS xbd_front ARGS $<TARGET_FILE:xbd>
 	    LABELS "integ;frontend;hardening" TIMEOUT 180)
 endif()
+
+if(TARGET xbd_shared)
+	xbd_script_test(NAME test_libxbd
+	    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integ/test_libxbd.sh
+	    LABELS "integ;frontend" TIMEOUT 120)
+endif()

@@ -7,6 +7,7 @@
 # `xbd attach`, `xbd stat`, with Xen's own xenstore-ls looking on.
 
 set -euo pipefail
+. "$(dirname "$0")/machine.sh"
 xbd=$XBD_BUILD/tools/xbd/xbd
 tmp=$(mktemp -d)
 pids=()
@@ -54,17 +55,7 @@ jq -e '.iops > 0 and .errors == 0 and .copies_per_byte <= 1' \
 echo "--- multi-process: hv, serve, attach, stat"
 m=$tmp/m
 truncate -s 128M "$tmp/disk.img"
-"$xbd" hv --dir "$m" >"$tmp/hv.log" 2>&1 &
-pids+=($!)
-for i in $(seq 50); do [ -S "$m/socket" ] && break; sleep 0.1; done
-"$xbd" serve --dir "$m" --domid 1 --name storage --image "$tmp/disk.img" \
-    --frontend 2 --vdev xvda >"$tmp/serve.log" 2>&1 &
-pids+=($!)
-# The vbd exists once serve says it is serving.
-for i in $(seq 100); do
-	grep -q 'serving as domain 1' "$tmp/serve.log" && break
-	sleep 0.1
-done
+machine_start "$m" "$tmp/disk.img"
 "$xbd" attach --dir "$m" --domid 2 --workload 1 xvda >"$tmp/attach.log" 2>&1 &
 apid=$!
 pids+=($apid)
