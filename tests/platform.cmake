@@ -8,7 +8,7 @@ xbd_test(NAME test_hv_evtchn SOURCES unit/test_hv_evtchn.c LIBS xbd_sim
 xbd_test(NAME test_hv_dom SOURCES unit/test_hv_dom.c LIBS xbd_sim
     LABELS "unit;platform" TIMEOUT 60)
 xbd_test(NAME test_hv_procs SOURCES integ/test_hv_procs.c LIBS xbd_sim
-    ARGS $<TARGET_FILE:xbd> LABELS "integ;platform" TIMEOUT 60)
+    ARGS $<TARGET_FILE:xbd> LABELS "integ;platform" TIMEOUT 600)
 
 # The XenBus layer and libxl's vbd layout, against the XenStore daemon.
 xbd_test(NAME test_xbus_vbd SOURCES integ/test_xbus_vbd.c
