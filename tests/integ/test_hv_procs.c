@@ -510,8 +510,7 @@ test_cycles(void **state)
 		      "daemon fds %d -> %d, mappings %d -> %d, "
 		      "daemon RSS %ld -> %ld KiB\n",
 	    MP_CYCLES, fx_now_ms() - t0, fds, count_fds("self"), dfds,
-	    count_fds(daemon), maps, count_maps(), rss,
-	    daemon_rss_kib(daemon));
+	    count_fds(daemon), maps, count_maps(), rss, daemon_rss_kib(daemon));
 	assert_int_equal(count_fds("self"), fds);
 	assert_int_equal(count_fds(daemon), dfds);
 	assert_int_equal(count_maps(), maps);

@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <xenstore.h>
 
 #include "test_hv_fixture.h"
@@ -163,6 +164,67 @@ xs_get(struct xs_handle *xs, const char *path)
 	unsigned int len;
 
 	return (xs_read(xs, XBT_NULL, path, &len));
+}
+
+/* Handles opened per thread while the other threads open theirs. */
+#define XS_THREADS 4
+#define XS_OPENS 150
+
+struct xs_opener {
+	struct fx *o_fx;
+	int o_index;  /* even: domain 0, odd: domain 1 */
+	int o_wrong;  /* handles that came up as another domain */
+	int o_failed; /* opens or reads that failed */
+};
+
+static void *
+xs_opener_main(void *arg)
+{
+	struct xs_opener *o = arg;
+	struct plat *d = o->o_index % 2 == 0 ? o->o_fx->fx_d0 : o->o_fx->fx_d1;
+	const char *want = o->o_index % 2 == 0 ? "0" : "1";
+	struct xs_handle *xs;
+	char *v;
+	int i;
+
+	for (i = 0; i < XS_OPENS; i++) {
+		if ((xs = plat_xs_open(d)) == NULL) {
+			o->o_failed++;
+			continue;
+		}
+		/* A relative path is the home of the handle's domain. */
+		if ((v = xs_get(xs, "domid")) == NULL)
+			o->o_failed++;
+		else if (strcmp(v, want) != 0)
+			o->o_wrong++;
+		free(v);
+		xs_close(xs);
+	}
+	return (NULL);
+}
+
+/*
+ * libxenstore reads the daemon's socket from the environment inside
+ * xs_open(); threads opening handles for different domains at once must
+ * each get their own domain's socket (plat_sim.c explains how).
+ */
+static void
+test_xenstore_threads(void **state)
+{
+	struct xs_opener o[XS_THREADS];
+	pthread_t th[XS_THREADS];
+	int i;
+
+	for (i = 0; i < XS_THREADS; i++) {
+		o[i] = (struct xs_opener) { .o_fx = *state, .o_index = i };
+		assert_int_equal(
+		    pthread_create(&th[i], NULL, xs_opener_main, &o[i]), 0);
+	}
+	for (i = 0; i < XS_THREADS; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(o[i].o_failed, 0);
+		assert_int_equal(o[i].o_wrong, 0);
+	}
 }
 
 static void
@@ -336,6 +398,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_mapper_dies,
 		    fx_setup_inproc, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_xenstore_identity,
+		    fx_setup_inproc, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_xenstore_threads,
 		    fx_setup_inproc, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cycles, fx_setup_inproc,
 		    fx_teardown),

@@ -283,9 +283,8 @@ serve_xs_priv(const char *dir)
 		errno = ENAMETOOLONG;
 		return (NULL);
 	}
-	if (setenv("XENSTORED_PATH", path, 1) != 0)
-		return (NULL);
-	return (xs_open(0));
+	/* The one way to open a handle on a chosen daemon (plat_sim.c). */
+	return (hv_xs_open_path(path));
 }
 
 static void

@@ -107,6 +107,13 @@ int hv_domain_usage(struct hv *hv, uint32_t domid, struct hv_dom_usage *u);
 struct xs_handle *hv_xs_open_priv(struct hv *hv);
 
 /*
+ * A libxenstore handle on the daemon listening at path (a machine's
+ * DIR/socket, or a domain's DIR/domain/N), safe while other threads open
+ * theirs (see plat_sim.c).  NULL and errno on failure.
+ */
+struct xs_handle *hv_xs_open_path(const char *path);
+
+/*
  * Serve domain processes on DIR/hv.sock until stop becomes non-zero
  * (checked at least every 100 ms; a signal handler may set it).
  */

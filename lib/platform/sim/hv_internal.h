@@ -475,7 +475,6 @@ void hv_view_free(struct hv_view *v);
 int hv_view_new_local(struct hv *hv, unsigned int slot, uint32_t gen,
     struct plat **out);
 void hv_env_init(void);
-struct xs_handle *hv_xs_open_path(const char *path);
 extern const struct plat_ops hv_plat_ops;
 
 /* hv_mem.c */
