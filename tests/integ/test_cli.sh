@@ -21,7 +21,7 @@ trap cleanup EXIT
 unset XBD_VERBOSE
 
 echo "--- help and usage"
-"$xbd" --help | grep -q 'run '
+grep -q 'run ' < <("$xbd" --help)
 for c in run bench hv serve attach stat xenstored; do
 	"$xbd" "$c" --help >/dev/null
 done
@@ -69,7 +69,7 @@ XENSTORED_PATH=$m/socket xenstore-ls -f /local/domain/1/backend >"$tmp/ls"
 grep -q 'backend/vbd/2/51712/state = "4"' "$tmp/ls"
 XENSTORED_PATH=$m/socket xenstore-read /local/domain/2/device/vbd/51712/state |
     grep -qx 4
-"$xbd" stat --dir "$m" --domid 2 xvda | grep -q 'dev.xbd0.state: connected'
+grep -q 'dev.xbd0.state: connected' < <("$xbd" stat --dir "$m" --domid 2 xvda)
 "$xbd" stat --dir "$m" --json | jq -e '.stats.errors == 0' >/dev/null
 kill -INT $apid
 wait $apid

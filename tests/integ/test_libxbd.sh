@@ -43,13 +43,13 @@ pkg-config --exists xbd
 [ "$(pkg-config --modversion xbd)" != "" ]
 # A sanitizer build of the library needs its runtime in the program.
 san=
-if ldd "$lib" | grep -q libasan; then san=-fsanitize=address,undefined; fi
+if grep -q libasan < <(ldd "$lib"); then san=-fsanitize=address,undefined; fi
 # shellcheck disable=SC2046
 cc -std=c11 -Wall -Werror $san -o "$tmp/client" \
     "$XBD_SRC/tests/pkg/libxbd_client.c" $(pkg-config --cflags --libs xbd)
 libdir=$(pkg-config --variable=libdir xbd)
 # The program finds the installed library, not the build tree's.
-LD_LIBRARY_PATH=$libdir ldd "$tmp/client" | grep -q "$libdir/libxbd.so"
+grep -q "$libdir/libxbd.so" < <(LD_LIBRARY_PATH=$libdir ldd "$tmp/client")
 
 echo "--- the client against a running machine"
 xbd=$XBD_BUILD/tools/xbd/xbd

@@ -37,11 +37,13 @@ truncate -s 64M "$tmp/dst" "$tmp/dst2"
 
 echo "--- nbdinfo"
 info=$(nbdkit -U - "$plugin" image="$tmp/dst" --run "$U nbdinfo \"\$uri\"")
-echo "$info" | grep -E 'export-size|can_flush|can_trim|can_fua|can_multi'
-echo "$info" | grep -q 'export-size: 67108864'
-echo "$info" | grep -q 'can_flush: true'
-echo "$info" | grep -q 'can_trim: true'
-echo "$info" | grep -q 'can_fua: true'
+# Here-strings, not pipes: grep -q stops reading at the first match,
+# and a writer that gets SIGPIPE fails the pipeline under pipefail.
+grep -E 'export-size|can_flush|can_trim|can_fua|can_multi' <<<"$info"
+grep -q 'export-size: 67108864' <<<"$info"
+grep -q 'can_flush: true' <<<"$info"
+grep -q 'can_trim: true' <<<"$info"
+grep -q 'can_fua: true' <<<"$info"
 
 echo "--- qemu-img convert in and out"
 nbdkit -U - "$plugin" image="$tmp/dst" \
@@ -66,6 +68,6 @@ nbdkit -U - "$plugin" image="$tmp/dst2" --run "$U fio --name=verify \
 cut -d';' -f5 "$tmp/fio.out" | tail -1 | grep -qx 0
 
 echo "--- read-only export"
-nbdkit -r -U - "$plugin" image="$tmp/dst" --run "$U nbdinfo \"\$uri\"" |
-    grep -q 'is_read_only: true'
+info=$(nbdkit -r -U - "$plugin" image="$tmp/dst" --run "$U nbdinfo \"\$uri\"")
+grep -q 'is_read_only: true' <<<"$info"
 echo "ok"
