@@ -12,6 +12,9 @@ set -euo pipefail
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
+	local rc=$?
+	# On failure, what the machine's processes said.
+	[ $rc -eq 0 ] || tail -n 20 "$tmp"/m.log.* 2>/dev/null || true
 	for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
 	sleep 0.3
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
