@@ -300,6 +300,16 @@ xbb_start(struct plat *p, const struct xbb_opts *o, struct xbb **out)
 	b->bk_opts.o_size = sizeof(b->bk_opts);
 	if ((rc = xbb_opts_check(&b->bk_opts)) != 0)
 		goto fail_alloc;
+	/*
+	 * Map grants where the platform can, grant-copy where it can only
+	 * copy; a platform that can do neither cannot serve anything.
+	 */
+	if (!plat_has(p, PLAT_CAP_GNT_MAP))
+		b->bk_opts.o_grant_copy = true;
+	if (b->bk_opts.o_grant_copy && !plat_has(p, PLAT_CAP_GNT_COPY)) {
+		rc = -EOPNOTSUPP;
+		goto fail_alloc;
+	}
 	b->bk_plat = p;
 	b->bk_stopfd = b->bk_kickfd = -1;
 	TAILQ_INIT(&b->bk_devs);

@@ -508,6 +508,39 @@ test_persistent(void **state)
 	unserve(fx);
 }
 
+/*
+ * A platform that cannot map foreign grants (only copy them): the backend
+ * copies on its own, without being told; one that can do neither is
+ * refused at start.
+ */
+static void
+test_copy_only_platform(void **state)
+{
+	struct fixture *fx = *state;
+	const struct plat_ops *saved = fx->m.m_be->pl_ops;
+	struct plat_ops ops = *saved;
+	struct xbbt_front f;
+	struct xbb_stats st;
+	struct xbb *b;
+
+	ops.po_caps &= ~PLAT_CAP_GNT_MAP;
+	fx->m.m_be->pl_ops = &ops;
+	serve(fx, NULL, false);
+	assert_int_equal(xbbt_front_open(&f, &fx->m, XVDA, NULL), 0);
+	assert_int_equal(xbbt_front_connect(&f), 0);
+	rw_check(&f, fx->img, 0, 0, 88, 0, 93);
+	xbbt_stats(&fx->m, XVDA, &st);
+	assert_int_equal(st.st_grant_copy, 1);
+	assert_true(st.st_copies > 0);
+	assert_int_equal(st.st_maps, 0);
+	xbbt_front_close(&f);
+	unserve(fx);
+
+	ops.po_caps &= ~PLAT_CAP_GNT_COPY;
+	assert_int_equal(xbb_start(fx->m.m_be, NULL, &b), -EOPNOTSUPP);
+	fx->m.m_be->pl_ops = saved;
+}
+
 static void
 test_grant_copy(void **state)
 {
@@ -855,6 +888,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_x86_32, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_persistent, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_copy_only_platform, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_grant_copy, setup,
 		    teardown),
