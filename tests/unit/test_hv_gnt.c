@@ -138,6 +138,64 @@ test_pin_counting(void **state)
 	assert_int_equal(plat_gnt_end(fx->fx_d1, ref), 0);
 }
 
+/* Does a write to addr, made in a child process, fault? */
+static bool
+write_faults(void *addr)
+{
+	pid_t pid;
+	int st;
+
+	if ((pid = fork()) == 0) {
+		/* cmocka catches SIGSEGV; the child must just die of it. */
+		signal(SIGSEGV, SIG_DFL);
+		*(volatile char *)addr = 'w';
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return (WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+}
+
+/*
+ * A read-only mapping is enforced by the MMU, as Xen's GNTMAP_readonly
+ * is: reading works, a write faults, whether the grant itself was
+ * read-only or writable; a writable mapping of a writable grant takes
+ * the write.
+ */
+static void
+test_readonly_mapping(void **state)
+{
+	struct fx *fx = *state;
+	struct plat_map_seg seg = { 0 };
+	grant_ref_t ro, rw;
+	char *p_ro, *p_rw;
+
+	fx_grant_page(fx->fx_d1, 0, true, (void **)&p_ro, &ro);
+	fx_grant_page(fx->fx_d1, 0, false, (void **)&p_rw, &rw);
+	p_ro[0] = 'a';
+	p_rw[0] = 'b';
+
+	seg.ms_ref = ro;
+	assert_int_equal(plat_map_batch(fx->fx_d0, 1, 1, false, &seg), 0);
+	assert_int_equal(*(volatile char *)seg.ms_addr, 'a');
+	assert_true(write_faults(seg.ms_addr));
+	plat_unmap_batch(fx->fx_d0, 1, &seg);
+
+	seg.ms_ref = rw;
+	assert_int_equal(plat_map_batch(fx->fx_d0, 1, 1, false, &seg), 0);
+	assert_int_equal(*(volatile char *)seg.ms_addr, 'b');
+	assert_true(write_faults(seg.ms_addr));
+	plat_unmap_batch(fx->fx_d0, 1, &seg);
+
+	assert_int_equal(plat_map_batch(fx->fx_d0, 1, 1, true, &seg), 0);
+	assert_false(write_faults(seg.ms_addr));
+	*(volatile char *)seg.ms_addr = 'c';
+	assert_int_equal(p_rw[0], 'c');
+	plat_unmap_batch(fx->fx_d0, 1, &seg);
+	assert_int_equal(plat_gnt_end(fx->fx_d1, ro), 0);
+	assert_int_equal(plat_gnt_end(fx->fx_d1, rw), 0);
+}
+
 static void
 test_gntst_errors(void **state)
 {
@@ -641,6 +699,8 @@ test_granter_dies(void **state)
 	    cmocka_unit_test_setup_teardown(test_end_refused_while_mapped,  \
 		setup, fx_teardown),                                        \
 	    cmocka_unit_test_setup_teardown(test_pin_counting, setup,       \
+		fx_teardown),                                               \
+	    cmocka_unit_test_setup_teardown(test_readonly_mapping, setup,   \
 		fx_teardown),                                               \
 	    cmocka_unit_test_setup_teardown(test_gntst_errors, setup,       \
 		fx_teardown),                                               \
