@@ -39,6 +39,7 @@ usage(FILE *out)
 int
 main(int argc, char **argv)
 {
+	char name[32];
 	size_t i;
 
 	if (argc < 2) {
@@ -50,9 +51,14 @@ main(int argc, char **argv)
 		usage(stdout);
 		return (CMD_EXIT_OK);
 	}
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcmp(argv[1], cmds[i].c_name) == 0)
-			return (cmds[i].c_main(argc - 1, argv + 1));
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[1], cmds[i].c_name) != 0)
+			continue;
+		/* getopt_long names the program in its messages. */
+		snprintf(name, sizeof(name), "xbd %s", cmds[i].c_name);
+		argv[1] = name;
+		return (cmds[i].c_main(argc - 1, argv + 1));
+	}
 	fprintf(stderr, "xbd: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return (CMD_EXIT_USAGE);
