@@ -24,7 +24,7 @@ endif()
 # The backend killed and restarted under a running workload (processes).
 if(TARGET xbd_sim AND TARGET xbd_back)
 	xbd_test(NAME test_xbd_recovery
-	    SOURCES integ/test_xbd_recovery.c integ/xbdt_wl.c
+	    SOURCES integ/test_xbd_recovery.c integ/xbdt_wl.c integ/xbdt_mp.c
 	    LIBS xbd_front ARGS $<TARGET_FILE:xbd>
 	    LABELS "integ;frontend;hardening" TIMEOUT 180)
 endif()
@@ -33,4 +33,12 @@ if(TARGET xbd_shared)
 	xbd_script_test(NAME test_libxbd
 	    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integ/test_libxbd.sh
 	    LABELS "integ;frontend" TIMEOUT 120)
+endif()
+
+# Durability: the backend killed at random points under writes and flushes.
+if(TARGET xbd_sim AND TARGET xbd_back)
+	xbd_test(NAME test_xbd_killpoints
+	    SOURCES integ/test_xbd_killpoints.c integ/xbdt_mp.c
+	    LIBS xbd_front ARGS $<TARGET_FILE:xbd>
+	    LABELS "integ;frontend;hardening" TIMEOUT 900)
 endif()

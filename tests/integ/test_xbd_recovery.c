@@ -12,137 +12,20 @@
  */
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "front/xbd_internal.h"
+#include "xbdt_mp.h"
 #include "xbdt_wl.h"
 #include "xt.h"
 
 static const char *xbd_bin;
-
-struct rfix {
-	char dir[256];	/* temporary directory */
-	char mdir[300]; /* the machine's directory */
-	char img[300];	/* the image */
-	pid_t hv;	/* xbd hv */
-	pid_t serve;	/* xbd serve */
-};
-
-/* Start a program that dies with us, whatever kills us. */
-static pid_t
-spawn(char *const argv[])
-{
-	pid_t pid;
-
-	assert_true((pid = fork()) >= 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return (pid);
-}
-
-static void
-reap(pid_t pid, int sig)
-{
-	if (pid <= 0)
-		return;
-	kill(pid, sig);
-	waitpid(pid, NULL, 0);
-}
-
-/* Wait until path exists (a socket or a file). */
-static void
-wait_for(const char *path)
-{
-	struct stat st;
-	int i;
-
-	for (i = 0; i < 500 && stat(path, &st) != 0; i++)
-		usleep(10000);
-	assert_int_equal(stat(path, &st), 0);
-}
-
-/* Start a backend process serving the image to domain 2. */
-static void
-start_serve(struct rfix *f)
-{
-	char *argv[] = { (char *)xbd_bin, "serve", "--dir", f->mdir, "--domid",
-		"1", "--name", "storage", "--image", f->img, "--frontend", "2",
-		"--vdev", "xvda", "--quiet", NULL };
-	char be[400];
-	int i;
-
-	f->serve = spawn(argv);
-	/* The vbd exists once the backend reached InitWait or further. */
-	snprintf(be, sizeof(be), "%s/socket", f->mdir);
-	for (i = 0; i < 500; i++) {
-		struct xs_handle *xs;
-		char *v;
-		unsigned int len;
-
-		setenv("XENSTORED_PATH", be, 1);
-		if ((xs = xs_open(0)) != NULL) {
-			v = xs_read(xs, XBT_NULL,
-			    "/local/domain/1/backend/vbd/2/51712/state", &len);
-			xs_close(xs);
-			if (v != NULL &&
-			    strtoul(v, NULL, 10) >= XenbusStateInitWait) {
-				free(v);
-				return;
-			}
-			free(v);
-		}
-		usleep(10000);
-	}
-	fail_msg("the backend did not start");
-}
-
-static void
-rup(struct rfix *f)
-{
-	char *argv[] = { (char *)xbd_bin, "hv", "--dir", f->mdir, NULL };
-	char sock[400];
-	int fd;
-
-	memset(f, 0, sizeof(*f));
-	setenv("XBD_QUIET", "1", 0);
-	snprintf(f->dir, sizeof(f->dir), "%s/xbdr.XXXXXX",
-	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->mdir, sizeof(f->mdir), "%s/m", f->dir);
-	snprintf(f->img, sizeof(f->img), "%s/disk.img", f->dir);
-	assert_true((fd = open(f->img, O_RDWR | O_CREAT, 0600)) >= 0);
-	assert_int_equal(ftruncate(fd, 16 << 20), 0);
-	close(fd);
-	f->hv = spawn(argv);
-	snprintf(sock, sizeof(sock), "%s/hv.sock", f->mdir);
-	wait_for(sock);
-	start_serve(f);
-}
-
-static void
-rdown(struct rfix *f)
-{
-	char cmd[400];
-
-	reap(f->serve, SIGINT);
-	reap(f->hv, SIGINT);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", f->dir);
-}
 
 struct bg {
 	struct xbd_dev *dev;
@@ -180,24 +63,23 @@ test_backend_killed_and_restarted(void **state)
 			    .seed = 5 } };
 	struct xbd_plat *xp;
 	struct xbd_stats st;
-	struct rfix f;
+	struct xbdt_mp f;
 	pthread_t th;
 	int kill_round, i;
 
-	rup(&f);
-	assert_int_equal(xbd_plat_open_sim(f.mdir, 2, true, &xp), 0);
+	xbdt_mp_up(&f, xbd_bin, 16 << 20);
+	assert_int_equal(xbd_plat_open_sim(f.mp_mdir, 2, true, &xp), 0);
 	assert_int_equal(xbd_attach(xp, "xvda", NULL, &b.dev), 0);
 	assert_int_equal(pthread_create(&th, NULL, bg_run, &b), 0);
 	for (kill_round = 0; kill_round < 2; kill_round++) {
 		usleep(300000);
-		reap(f.serve, SIGKILL);
-		f.serve = 0;
+		xbdt_mp_kill_serve(&f, SIGKILL);
 		/* The frontend notices and holds its I/O. */
 		for (i = 0; i < 300 && state_of(b.dev) != 5; i++)
 			usleep(10000);
 		assert_int_equal(state_of(b.dev), 5);
 		usleep(100000);
-		start_serve(&f);
+		xbdt_mp_serve(&f);
 		for (i = 0; i < 500 && state_of(b.dev) != 1; i++)
 			usleep(10000);
 		assert_int_equal(state_of(b.dev), 1);
@@ -216,7 +98,7 @@ test_backend_killed_and_restarted(void **state)
 	    (uintmax_t)st.xs_reissued, (uintmax_t)st.xs_recoveries);
 	xbd_detach(b.dev);
 	xbd_plat_close(xp);
-	rdown(&f);
+	xbdt_mp_down(&f);
 }
 
 static void
@@ -234,19 +116,18 @@ test_backend_never_returns(void **state)
 	struct xbd_dev *dev;
 	struct xbd_bio bio;
 	struct timespec a, b;
-	struct rfix f;
+	struct xbdt_mp f;
 	char buf[4096];
 	volatile int r = 0;
 	int i;
 
-	rup(&f);
-	assert_int_equal(xbd_plat_open_sim(f.mdir, 2, true, &xp), 0);
+	xbdt_mp_up(&f, xbd_bin, 16 << 20);
+	assert_int_equal(xbd_plat_open_sim(f.mp_mdir, 2, true, &xp), 0);
 	xbd_opts_init(&o);
 	o.o_recovery_timeout_ms = 1500;
 	assert_int_equal(xbd_attach(xp, "xvda", &o, &dev), 0);
 	assert_int_equal(xbd_write(dev, buf, 0, sizeof(buf)), 0);
-	reap(f.serve, SIGKILL);
-	f.serve = 0;
+	xbdt_mp_kill_serve(&f, SIGKILL);
 	for (i = 0; i < 300 && state_of(dev) != 5; i++)
 		usleep(10000);
 	assert_int_equal(state_of(dev), 5);
@@ -268,7 +149,7 @@ test_backend_never_returns(void **state)
 	assert_int_equal(xbd_read(dev, buf, 0, sizeof(buf)), -EIO);
 	xbd_detach(dev);
 	xbd_plat_close(xp);
-	rdown(&f);
+	xbdt_mp_down(&f);
 }
 
 int
