@@ -42,3 +42,9 @@ if(TARGET xbd_sim AND TARGET xbd_back)
 	    LIBS xbd_front ARGS $<TARGET_FILE:xbd>
 	    LABELS "integ;frontend;hardening" TIMEOUT 900)
 endif()
+
+# Connect/disconnect cycles with leak accounting.
+if(TARGET xbd_embed)
+	xbd_test(NAME test_xbd_lifecycle SOURCES integ/test_xbd_lifecycle.c
+	    LIBS xbd_embed LABELS "integ;frontend;hardening" TIMEOUT 900)
+endif()

@@ -507,6 +507,14 @@ xbb_dev_update(struct xbb_dev *dev)
 	if (xbus_read(xs, XBT_NULL, dev->xb_bepath, NULL, &v) != 0)
 		return (true);
 	free(v);
+	/*
+	 * The toolstack removed the directory and created it again between
+	 * two looks: only it writes Initialising (into a new directory).
+	 * The old device goes; the rescan that follows creates the new one.
+	 */
+	if (dev->xb_state != XBB_DEV_NEW &&
+	    xbus_read_state(xs, dev->xb_bepath) == XenbusStateInitialising)
+		return (true);
 	/* Linux blkback's default: a device without `online` goes away. */
 	if (xbus_read_bool_def(xs, XBT_NULL, dev->xb_bepath, "online", false,
 		&online) != 0)

@@ -202,6 +202,7 @@ static void
 xbb_serve_pass(struct xbb *b)
 {
 	struct xbb_dev *dev, *tmp;
+	bool gone = false;
 	char **vec;
 
 	while ((vec = xs_check_watch(b->bk_xs)) != NULL) {
@@ -209,8 +210,13 @@ xbb_serve_pass(struct xbb *b)
 		free(vec);
 	}
 	TAILQ_FOREACH_SAFE(dev, &b->bk_devs, xb_link, tmp)
-		if (dev->xb_dirty && xbb_dev_update(dev))
+		if (dev->xb_dirty && xbb_dev_update(dev)) {
 			xbb_dev_destroy(dev);
+			gone = true;
+		}
+	/* A directory created again in place is a new device. */
+	if (gone)
+		xbb_scan(b, NULL);
 }
 
 static void *

@@ -10,15 +10,16 @@
 #include "xemb.h"
 
 struct xemb {
-	struct hv *e_hv;	/* the machine */
-	struct plat *e_be;	/* domain 0: backend and toolstack */
-	struct plat *e_fe;	/* domain 1: the frontend's */
-	struct xbb *e_xbb;	/* the backend */
-	struct xs_handle *e_xs; /* toolstack handle */
-	struct xbd_plat *e_xp;	/* domain 1 for xbd_attach */
-	struct xbus_vbd e_vbd;	/* the vbd */
-	bool e_vbd_added;	/* e_vbd exists in XenStore */
-	char *e_image;		/* copy of the image path */
+	struct hv *e_hv;	    /* the machine */
+	struct plat *e_be;	    /* domain 0: backend and toolstack */
+	struct plat *e_fe;	    /* domain 1: the frontend's */
+	struct xbb *e_xbb;	    /* the backend */
+	struct xbb_opts e_xbb_opts; /* its options, for a restart */
+	struct xs_handle *e_xs;	    /* toolstack handle */
+	struct xbd_plat *e_xp;	    /* domain 1 for xbd_attach */
+	struct xbus_vbd e_vbd;	    /* the vbd */
+	bool e_vbd_added;	    /* e_vbd exists in XenStore */
+	char *e_image;		    /* copy of the image path */
 };
 
 void
@@ -42,13 +43,17 @@ xemb_start(const struct xemb_opts *o, struct xemb **out)
 		free(e);
 		return (-ENOMEM);
 	}
+	if (o->o_xbb != NULL)
+		e->e_xbb_opts = *o->o_xbb;
+	else
+		xbb_opts_init(&e->e_xbb_opts);
 	hv_opts_init(&ho);
 	if (o->o_grant_entries != 0)
 		ho.o_grant_entries = o->o_grant_entries;
 	if ((rc = hv_create(&ho, &e->e_hv)) != 0 ||
 	    (rc = hv_domain_create(e->e_hv, 0, "Domain-0", &e->e_be)) != 0 ||
 	    (rc = hv_domain_create(e->e_hv, 1, "guest", &e->e_fe)) != 0 ||
-	    (rc = xbb_start(e->e_be, o->o_xbb, &e->e_xbb)) != 0)
+	    (rc = xbb_start(e->e_be, &e->e_xbb_opts, &e->e_xbb)) != 0)
 		goto fail;
 	if ((e->e_xs = hv_xs_open_priv(e->e_hv)) == NULL) {
 		rc = errno != 0 ? -errno : -EIO;
@@ -124,4 +129,18 @@ const char *
 xemb_dir(struct xemb *e)
 {
 	return (hv_dir(e->e_hv));
+}
+
+struct hv *
+xemb_hv(struct xemb *e)
+{
+	return (e->e_hv);
+}
+
+int
+xemb_backend_restart(struct xemb *e)
+{
+	xbb_stop(e->e_xbb);
+	e->e_xbb = NULL;
+	return (xbb_start(e->e_be, &e->e_xbb_opts, &e->e_xbb));
 }

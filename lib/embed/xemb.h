@@ -17,6 +17,7 @@
 #include "xbd/xbd.h"
 #include "xenbus/xbus.h"
 
+struct hv;
 struct xemb;
 
 struct xemb_opts {
@@ -51,5 +52,14 @@ const struct xbus_vbd *xemb_vbd(struct xemb *e);
 
 /* The XenStore directory of the machine. */
 const char *xemb_dir(struct xemb *e);
+
+/* The simulated machine (its domains' resource usage, for tests). */
+struct hv *xemb_hv(struct xemb *e);
+
+/*
+ * Stop the backend as if its driver domain's process died, and start a
+ * new one with the same options: it finds the vbds in XenStore again.
+ */
+int xemb_backend_restart(struct xemb *e);
 
 #endif /* XBD_XEMB_H */

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "xbd_internal.h"
 #include "xbd_queue.h"
@@ -117,9 +118,16 @@ xbd_rounddown_pow2(uint32_t v)
  * Rings
  */
 
+/*
+ * How long, in total, a teardown waits for the backend to unmap pages it
+ * still maps before retiring them for good (XSA-396: never reused).
+ */
+#define XBD_RETIRE_GRACE_MS 200
+
 static void
 xbd_free_ring(struct xbd_softc *sc, struct xbd_ring *ring)
 {
+	unsigned int tries;
 	bool busy = false;
 	uint32_t i;
 
@@ -128,9 +136,17 @@ xbd_free_ring(struct xbd_softc *sc, struct xbd_ring *ring)
 		ring->rq_bound = false;
 	}
 	if (ring->rq_granted) {
-		for (i = 0; i < sc->xbd_ring_pages; i++)
-			if (plat_gnt_end(sc->xbd_plat, ring->rq_refs[i]) != 0)
-				busy = true;
+		/* A backend going away may not have unmapped the ring yet. */
+		for (tries = 0;; tries++) {
+			busy = false;
+			for (i = 0; i < sc->xbd_ring_pages; i++)
+				if (plat_gnt_end(sc->xbd_plat,
+					ring->rq_refs[i]) != 0)
+					busy = true;
+			if (!busy || tries >= XBD_RETIRE_GRACE_MS)
+				break;
+			usleep(1000);
+		}
 		if (!busy)
 			plat_gnt_release(sc->xbd_plat, sc->xbd_ring_pages,
 			    ring->rq_refs);
@@ -441,29 +457,51 @@ xbd_compute_limits(struct xbd_softc *sc)
 		sc->xbd_max_request_size = maxphys & ~(XBD_PAGE_SIZE - 1);
 }
 
+/* End access to every grant of cm; true if the backend still maps one. */
+static bool
+xbd_end_cm_grants(struct xbd_softc *sc, struct xbd_command *cm, uint32_t ip)
+{
+	bool busy = false;
+	uint32_t j;
+
+	for (j = 0; j < cm->cm_ngranted; j++)
+		if (plat_gnt_end(sc->xbd_plat, cm->cm_sg_refs[j]) != 0)
+			busy = true;
+	if (sc->xbd_indirect_mem != NULL)
+		for (j = 0; j < ip; j++)
+			if (plat_gnt_end(sc->xbd_plat,
+				cm->cm_indirectionrefs[j]) != 0)
+				busy = true;
+	return (busy);
+}
+
 /* Free every command and its per-command resources. */
 static void
 xbd_free_commands(struct xbd_softc *sc)
 {
-	uint32_t ip = sc->xbd_max_request_indirectpages, i, j;
+	uint32_t ip = sc->xbd_max_request_indirectpages, i;
+	unsigned int grace = XBD_RETIRE_GRACE_MS;
 	struct xbd_command *cm;
 	bool busy, any_busy = false;
 
 	for (i = 0; i < sc->xbd_ncms; i++) {
 		cm = &sc->xbd_cms[i];
-		busy = (cm->cm_flags & XBDCF_RETIRED) != 0;
-		for (j = 0; !busy && j < cm->cm_ngranted; j++)
-			if (plat_gnt_end(sc->xbd_plat, cm->cm_sg_refs[j]) != 0)
-				busy = true;
-		if (!busy && cm->cm_nrefs > 0)
-			plat_gnt_release(sc->xbd_plat, cm->cm_nrefs,
-			    cm->cm_sg_refs);
-		if (sc->xbd_indirect_mem != NULL) {
-			for (j = 0; j < ip; j++)
-				if (plat_gnt_end(sc->xbd_plat,
-					cm->cm_indirectionrefs[j]) != 0)
-					busy = true;
-			if (!busy)
+		/*
+		 * A page the backend still maps (a command retired because
+		 * of it, or a backend going away that has not unmapped yet)
+		 * gets a short grace period, shared by all commands.
+		 */
+		while ((busy = xbd_end_cm_grants(sc, cm, ip)) && grace > 0) {
+			usleep(1000);
+			grace--;
+		}
+		if (!busy) {
+			cm->cm_ngranted = 0;
+			cm->cm_flags &= ~XBDCF_RETIRED;
+			if (cm->cm_nrefs > 0)
+				plat_gnt_release(sc->xbd_plat, cm->cm_nrefs,
+				    cm->cm_sg_refs);
+			if (sc->xbd_indirect_mem != NULL)
 				plat_gnt_release(sc->xbd_plat, ip,
 				    cm->cm_indirectionrefs);
 		}
@@ -869,6 +907,18 @@ xbd_free(struct xbd_softc *sc)
 	xbd_teardown(sc, false);
 }
 
+/* Has our device directory been deleted (its backend key is gone)? */
+static bool
+xbd_node_gone(struct xbd_softc *sc)
+{
+	char *v = NULL;
+	int rc;
+
+	rc = xbus_read(sc->xbd_xs, XBT_NULL, sc->xbd_node, "backend", &v);
+	free(v);
+	return (rc == -ENOENT);
+}
+
 /*
  * The backend vanished (its directory is gone, or it started over) while
  * we were connected: hold the I/O, requeue what was in flight, and wait
@@ -951,6 +1001,25 @@ xbd_backend_changed(struct xbd_softc *sc)
 		rc = -ENOENT;
 	if (rc != 0 && rc != -ENOENT) {
 		xbd_log(sc, "backend state unreadable (%d): ignored", rc);
+		return;
+	}
+	/*
+	 * Our own directory gone as well: the toolstack unplugged the
+	 * device (libxl's forced removal deletes both ends); there is
+	 * nothing to wait for.
+	 */
+	if (rc == -ENOENT && xbd_node_gone(sc)) {
+		xbd_log(sc, "device removed: failing I/O");
+		xbd_closing(sc);
+		/*
+		 * Nobody will answer what is in flight either: its bios
+		 * fail now; the commands keep their pages granted until
+		 * the detach ends access.
+		 */
+		XBD_LOCK(sc);
+		xbd_fail_all(sc, -ENXIO);
+		pthread_cond_broadcast(&sc->xbd_cv);
+		XBD_UNLOCK(sc);
 		return;
 	}
 	/*

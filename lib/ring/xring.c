@@ -153,17 +153,27 @@ xring_back_init(struct xring_back *xr, void *sring, unsigned int npages,
     enum xring_abi abi)
 {
 	size_t bytes = (size_t)npages * XBD_PAGE_SIZE;
+	RING_IDX start;
 
 	if (!xring_npages_valid(npages) || sring == NULL)
 		return (-EINVAL);
+	/*
+	 * Start where the responses stand, as Linux blkback does since it
+	 * can be unbound and bound again under a connected frontend: on a
+	 * fresh ring that is 0, on a ring a previous backend served it is
+	 * the first request that backend did not answer (answered again
+	 * now).  Read once; a bogus value only makes the request producer
+	 * fail the usual check in xring_back_poll.
+	 */
+	start = *(volatile RING_IDX *)&((struct blkif_sring *)sring)->rsp_prod;
 	switch (abi) {
 	case XRING_ABI_NATIVE:
-		BACK_RING_INIT(&xr->xr_u.native, (struct blkif_sring *)sring,
-		    bytes);
+		BACK_RING_ATTACH(&xr->xr_u.native, (struct blkif_sring *)sring,
+		    start, bytes);
 		break;
 	case XRING_ABI_X86_32:
-		BACK_RING_INIT(&xr->xr_u.x86_32,
-		    (struct blkif_x86_32_sring *)sring, bytes);
+		BACK_RING_ATTACH(&xr->xr_u.x86_32,
+		    (struct blkif_x86_32_sring *)sring, start, bytes);
 		break;
 	default:
 		return (-EINVAL);

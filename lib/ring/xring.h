@@ -123,7 +123,9 @@ void xring_front_take(struct xring_front *xr, struct blkif_response *rsp);
 int xring_front_final_check(struct xring_front *xr);
 
 /*
- * Attach the backend to a ring the frontend initialised.
+ * Attach the backend to a ring the frontend initialised, at the ring's
+ * response producer: 0 on a new ring, where a previous backend stopped
+ * on one already in use.
  * \return 0, or -EINVAL for a bad page count or ABI.
  */
 int xring_back_init(struct xring_back *xr, void *sring, unsigned int npages,

@@ -16,59 +16,14 @@
 #include <xenstore.h>
 
 #include "test_hv_fixture.h"
+#include "xt_res.h"
 
 /* Create/destroy cycles of test_cycles and the warm-up before counting. */
 #define CYCLES 10000
 #define WARMUP 20
 
-static int
-count_fds(void)
-{
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	d = opendir("/proc/self/fd");
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return (n - 1); /* the directory's own fd */
-}
-
-static int
-count_maps(void)
-{
-	FILE *f;
-	int c, n = 0;
-
-	f = fopen("/proc/self/maps", "r");
-	assert_non_null(f);
-	while ((c = fgetc(f)) != EOF)
-		if (c == '\n')
-			n++;
-	fclose(f);
-	return (n);
-}
-
-/*
- * Bytes malloc has handed out.  Its per-thread caches drift by some KB
- * over thousands of cycles (mtrace shows nothing left behind), so the
- * test allows MEM_SLACK bytes per cycle: one leaked chunk per cycle is
- * at least 32.
- */
+/* Heap drift allowed per cycle (see xt_heap_in_use). */
 #define MEM_SLACK 16
-
-static size_t
-heap_in_use(void)
-{
-#if defined(__SANITIZE_ADDRESS__)
-	return (0); /* LeakSanitizer checks at exit instead */
-#else
-	return (mallinfo2().uordblks);
-#endif
-}
 
 static void
 test_create_errors(void **state)
@@ -352,9 +307,9 @@ test_cycles(void **state)
 	t0 = fx_now_ms();
 	for (i = 0; i < CYCLES + WARMUP; i++) {
 		if (i == WARMUP) {
-			fds = count_fds();
-			maps = count_maps();
-			heap = heap_in_use();
+			fds = xt_count_fds();
+			maps = xt_count_maps();
+			heap = xt_heap_in_use();
 		}
 		assert_int_equal(
 		    hv_domain_create(fx->fx_hv, 1, "cycled", &fx->fx_d1), 0);
@@ -378,11 +333,11 @@ test_cycles(void **state)
 	}
 	print_message("cycles: %d create/destroy in %ld ms; fds %d -> %d, "
 		      "mappings %d -> %d, heap %zu -> %zu\n",
-	    CYCLES, fx_now_ms() - t0, fds, count_fds(), maps, count_maps(),
-	    heap, heap_in_use());
-	assert_int_equal(count_fds(), fds);
-	assert_int_equal(count_maps(), maps);
-	assert_true(heap_in_use() <= heap + (size_t)CYCLES * MEM_SLACK);
+	    CYCLES, fx_now_ms() - t0, fds, xt_count_fds(), maps,
+	    xt_count_maps(), heap, xt_heap_in_use());
+	assert_int_equal(xt_count_fds(), fds);
+	assert_int_equal(xt_count_maps(), maps);
+	assert_true(xt_heap_in_use() <= heap + (size_t)CYCLES * MEM_SLACK);
 	assert_int_equal(hv_domain_count(fx->fx_hv), 1);
 	assert_int_equal(hv_domain_usage(fx->fx_hv, 0, &u), 0);
 	assert_int_equal(u.du_mapped + u.du_ports + u.du_grants, 0);
