@@ -836,6 +836,17 @@ xbd_teardown(struct xbd_softc *sc, bool requeue)
 	sc->xbd_flags &= ~XBDF_READY;
 	if (requeue)
 		xbd_requeue_inflight(sc);
+	/*
+	 * A part built but held back on READY (an ordered write waiting
+	 * for idle) dies with its command just like one on the ring: its
+	 * bio must still complete.
+	 */
+	TAILQ_FOREACH(cm, &sc->xbd_cm_q[XBD_Q_READY].q_tailq, cm_link) {
+		if (cm->cm_bp != NULL) {
+			xbd_bio_part_done(sc, cm->cm_bp, -ENXIO);
+			cm->cm_bp = NULL;
+		}
+	}
 	TAILQ_FOREACH(cm, &sc->xbd_cm_q[XBD_Q_BUSY].q_tailq, cm_link) {
 		if (cm->cm_bp != NULL) {
 			xbd_bio_part_done(sc, cm->cm_bp, -ENXIO);
