@@ -52,3 +52,7 @@ if(TARGET xbd_sim)
 	xbd_test(NAME test_xbd_suspend SOURCES integ/test_xbd_suspend.c
 	    LIBS xbdt_hfix LABELS "integ;frontend" TIMEOUT 120)
 endif()
+if(TARGET xbd_sim)
+	xbd_test(NAME test_xbd_ops SOURCES integ/test_xbd_ops.c
+	    LIBS xbdt_hfix LABELS "integ;frontend" TIMEOUT 120)
+endif()
