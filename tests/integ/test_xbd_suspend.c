@@ -6,7 +6,8 @@
  * cancelled with EBUSY and leaves the device connected; an ordered write
  * waiting on READY when the domain suspends is reissued after resume,
  * and completes exactly once; resume follows the toolstack to a new
- * backend in another domain.
+ * backend in another domain; and what a reconnection negotiates is
+ * never seen half-written.
  */
 
 #include <errno.h>
@@ -290,6 +291,77 @@ test_resume_new_backend(void **state)
 	hfix_down(&f);
 }
 
+/* Samples xbd_get_info while the device reconnects. */
+struct sampler {
+	struct xbd_dev *sm_dev;	 /* the device */
+	pthread_mutex_t sm_lock; /* protects the rest */
+	bool sm_stop;		 /* finish */
+	uint64_t sm_samples;	 /* infos taken */
+	uint64_t sm_torn;	 /* ... lacking a negotiated feature */
+};
+
+static void *
+sample_run(void *arg)
+{
+	const uint32_t want =
+	    XBD_FEAT_FLUSH | XBD_FEAT_BARRIER | XBD_FEAT_INDIRECT;
+	struct sampler *sm = arg;
+	struct xbd_info info;
+	bool stop = false;
+
+	while (!stop) {
+		xbd_get_info(sm->sm_dev, &info);
+		pthread_mutex_lock(&sm->sm_lock);
+		sm->sm_samples++;
+		if ((info.xi_features & want) != want ||
+		    info.xi_max_request_segments != 256)
+			sm->sm_torn++;
+		stop = sm->sm_stop;
+		pthread_mutex_unlock(&sm->sm_lock);
+		/* Let the event thread have the device lock too. */
+		usleep(10);
+	}
+	return (NULL);
+}
+
+static const struct hostile_node indirect256[] = {
+	{ "feature-max-indirect-segments", "256" },
+	{ NULL, NULL },
+};
+
+/*
+ * Reconnecting to a backend offering what the old one did never shows a
+ * device without those features: the features and limits are committed
+ * under the lock in one go, not cleared and then set one by one while
+ * XenStore is read.
+ */
+static void
+test_resume_features_atomic(void **state)
+{
+	struct sampler sm = { .sm_lock = PTHREAD_MUTEX_INITIALIZER };
+	struct hfix f;
+	pthread_t th;
+	int i;
+
+	/* Each round: a machine, one resume to a backend in domain 2. */
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(hfix_up(&f, NULL, NULL, indirect256, NULL), 0);
+		sm.sm_dev = f.f_dev;
+		sm.sm_stop = false;
+		assert_int_equal(pthread_create(&th, NULL, sample_run, &sm), 0);
+		assert_int_equal(xbd_suspend(f.f_dev), 0);
+		(void)hfix_new_backend(&f, NULL, NULL, indirect256);
+		assert_int_equal(xbd_resume(f.f_dev, false), 0);
+		pthread_mutex_lock(&sm.sm_lock);
+		sm.sm_stop = true;
+		pthread_mutex_unlock(&sm.sm_lock);
+		pthread_join(th, NULL);
+		hfix_down(&f);
+	}
+	assert_true(sm.sm_samples > 0);
+	assert_int_equal(sm.sm_torn, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -297,6 +369,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_resume_reissues_ready),
 		cmocka_unit_test(test_suspend_timeout),
 		cmocka_unit_test(test_resume_new_backend),
+		cmocka_unit_test(test_resume_features_atomic),
 	};
 
 	if (argc > 1)
