@@ -65,7 +65,7 @@ hfix_down(struct hfix *f)
 
 	if (f->f_dev != NULL)
 		xbd_detach(f->f_dev);
-	/* Newest first: the vbd's directories go with the first backend. */
+	/* Newest first, the reverse of the order they were started in. */
 	for (i = f->f_nbe - 1; i >= 0; i--)
 		hostile_stop(&f->f_h[i]);
 	xbd_plat_close(f->f_xp);
