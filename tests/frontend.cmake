@@ -48,3 +48,17 @@ if(TARGET xbd_embed)
 	xbd_test(NAME test_xbd_lifecycle SOURCES integ/test_xbd_lifecycle.c
 	    LIBS xbd_embed LABELS "integ;frontend;hardening" TIMEOUT 900)
 endif()
+
+# Scripted backends: suspend/resume and the wire format of requests.
+if(TARGET xbd_sim)
+	add_library(xbdt_hfix STATIC integ/hfix.c integ/hostile.c)
+	target_link_libraries(xbdt_hfix PUBLIC xbd_front PkgConfig::CMOCKA
+	    PRIVATE xbd_warnings)
+	target_include_directories(xbdt_hfix PUBLIC ${PROJECT_SOURCE_DIR}/tests)
+	xbd_test(NAME test_xbd_suspend SOURCES integ/test_xbd_suspend.c
+	    LIBS xbdt_hfix LABELS "integ;frontend" TIMEOUT 120)
+endif()
+if(TARGET xbd_sim)
+	xbd_test(NAME test_xbd_ops SOURCES integ/test_xbd_ops.c
+	    LIBS xbdt_hfix LABELS "integ;frontend" TIMEOUT 120)
+endif()

@@ -475,6 +475,17 @@ xbd_queue_request(struct xbd_softc *sc, struct xbd_command *cm)
 		    ("%u segments, max %u", cm->cm_nseg,
 			sc->xbd_max_request_segments));
 		segs = cm->cm_indirectionpages;
+		/*
+		 * The pages stay granted for the whole connection, so a
+		 * shorter request would leave the tail of a longer one's
+		 * descriptors readable after nr_segments: clear just that
+		 * tail, not the whole pages.
+		 */
+		if (cm->cm_indirectsegs > cm->cm_nseg)
+			memset(&segs[cm->cm_nseg], 0,
+			    (size_t)(cm->cm_indirectsegs - cm->cm_nseg) *
+				sizeof(*segs));
+		cm->cm_indirectsegs = cm->cm_nseg;
 		if ((rc = xbd_mksegarray(sc, cm, segs)) != 0)
 			return (rc);
 		cm->cm_indirect = true;

@@ -405,18 +405,32 @@ xbd_read_geometry(struct xbd_softc *sc, uint64_t *sectors, uint32_t *ssize,
 	return (0);
 }
 
+/*
+ * What xbd_connect learns from the backend before it commits anything:
+ * the softc's copies are read under xbd_io_lock by submit, open, close
+ * and get_info, so they are only ever written there in one go.
+ */
+struct xbd_limits {
+	enum xbd_flag l_flags;	  /* XBDF_* features */
+	uint32_t l_segs;	  /* segments per request */
+	uint32_t l_size;	  /* bytes per request */
+	uint32_t l_ipages;	  /* indirect pages per request */
+	uint32_t l_discard_gran;  /* discard granularity, bytes */
+	uint32_t l_discard_align; /* discard alignment, bytes */
+};
+
 /* Discard geometry; bad values fall back to the defaults. */
 static void
-xbd_read_discard(struct xbd_softc *sc)
+xbd_read_discard(struct xbd_softc *sc, uint64_t sectors, uint32_t ssize,
+    struct xbd_limits *lim)
 {
-	uint64_t gran, align, size = sc->xbd_sectors << XBD_SECTOR_SHIFT;
+	uint64_t gran, align, size = sectors << XBD_SECTOR_SHIFT;
 
-	gran = xbd_backend_u64(sc, "discard-granularity", UINT32_MAX,
-	    sc->xbd_sector_size);
+	gran = xbd_backend_u64(sc, "discard-granularity", UINT32_MAX, ssize);
 	if (gran < XBD_SECTOR_SIZE || (gran & (gran - 1)) != 0 || gran > size) {
 		xbd_log(sc, "discard-granularity %ju invalid: using %u",
-		    (uintmax_t)gran, sc->xbd_sector_size);
-		gran = sc->xbd_sector_size;
+		    (uintmax_t)gran, ssize);
+		gran = ssize;
 	}
 	align = xbd_backend_u64(sc, "discard-alignment", UINT32_MAX, 0);
 	if (align >= gran || (align & (XBD_SECTOR_SIZE - 1)) != 0) {
@@ -424,13 +438,13 @@ xbd_read_discard(struct xbd_softc *sc)
 		    (uintmax_t)align);
 		align = 0;
 	}
-	sc->xbd_discard_granularity = (uint32_t)gran;
-	sc->xbd_discard_alignment = (uint32_t)align;
+	lim->l_discard_gran = (uint32_t)gran;
+	lim->l_discard_align = (uint32_t)align;
 }
 
 /* FreeBSD's limit computation (docs: the seed's 2012 and 2015 commits). */
 static void
-xbd_compute_limits(struct xbd_softc *sc)
+xbd_compute_limits(struct xbd_softc *sc, struct xbd_limits *lim)
 {
 	uint64_t segs;
 	uint32_t maxphys = sc->xbd_opts.o_max_request_size;
@@ -445,16 +459,15 @@ xbd_compute_limits(struct xbd_softc *sc)
 	if (segs <= BLKIF_MAX_SEGMENTS_PER_REQUEST) {
 		/* Not worth it (Linux ignores values up to 11 as well). */
 		segs = BLKIF_MAX_SEGMENTS_PER_REQUEST;
-		sc->xbd_max_request_indirectpages = 0;
+		lim->l_ipages = 0;
 	} else {
-		sc->xbd_max_request_indirectpages =
-		    XBD_INDIRECT_SEGS_TO_PAGES((uint32_t)segs);
-		sc->xbd_flags |= XBDF_INDIRECT;
+		lim->l_ipages = XBD_INDIRECT_SEGS_TO_PAGES((uint32_t)segs);
+		lim->l_flags |= XBDF_INDIRECT;
 	}
-	sc->xbd_max_request_segments = (uint32_t)segs;
-	sc->xbd_max_request_size = XBD_SEGS_TO_SIZE((uint32_t)segs);
-	if (sc->xbd_max_request_size > maxphys)
-		sc->xbd_max_request_size = maxphys & ~(XBD_PAGE_SIZE - 1);
+	lim->l_segs = (uint32_t)segs;
+	lim->l_size = XBD_SEGS_TO_SIZE((uint32_t)segs);
+	if (lim->l_size > maxphys)
+		lim->l_size = maxphys & ~(XBD_PAGE_SIZE - 1);
 }
 
 /* End access to every grant of cm; true if the backend still maps one. */
@@ -585,11 +598,13 @@ fallback:
 	xbd_log(sc, "no memory for indirect pages (%d): direct requests only",
 	    rc);
 	sc->xbd_indirect_npages = 0;
+	XBD_LOCK(sc);
 	sc->xbd_max_request_indirectpages = 0;
 	sc->xbd_max_request_segments = BLKIF_MAX_SEGMENTS_PER_REQUEST;
 	sc->xbd_max_request_size =
 	    XBD_SEGS_TO_SIZE(BLKIF_MAX_SEGMENTS_PER_REQUEST);
 	sc->xbd_flags &= ~XBDF_INDIRECT;
+	XBD_UNLOCK(sc);
 	for (i = 0; i < sc->xbd_ncms; i++)
 		sc->xbd_cms[i].cm_indirectionpages = NULL;
 	return (0);
@@ -651,6 +666,7 @@ xbd_connect(struct xbd_softc *sc)
 {
 	uint32_t ssize, pssize, info, q;
 	uint64_t sectors;
+	struct xbd_limits lim;
 	struct xbd_command *cm;
 	bool persistent, bounce;
 	int rc;
@@ -696,6 +712,29 @@ xbd_connect(struct xbd_softc *sc)
 	bounce = sc->xbd_opts.o_bounce == 1 ||
 	    (sc->xbd_opts.o_bounce == -1 && (!sc->xbd_trusted || persistent));
 
+	/*
+	 * Features are read without the lock (XenStore round trips) into
+	 * lim, and committed under it with the geometry.
+	 */
+	memset(&lim, 0, sizeof(lim));
+	if (xbd_feature(sc, "feature-barrier"))
+		lim.l_flags |= XBDF_BARRIER;
+	if (xbd_feature(sc, "feature-flush-cache"))
+		lim.l_flags |= XBDF_FLUSH;
+	if (xbd_feature(sc, "feature-discard")) {
+		lim.l_flags |= XBDF_DISCARD;
+		if (xbd_feature(sc, "discard-secure"))
+			lim.l_flags |= XBDF_SECURE_DISCARD;
+		xbd_read_discard(sc, sectors, ssize, &lim);
+	}
+	if (persistent)
+		lim.l_flags |= XBDF_PERSISTENT;
+	if (bounce)
+		lim.l_flags |= XBDF_BOUNCE;
+	if ((info & VDISK_READONLY) != 0)
+		lim.l_flags |= XBDF_READONLY;
+	xbd_compute_limits(sc, &lim);
+
 	XBD_LOCK(sc);
 	sc->xbd_sectors = sectors;
 	sc->xbd_sector_size = ssize;
@@ -704,26 +743,14 @@ xbd_connect(struct xbd_softc *sc)
 	sc->xbd_flags &=
 	    ~(XBDF_BARRIER | XBDF_FLUSH | XBDF_DISCARD | XBDF_SECURE_DISCARD |
 		XBDF_PERSISTENT | XBDF_BOUNCE | XBDF_READONLY | XBDF_INDIRECT);
-	XBD_UNLOCK(sc);
-	/* Features are read without the lock: XenStore round trips. */
-	if (xbd_feature(sc, "feature-barrier"))
-		sc->xbd_flags |= XBDF_BARRIER;
-	if (xbd_feature(sc, "feature-flush-cache"))
-		sc->xbd_flags |= XBDF_FLUSH;
-	if (xbd_feature(sc, "feature-discard")) {
-		sc->xbd_flags |= XBDF_DISCARD;
-		if (xbd_feature(sc, "discard-secure"))
-			sc->xbd_flags |= XBDF_SECURE_DISCARD;
-		xbd_read_discard(sc);
-	}
-	if (persistent)
-		sc->xbd_flags |= XBDF_PERSISTENT;
-	if (bounce)
-		sc->xbd_flags |= XBDF_BOUNCE;
-	if ((info & VDISK_READONLY) != 0)
-		sc->xbd_flags |= XBDF_READONLY;
-	xbd_compute_limits(sc);
+	sc->xbd_flags |= lim.l_flags;
+	sc->xbd_discard_granularity = lim.l_discard_gran;
+	sc->xbd_discard_alignment = lim.l_discard_align;
+	sc->xbd_max_request_segments = lim.l_segs;
+	sc->xbd_max_request_size = lim.l_size;
+	sc->xbd_max_request_indirectpages = lim.l_ipages;
 	sc->xbd_max_requests = xring_slots(sc->xbd_ring_pages);
+	XBD_UNLOCK(sc);
 
 	if ((rc = xbd_alloc_commands(sc)) != 0 ||
 	    (rc = xbd_bounce_alloc(sc)) != 0) {
@@ -874,6 +901,17 @@ xbd_teardown(struct xbd_softc *sc, bool requeue)
 	sc->xbd_flags &= ~XBDF_READY;
 	if (requeue)
 		xbd_requeue_inflight(sc);
+	/*
+	 * A part built but held back on READY (an ordered write waiting
+	 * for idle) dies with its command just like one on the ring: its
+	 * bio must still complete.
+	 */
+	TAILQ_FOREACH(cm, &sc->xbd_cm_q[XBD_Q_READY].q_tailq, cm_link) {
+		if (cm->cm_bp != NULL) {
+			xbd_bio_part_done(sc, cm->cm_bp, -ENXIO);
+			cm->cm_bp = NULL;
+		}
+	}
 	TAILQ_FOREACH(cm, &sc->xbd_cm_q[XBD_Q_BUSY].q_tailq, cm_link) {
 		if (cm->cm_bp != NULL) {
 			xbd_bio_part_done(sc, cm->cm_bp, -ENXIO);

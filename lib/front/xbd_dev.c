@@ -631,7 +631,9 @@ xbd_resume(struct xbd_dev *dev, bool cancelled)
 	 * a backend still attached unmaps the rings (and a fresh one, made
 	 * by the toolstack, simply follows along).  Only then are the ring
 	 * grants ended.  The state machine keeps out of it meanwhile, so the
-	 * queued bios survive.
+	 * queued bios survive, and so must the parts already built into
+	 * commands: an ordered write held on READY goes back on the bio
+	 * queue with the rest, to be reissued on the new connection.
 	 */
 	XBD_LOCK(sc);
 	sc->xbd_resuming = true;
@@ -642,7 +644,7 @@ xbd_resume(struct xbd_dev *dev, bool cancelled)
 	(void)xbd_set_state(sc, XenbusStateClosed);
 	(void)xbus_wait_state(sc->xbd_xs, sc->xbd_otherend, xbd_backend_closed,
 	    NULL, XBD_DETACH_TIMEOUT_MS);
-	xbd_free(sc);
+	xbd_teardown(sc, true);
 	XBD_LOCK(sc);
 	sc->xbd_state = XBD_STATE_DISCONNECTED;
 	sc->xbd_attach_error = 0;

@@ -192,6 +192,8 @@ struct xbd_command {
 	uint32_t cm_nbounce;	   /* pages in cm_bounce */
 	void *cm_indirectionpages; /* indirect descriptor pages,
 				      granted read-only at connect */
+	uint32_t cm_indirectsegs;  /* descriptors the last indirect
+				      request left in them */
 	grant_ref_t cm_indirectionrefs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
 	/* their reserved references */
 	grant_ref_t cm_indirectionwire[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];

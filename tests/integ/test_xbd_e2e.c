@@ -8,8 +8,13 @@
  * grant shortages freezing and thawing the queue, barrier emulation by
  * single-stepping, flush through barriers, EOPNOTSUPP handling, the
  * read-only disk, bounce buffers for an untrusted backend, zero-copy
- * buffers, suspend/resume with I/O in flight, resume against a new
- * backend, the backend closing a disk that is open, online resize.
+ * buffers, suspend/resume with I/O in flight, the backend closing a disk
+ * that is open and one that is not, online resize, direct versus
+ * indirect requests and the tunable that disables indirect ones,
+ * 4096-byte sectors, attach by number and by directory, both rings of
+ * a multi-queue device, and the transport nodes published in XenStore.
+ * Resume against a new backend, and the cases of suspend that need a
+ * backend holding its answers, are in test_xbd_suspend.c.
  */
 
 #include <errno.h>
@@ -385,6 +390,9 @@ test_readonly(void **state)
 	assert_true(info.xi_features & XBD_FEAT_READONLY);
 	assert_int_equal(xbd_read(dev, buf, 0, sizeof(buf)), 0);
 	assert_int_equal(xbd_write(dev, buf, 0, sizeof(buf)), -EROFS);
+	assert_int_equal(xbd_write_ordered(dev, buf, 0, sizeof(buf)), -EROFS);
+	assert_true(info.xi_features & (XBD_FEAT_FLUSH | XBD_FEAT_BARRIER));
+	assert_int_equal(xbd_flush(dev), -EROFS);
 	assert_int_equal(xbd_discard(dev, 0, 4096, false), -EROFS);
 	xbd_detach(dev);
 	xbdt_teardown(&t);
@@ -584,6 +592,297 @@ test_resize(void **state)
 	xbdt_teardown(&t);
 }
 
+/* Requests up to 11 segments go direct, longer ones indirect. */
+static void
+test_indirect_selection(void **state)
+{
+	struct xbdt_opts fo = { .size = 4 * MiB };
+	struct xbd_info info;
+	struct xbd_stats st;
+	struct xbd_opts o;
+	struct xbdt t;
+	struct xbd_dev *dev;
+	static char buf[MiB], back[MiB];
+	size_t i;
+
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (char)(i % 241);
+	SETUP(&t, &fo);
+	assert_int_equal(xbdt_attach(&t, NULL, &dev), 0);
+	xbd_get_info(dev, &info);
+	assert_true(info.xi_features & XBD_FEAT_INDIRECT);
+	assert_int_equal(xbd_write(dev, buf, 0, 11 * 4096), 0);
+	xbd_get_stats(dev, &st, sizeof(st));
+	assert_int_equal(st.xs_indirect, 0);
+	assert_int_equal(st.xs_splits, 0);
+	assert_int_equal(xbd_write(dev, buf, 0, 12 * 4096), 0);
+	xbd_get_stats(dev, &st, sizeof(st));
+	assert_int_equal(st.xs_indirect, 1);
+	assert_int_equal(st.xs_splits, 0);
+	/* 1 MiB: 1020 KiB indirect, then 4 KiB direct. */
+	assert_int_equal(xbd_write(dev, buf, 0, MiB), 0);
+	xbd_get_stats(dev, &st, sizeof(st));
+	assert_int_equal(st.xs_indirect, 2);
+	assert_int_equal(st.xs_splits, 1);
+	assert_int_equal(xbd_read(dev, back, 0, MiB), 0);
+	assert_memory_equal(buf, back, MiB);
+	xbd_detach(dev);
+
+	/* The tunable: the backend's offer is ignored. */
+	xbd_opts_init(&o);
+	o.o_enable_indirect = false;
+	assert_int_equal(xbdt_attach(&t, &o, &dev), 0);
+	xbd_get_info(dev, &info);
+	assert_false(info.xi_features & XBD_FEAT_INDIRECT);
+	assert_int_equal(info.xi_max_request_segments, 11);
+	assert_int_equal(info.xi_max_request_size, 10 * 4096);
+	assert_int_equal(xbd_write(dev, buf, 0, 12 * 4096), 0);
+	xbd_get_stats(dev, &st, sizeof(st));
+	assert_int_equal(st.xs_splits, 1);
+	/* 1 MiB in 40 KiB requests: 26 of them. */
+	memset(back, 0, sizeof(back));
+	assert_int_equal(xbd_read(dev, back, 0, MiB), 0);
+	assert_memory_equal(buf, back, MiB);
+	xbd_get_stats(dev, &st, sizeof(st));
+	assert_int_equal(st.xs_splits, 1 + 25);
+	assert_int_equal(st.xs_indirect, 0);
+	assert_int_equal(st.xs_requests[BLKIF_OP_INDIRECT], 0);
+	xbd_detach(dev);
+	xbdt_teardown(&t);
+}
+
+/* A disk with 4096-byte logical sectors, down to the image file. */
+static void
+test_4k_sectors(void **state)
+{
+	struct xbdt_opts fo = { .size = 4 * MiB };
+	struct xbd_info info;
+	struct xbb_opts bo;
+	struct xbdt t;
+	struct xbd_dev *dev;
+	static char buf[16384], back[16384], zero[4096];
+	int fd, i;
+
+	xbb_opts_init(&bo);
+	bo.o_sector_size = 4096;
+	fo.xbb = &bo;
+	SETUP(&t, &fo);
+	assert_int_equal(xbdt_attach(&t, NULL, &dev), 0);
+	xbd_get_info(dev, &info);
+	assert_int_equal(info.xi_sector_size, 4096);
+	assert_int_equal(info.xi_sectors, 4 * MiB / 512);
+	assert_int_equal(info.xi_size, 4 * MiB);
+	/* Anything not in whole 4096-byte sectors is refused. */
+	assert_int_equal(xbd_read(dev, back, 0, 512), -EINVAL);
+	assert_int_equal(xbd_read(dev, back, 512, 4096), -EINVAL);
+	assert_int_equal(xbd_write(dev, buf, 4096, 2048), -EINVAL);
+	for (i = 0; i < (int)sizeof(buf); i++)
+		buf[i] = (char)(i * 13 + 5);
+	assert_int_equal(xbd_write(dev, buf, 3 * 4096, sizeof(buf)), 0);
+	assert_int_equal(xbd_flush(dev), 0);
+	assert_int_equal(xbd_read(dev, back, 3 * 4096, sizeof(back)), 0);
+	assert_memory_equal(buf, back, sizeof(buf));
+	/* The bytes landed where the sector numbers say. */
+	assert_true((fd = open(t.t_img, O_RDONLY)) >= 0);
+	memset(back, 0, sizeof(back));
+	assert_int_equal(pread(fd, back, sizeof(back), 3 * 4096),
+	    (ssize_t)sizeof(back));
+	close(fd);
+	assert_memory_equal(buf, back, sizeof(back));
+	assert_true(info.xi_features & XBD_FEAT_DISCARD);
+	assert_int_equal(xbd_discard(dev, 4 * 4096, 4096, false), 0);
+	assert_int_equal(xbd_read(dev, back, 4 * 4096, 4096), 0);
+	assert_memory_equal(back, zero, sizeof(zero));
+	xbd_detach(dev);
+	xbdt_teardown(&t);
+}
+
+/* A vbd is found by number and by its directory, relative or absolute. */
+static void
+test_attach_names(void **state)
+{
+	struct xbdt_opts fo = { .size = 4 * MiB };
+	char fe[256], be[256], name[256];
+	const char *names[3];
+	struct xbd_info info;
+	struct xbdt t;
+	struct xbd_dev *dev;
+	char buf[4096];
+	int i;
+
+	SETUP(&t, &fo);
+	assert_int_equal(
+	    xbus_vbd_paths(t.t_vbd, fe, sizeof(fe), be, sizeof(be)), 0);
+	/* Relative names are under the domain's own directory. */
+	snprintf(name, sizeof(name), "/local/domain/%u/",
+	    t.t_vbd->v_frontend_id);
+	assert_int_equal(strncmp(fe, name, strlen(name)), 0);
+	names[0] = "51712";
+	names[1] = fe + strlen(name);
+	names[2] = fe;
+	assert_string_equal(names[1], "device/vbd/51712");
+	for (i = 0; i < 3; i++) {
+		fprintf(stderr, "attach by \"%s\"\n", names[i]);
+		assert_int_equal(
+		    xbd_attach(xemb_plat(t.t_e), names[i], NULL, &dev), 0);
+		xbd_get_info(dev, &info);
+		assert_int_equal(info.xi_vdevice, 51712);
+		assert_string_equal(info.xi_name, "xbd0");
+		assert_int_equal(info.xi_state, 1);
+		assert_int_equal(xbd_read(dev, buf, 0, sizeof(buf)), 0);
+		xbd_detach(dev);
+	}
+	/* A vbd that does not exist. */
+	assert_int_equal(xbd_attach(xemb_plat(t.t_e), "51728", NULL, &dev),
+	    -ENOENT);
+	xbdt_teardown(&t);
+}
+
+/* The toolstack unplugs a disk nobody has open: it closes at once. */
+static void
+test_backend_closing_unopened(void **state)
+{
+	struct xbdt_opts fo = { .size = 4 * MiB };
+	struct xbdt t;
+	struct xbd_dev *dev;
+	char buf[4096], fe[256], be[256];
+	int i;
+
+	SETUP(&t, &fo);
+	assert_int_equal(xbdt_attach(&t, NULL, &dev), 0);
+	assert_int_equal(
+	    xbus_vbd_paths(t.t_vbd, fe, sizeof(fe), be, sizeof(be)), 0);
+	assert_int_equal(xbus_write(t.t_xs, XBT_NULL, be, "online", "0"), 0);
+	assert_int_equal(xbus_write_state(t.t_xs, be, XenbusStateClosing), 0);
+	for (i = 0; i < 500; i++) {
+		if (xbus_read_state(t.t_xs, fe) == XenbusStateClosed)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(xbus_read_state(t.t_xs, fe), XenbusStateClosed);
+	assert_int_equal(xbd_read(dev, buf, 0, sizeof(buf)), -ENXIO);
+	assert_int_equal(xbd_open(dev), -ENXIO);
+	xbd_detach(dev);
+	xbdt_teardown(&t);
+}
+
+/* With two queues negotiated, both rings carry requests. */
+static void
+test_multiqueue_rings(void **state)
+{
+	struct wl_opts wo = { .ops = 600,
+		.qd = 16,
+		.max_blocks = 8,
+		.flush_pct = 2,
+		.seed = 21 };
+	struct xbdt_opts fo = { .size = 8 * MiB };
+	struct xbd_softc *sc;
+	struct xbd_info info;
+	struct xbb_opts bo;
+	struct xbd_opts o;
+	struct xbdt t;
+	struct xbd_dev *dev;
+	RING_IDX prod[2];
+
+	xbb_opts_init(&bo);
+	bo.o_max_queues = 4;
+	fo.xbb = &bo;
+	SETUP(&t, &fo);
+	xbd_opts_init(&o);
+	o.o_max_queues = 2;
+	/* Small rings, so the workload outgrows the first one. */
+	o.o_max_ring_pages = 1;
+	assert_int_equal(xbdt_attach(&t, &o, &dev), 0);
+	xbd_get_info(dev, &info);
+	assert_int_equal(info.xi_queues, 2);
+	check_wl(dev, &wo);
+	sc = &dev->xd_sc;
+	XBD_LOCK(sc);
+	prod[0] = sc->xbd_rings[0].rq_ring.xr_ring.req_prod_pvt;
+	prod[1] = sc->xbd_rings[1].rq_ring.xr_ring.req_prod_pvt;
+	XBD_UNLOCK(sc);
+	fprintf(stderr, "requests: ring 0 %u, ring 1 %u\n", prod[0], prod[1]);
+	assert_true(prod[0] > 0);
+	assert_true(prod[1] > 0);
+	xbd_detach(dev);
+	xbdt_teardown(&t);
+}
+
+/* Read one of the frontend's nodes; NULL when it does not exist. */
+static char *
+fe_node(struct xbdt *t, const char *fe, const char *node)
+{
+	char *v = NULL;
+
+	if (xbus_read(t->t_xs, XBT_NULL, fe, node, &v) != 0)
+		return (NULL);
+	return (v);
+}
+
+/* Assert a frontend node's value (NULL: absent). */
+static void
+assert_fe_node(struct xbdt *t, const char *fe, const char *node,
+    const char *want)
+{
+	char *v = fe_node(t, fe, node);
+
+	if (want == NULL) {
+		if (v != NULL)
+			fail_msg("%s/%s is \"%s\", expected absent", fe, node,
+			    v);
+	} else {
+		if (v == NULL)
+			fail_msg("%s/%s absent, expected \"%s\"", fe, node,
+			    want);
+		assert_string_equal(v, want);
+	}
+	free(v);
+}
+
+/* The transport nodes, for a one-page ring and for a multi-page one. */
+static void
+test_xenstore_nodes(void **state)
+{
+	struct xbdt_opts fo = { .size = 4 * MiB };
+	char fe[256], be[256], *v;
+	struct xbd_opts o;
+	struct xbdt t;
+	struct xbd_dev *dev;
+
+	SETUP(&t, &fo);
+	assert_int_equal(
+	    xbus_vbd_paths(t.t_vbd, fe, sizeof(fe), be, sizeof(be)), 0);
+	/* 32 pages: both schemes, ring-ref0..31, never plain ring-ref. */
+	assert_int_equal(xbdt_attach(&t, NULL, &dev), 0);
+	assert_fe_node(&t, fe, "ring-page-order", "5");
+	assert_fe_node(&t, fe, "num-ring-pages", "32");
+	assert_non_null(v = fe_node(&t, fe, "ring-ref0"));
+	free(v);
+	assert_non_null(v = fe_node(&t, fe, "ring-ref31"));
+	free(v);
+	assert_fe_node(&t, fe, "ring-ref32", NULL);
+	assert_fe_node(&t, fe, "ring-ref", NULL);
+	assert_fe_node(&t, fe, "protocol", XEN_IO_PROTO_ABI_NATIVE);
+	assert_non_null(v = fe_node(&t, fe, "event-channel"));
+	free(v);
+	xbd_detach(dev);
+	xbdt_teardown(&t);
+
+	/* One page: ring-ref only. */
+	SETUP(&t, &fo);
+	xbd_opts_init(&o);
+	o.o_max_ring_pages = 1;
+	assert_int_equal(xbdt_attach(&t, &o, &dev), 0);
+	assert_non_null(v = fe_node(&t, fe, "ring-ref"));
+	free(v);
+	assert_fe_node(&t, fe, "ring-ref0", NULL);
+	assert_fe_node(&t, fe, "ring-page-order", NULL);
+	assert_fe_node(&t, fe, "num-ring-pages", NULL);
+	assert_fe_node(&t, fe, "protocol", XEN_IO_PROTO_ABI_NATIVE);
+	xbd_detach(dev);
+	xbdt_teardown(&t);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -600,6 +899,12 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_suspend_resume),
 		cmocka_unit_test(test_backend_closing_open),
 		cmocka_unit_test(test_resize),
+		cmocka_unit_test(test_indirect_selection),
+		cmocka_unit_test(test_4k_sectors),
+		cmocka_unit_test(test_attach_names),
+		cmocka_unit_test(test_backend_closing_unopened),
+		cmocka_unit_test(test_multiqueue_rings),
+		cmocka_unit_test(test_xenstore_nodes),
 	};
 
 	/* An argument runs only the tests it matches (while debugging). */
