@@ -100,11 +100,7 @@ struct xbd_opts {
 					   EIO (default 30 s; 0: fail at
 					   once) */
 	void (*o_event)(struct xbd_dev *, enum xbd_event, void *);
-	void *o_event_arg;  /* passed to o_event */
-	uint32_t o_poll_us; /* with requests in flight, the event thread
-			       spins this long for responses before it
-			       sleeps (0: never; costs a core while
-			       busy, saves a wake-up per completion) */
+	void *o_event_arg; /* passed to o_event */
 };
 
 XBD_API void xbd_opts_init(struct xbd_opts *o);

@@ -130,7 +130,6 @@ enum xbb_ctr {
 	XBB_C_URING_SQES,
 	XBB_C_URING_CQES,
 	XBB_C_SYNCS,
-	XBB_C_INLINE_IO,
 	XBB_C_COUNT
 };
 
@@ -499,9 +498,6 @@ struct xbb_ring {
 	bool rg_more;		    /* intake stopped at the batch limit */
 	bool rg_persistent;	    /* persistent grants negotiated */
 	bool rg_copy;		    /* grant copy instead of map */
-	bool rg_inline;		    /* try transfers without waiting first
-				       (RWF_NOWAIT), before io_uring */
-	uint64_t rg_poll_ns;	    /* spin this long before sleeping */
 	struct xbb_pgc rg_pgc;	    /* persistent grants */
 	struct xbb_pool rg_pool;    /* bounce pages */
 	struct plat_copy_seg *rg_copyseg; /* grant-copy scratch (rg_maxsegs):

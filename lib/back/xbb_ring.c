@@ -50,7 +50,6 @@
 #define XBB_EVTCHN_BATCH 64
 
 static void xbb_req_issue(struct xbb_ring *r, struct xbb_req *req);
-static void xbb_req_data_done(struct xbb_ring *r, struct xbb_req *req, int res);
 static void xbb_req_start(struct xbb_ring *r, struct xbb_req *req);
 
 /* ---------------------------------------------------------------------
@@ -206,12 +205,14 @@ xbb_req_next(const struct xbb_req *req, enum xbb_stage st)
 	}
 }
 
-/* The iovecs and offset of what is left of the request's transfer. */
-static struct iovec *
-xbb_req_chunk(struct xbb_req *req, uint32_t *niov, uint64_t *off)
+/* Prepare the data transfer for what is left of the request. */
+static void
+xbb_req_prep_data(struct xbb_ring *r, struct xbb_req *req)
 {
+	struct io_uring_sqe *sqe;
 	struct iovec *iov;
 	uint32_t n, i;
+	uint64_t off;
 
 	if (req->br_nbounce > 0) {
 		iov = &req->br_bounce_iov;
@@ -223,55 +224,7 @@ xbb_req_chunk(struct xbb_req *req, uint32_t *niov, uint64_t *off)
 	req->br_chunk = 0;
 	for (i = 0; i < n; i++)
 		req->br_chunk += iov[i].iov_len;
-	*niov = n;
-	*off = (req->br_info.ri_sector << XBD_SECTOR_SHIFT) + req->br_done;
-	return (iov);
-}
-
-/*
- * Try the transfer right here, without waiting: data in the page cache
- * (a tmpfs image, a warm file) is copied at once, where io_uring would
- * hand a buffered read it cannot finish without blocking to a worker
- * thread, a context switch per request.  Anything short or would-block
- * goes through io_uring as usual.
- * \return the bytes moved, or 0 when io_uring must do it.
- */
-static ssize_t
-xbb_req_inline(struct xbb_ring *r, struct xbb_req *req)
-{
-	struct xbb_store *so = &xbb_ring_dev(r)->xb_store;
-	struct iovec *iov;
-	uint32_t n;
-	uint64_t off;
-	ssize_t rc;
-
-	if (so->so_direct || !r->rg_inline)
-		return (0);
-	iov = xbb_req_chunk(req, &n, &off);
-	if (req->br_info.ri_op == BLKIF_OP_READ)
-		rc = preadv2(so->so_fd, iov, (int)n, (off_t)off, RWF_NOWAIT);
-	else
-		rc = pwritev2(so->so_fd, iov, (int)n, (off_t)off, RWF_NOWAIT);
-	if (rc == (ssize_t)req->br_chunk) {
-		xbb_ctr_add(&r->rg_ctrs, XBB_C_INLINE_IO, 1);
-		return (rc);
-	}
-	/* Partial: io_uring redoes the chunk (idempotent); EAGAIN: same. */
-	if (rc < 0 && errno == EOPNOTSUPP)
-		r->rg_inline = false;
-	return (0);
-}
-
-/* Prepare the data transfer for what is left of the request. */
-static void
-xbb_req_prep_data(struct xbb_ring *r, struct xbb_req *req)
-{
-	struct io_uring_sqe *sqe;
-	struct iovec *iov;
-	uint32_t n;
-	uint64_t off;
-
-	iov = xbb_req_chunk(req, &n, &off);
+	off = (req->br_info.ri_sector << XBD_SECTOR_SHIFT) + req->br_done;
 	sqe = xbb_io_sqe(&r->rg_io, (uint64_t)(uintptr_t)req);
 	if (req->br_info.ri_op == BLKIF_OP_READ)
 		io_uring_prep_readv(sqe, xbb_ring_dev(r)->xb_store.so_fd, iov,
@@ -291,7 +244,6 @@ xbb_req_try_issue(struct xbb_ring *r, struct xbb_req *req)
 	struct xbb_store *so = &xbb_ring_dev(r)->xb_store;
 	struct io_uring_sqe *sqe;
 	uint64_t off, len;
-	ssize_t done;
 	int rc;
 
 	switch (req->br_stage) {
@@ -310,10 +262,6 @@ xbb_req_try_issue(struct xbb_ring *r, struct xbb_req *req)
 	case XBB_ST_DATA:
 		if (req->br_info.ri_op != BLKIF_OP_READ && xbb_dev_failed(r)) {
 			xbb_req_fail(r, req, XBB_CAUSE_FAILED);
-			return (true);
-		}
-		if ((done = xbb_req_inline(r, req)) > 0) {
-			xbb_req_data_done(r, req, (int)done);
 			return (true);
 		}
 		if (!xbb_io_room(&r->rg_io, 1))
@@ -746,38 +694,6 @@ xbb_ring_done(void *arg, uint64_t tag, int res)
  * The I/O thread
  */
 
-/*
- * Polling mode: before sleeping, watch the ring and the completion queue
- * for up to rg_poll_ns.  The request event stays unarmed meanwhile, so a
- * frontend that keeps the ring busy never has to notify us.
- * \return true when there is work (do not sleep).
- */
-static bool
-xbb_ring_spin(struct xbb_ring *r)
-{
-	struct timespec t0, now;
-	uint64_t spent;
-	unsigned int i = 0;
-
-	if (r->rg_poll_ns == 0 || !xbb_ring_open(r))
-		return (false);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		if (xring_back_poll(&r->rg_xr) != 0 ||
-		    io_uring_cq_ready(&r->rg_io.io_ring) != 0 ||
-		    atomic_load(&r->rg_stop))
-			return (true);
-		/* The clock costs more than a look at the ring. */
-		if (++i % 64 != 0)
-			continue;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		spent = (uint64_t)(now.tv_sec - t0.tv_sec) * 1000000000ull +
-		    (uint64_t)now.tv_nsec - (uint64_t)t0.tv_nsec;
-		if (spent >= r->rg_poll_ns)
-			return (false);
-	}
-}
-
 static void *
 xbb_ring_main(void *arg)
 {
@@ -796,7 +712,7 @@ xbb_ring_main(void *arg)
 			break;
 		wait = 1;
 		if (xbb_ring_open(r)) {
-			if (r->rg_more || xbb_ring_spin(r))
+			if (r->rg_more)
 				wait = 0;
 			else if ((rc = xring_back_final_check(&r->rg_xr)) < 0)
 				xbb_ring_broken(r);
@@ -844,8 +760,6 @@ xbb_ring_init(struct xbb_ring *r, struct xbb_dev *dev, unsigned int index)
 	    XU_MAX((unsigned int)XBB_DIRECT_SEGS, o->o_max_indirect_segs);
 	r->rg_persistent = dev->xb_persistent;
 	r->rg_copy = o->o_grant_copy;
-	r->rg_inline = o->o_inline;
-	r->rg_poll_ns = (uint64_t)o->o_poll_us * 1000;
 	r->rg_lim.l_sectors = atomic_load(&dev->xb_sectors);
 	r->rg_lim.l_sector_size = so->so_sector_size;
 	r->rg_lim.l_max_indirect = o->o_max_indirect_segs;
