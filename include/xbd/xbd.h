@@ -85,9 +85,11 @@ struct xbd_opts {
 	bool o_persistent;		/* offer feature-persistent (default
 					   true) */
 	int o_bounce;			/* -1: bounce only when the toolstack
-					   marked the backend untrusted or
-					   grants are persistent (default);
-					   0: never; 1: always */
+					   marked the backend untrusted
+					   (default); 0: never; 1: always.
+					   Data outside xbd_buf_alloc memory
+					   is bounced whenever grants are
+					   persistent */
 	uint32_t o_bounce_pages;	/* pages of the bounce pool (0: sized
 					   from the ring) */
 	uint32_t o_connect_timeout_ms;	/* xbd_attach waits this long for the
