@@ -197,6 +197,8 @@ struct xbb_stats {
 	uint64_t st_uring_sqes;	    /* submission entries */
 	uint64_t st_uring_cqes;	    /* completions reaped */
 	uint64_t st_syncs;	    /* fdatasyncs issued (flush, barrier) */
+	uint64_t st_sync_io;	    /* transfers done at once, without
+				       io_uring (storage in memory) */
 };
 
 /*

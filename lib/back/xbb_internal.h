@@ -137,6 +137,7 @@ enum xbb_ctr {
 	XBB_C_URING_SQES,
 	XBB_C_URING_CQES,
 	XBB_C_SYNCS,
+	XBB_C_SYNC_IO,
 	XBB_C_COUNT
 };
 
@@ -235,6 +236,8 @@ struct xbb_store {
 	bool so_blkdev;		  /* a block device (ioctls), not a file */
 	bool so_readonly;	  /* opened O_RDONLY */
 	bool so_direct;		  /* opened O_DIRECT */
+	bool so_memfs;		  /* a file in memory (tmpfs, ramfs): a
+				     transfer never waits for a device */
 	uint64_t so_bytes;	  /* usable size: a multiple of the sector
 				     size, the tail beyond is not served */
 	uint32_t so_sector_size;  /* logical block size we publish */

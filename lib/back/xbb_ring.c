@@ -50,6 +50,7 @@
 #define XBB_EVTCHN_BATCH 64
 
 static void xbb_req_issue(struct xbb_ring *r, struct xbb_req *req);
+static void xbb_req_data_done(struct xbb_ring *r, struct xbb_req *req, int res);
 static void xbb_req_start(struct xbb_ring *r, struct xbb_req *req);
 
 /* ---------------------------------------------------------------------
@@ -205,14 +206,12 @@ xbb_req_next(const struct xbb_req *req, enum xbb_stage st)
 	}
 }
 
-/* Prepare the data transfer for what is left of the request. */
-static void
-xbb_req_prep_data(struct xbb_ring *r, struct xbb_req *req)
+/* The iovecs and offset of what is left of the request's transfer. */
+static struct iovec *
+xbb_req_chunk(struct xbb_req *req, uint32_t *niov, uint64_t *off)
 {
-	struct io_uring_sqe *sqe;
 	struct iovec *iov;
 	uint32_t n, i;
-	uint64_t off;
 
 	if (req->br_nbounce > 0) {
 		iov = &req->br_bounce_iov;
@@ -224,7 +223,57 @@ xbb_req_prep_data(struct xbb_ring *r, struct xbb_req *req)
 	req->br_chunk = 0;
 	for (i = 0; i < n; i++)
 		req->br_chunk += iov[i].iov_len;
-	off = (req->br_info.ri_sector << XBD_SECTOR_SHIFT) + req->br_done;
+	*niov = n;
+	*off = (req->br_info.ri_sector << XBD_SECTOR_SHIFT) + req->br_done;
+	return (iov);
+}
+
+/*
+ * Storage in memory (so_memfs): move the data at once, on this thread.
+ * \return the transfer's result the way io_uring reports it.
+ */
+static int
+xbb_req_sync_data(struct xbb_ring *r, struct xbb_req *req)
+{
+	int fd = xbb_ring_dev(r)->xb_store.so_fd;
+	struct iovec *iov;
+	uint64_t off;
+	uint32_t n;
+	ssize_t rc;
+
+	iov = xbb_req_chunk(req, &n, &off);
+	if (req->br_info.ri_op == BLKIF_OP_READ)
+		rc = preadv(fd, iov, (int)n, (off_t)off);
+	else
+		rc = pwritev(fd, iov, (int)n, (off_t)off);
+	xbb_ctr_add(&r->rg_ctrs, XBB_C_SYNC_IO, 1);
+	return (rc < 0 ? -errno : (int)rc);
+}
+
+/*
+ * Move this request's data synchronously?  Only when the storage is in
+ * memory and the request is alone: the backend holds nothing else and
+ * the ring is empty.  Then io_uring's hand-off to a worker thread (tmpfs
+ * takes no RWF_NOWAIT) is pure latency; with company, the worker threads
+ * overlap transfers and the ring thread keeps taking requests.
+ */
+static bool
+xbb_req_alone(struct xbb_ring *r)
+{
+	return (xbb_ring_dev(r)->xb_store.so_memfs && r->rg_inflight == 1 &&
+	    xring_back_poll(&r->rg_xr) == 0);
+}
+
+/* Prepare the data transfer for what is left of the request. */
+static void
+xbb_req_prep_data(struct xbb_ring *r, struct xbb_req *req)
+{
+	struct io_uring_sqe *sqe;
+	struct iovec *iov;
+	uint32_t n;
+	uint64_t off;
+
+	iov = xbb_req_chunk(req, &n, &off);
 	sqe = xbb_io_sqe(&r->rg_io, (uint64_t)(uintptr_t)req);
 	if (req->br_info.ri_op == BLKIF_OP_READ)
 		io_uring_prep_readv(sqe, xbb_ring_dev(r)->xb_store.so_fd, iov,
@@ -262,6 +311,10 @@ xbb_req_try_issue(struct xbb_ring *r, struct xbb_req *req)
 	case XBB_ST_DATA:
 		if (req->br_info.ri_op != BLKIF_OP_READ && xbb_dev_failed(r)) {
 			xbb_req_fail(r, req, XBB_CAUSE_FAILED);
+			return (true);
+		}
+		if (xbb_req_alone(r)) {
+			xbb_req_data_done(r, req, xbb_req_sync_data(r, req));
 			return (true);
 		}
 		if (!xbb_io_room(&r->rg_io, 1))
