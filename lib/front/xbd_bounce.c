@@ -138,6 +138,7 @@ xbd_bounce_release_all(struct xbd_softc *sc)
 	uint32_t i;
 
 	xbd_zc_ungrant(sc);
+	sc->xbd_zc_refused = false;
 	if (sc->xbd_bounce_mem == NULL)
 		return;
 	if (sc->xbd_bounce_refs != NULL) {
@@ -220,8 +221,9 @@ xbd_is_zc(struct xbd_softc *sc, const void *buf, size_t len)
 
 /*
  * Persistent grants: is the zero-copy region granted on this connection?
- * The first request that needs it grants it, once; on failure its data
- * is bounced instead.  Called with the lock held.
+ * The first request that needs it grants it, once; on failure (a grant
+ * table too small) its data is bounced for the rest of the connection.
+ * Called with the lock held.
  */
 bool
 xbd_zc_persistent(struct xbd_softc *sc)
@@ -230,8 +232,10 @@ xbd_zc_persistent(struct xbd_softc *sc)
 
 	if (sc->xbd_zc_granted)
 		return (true);
-	if (sc->xbd_zc_refs == NULL || sc->xbd_zc_retired ||
-	    plat_gnt_reserve(sc->xbd_plat, sc->xbd_zc_npages,
+	if (sc->xbd_zc_refs == NULL || sc->xbd_zc_retired || sc->xbd_zc_refused)
+		return (false);
+	sc->xbd_zc_refused = true;
+	if (plat_gnt_reserve(sc->xbd_plat, sc->xbd_zc_npages,
 		sc->xbd_zc_refs) != 0)
 		return (false);
 	for (i = 0; i < sc->xbd_zc_npages; i++) {
@@ -249,6 +253,7 @@ xbd_zc_persistent(struct xbd_softc *sc)
 		}
 	}
 	sc->xbd_zc_granted = true;
+	sc->xbd_zc_refused = false;
 	return (true);
 }
 

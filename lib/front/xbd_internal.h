@@ -323,6 +323,9 @@ struct xbd_softc {
 				     the backend of this connection */
 	bool xbd_zc_retired;	  /* a backend kept a page mapped: the
 				     region is never freed */
+	bool xbd_zc_refused;	  /* granting it failed on this connection:
+				     its data is bounced, no retry per
+				     request */
 
 	/* The command arrays of all rings, allocated at connect. */
 	struct xbd_command *xbd_cms; /* every command */
