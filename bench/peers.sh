@@ -32,6 +32,7 @@
 #   RUNTIME=5 REPEAT=3 TARGETS="uring-file nbdkit-file" bench/peers.sh
 #   bench/peers.sh --compare A/results.json B/results.json   # spread of runs
 #   bench/peers.sh --table RUN_DIR       # re-render table.txt of a finished run
+#   bench/peers.sh --goals RUN_DIR       # the xbd goal ratios of a finished run
 #
 # Environment knobs:
 #   RUNTIME (s, default 3)  RAMP (s, default 1)  SIZE_MB (default 256)
@@ -104,6 +105,41 @@ render_table() {
 if [[ "${1:-}" == "--table" ]]; then
     [[ $# -eq 2 ]] || { echo "usage: $0 --table RUN_DIR" >&2; exit 2; }
     render_table "$2"
+    exit 0
+fi
+
+# ---------------------------------------------------------------- goals mode
+# The project's goals (docs/performance.md): each ratio is computed within
+# one repetition, then the median over repetitions is compared with the
+# goal.
+if [[ "${1:-}" == "--goals" ]]; then
+    [[ $# -eq 2 ]] || { echo "usage: $0 --goals RUN_DIR" >&2; exit 2; }
+    jq -r '
+      def r2: (. * 100 | round) / 100;
+      def med: sort | if length % 2 == 1 then .[(length - 1) / 2]
+                      else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+      .results as $res
+      | [["rr4k-qd32", "iops", "nbdkit-file", ">=", 3],
+         ["rr4k-qd32", "iops", "uring-file", ">=", 0.6],
+         ["rw4k-qd32", "iops", "nbdkit-file", ">=", 3],
+         ["rr4k-qd1", "lat_mean_us", "nbdkit-file", "<=", 0.3],
+         ["rr64k-qd16", "iops", "nbdkit-file", ">=", 3],
+         ["sr1m-qd8", "iops", "uring-file", ">=", 0.8],
+         ["sw1m-qd8", "iops", "uring-file", ">=", 0.8]] as $goals
+      | ["target", "workload", "quantity", "reference", "goal",
+         "per_repetition", "median", "met"],
+        ($goals[] as [$wl, $f, $ref, $op, $g]
+         | ("xbd", "xbd-mp") as $t
+         | [$res[] | select(.workload == $wl and .target == $t)] as $mine
+         | select(($mine | length) > 0)
+         | [$mine[] | .rep as $rep | .[$f] as $v
+            | ($res[] | select(.workload == $wl and .target == $ref and .rep == $rep) | .[$f]) as $rv
+            | select($rv != null and $rv > 0) | $v / $rv] as $x
+         | select(($x | length) > 0)
+         | ($x | med) as $m
+         | [$t, $wl, $f, $ref, "\($op) \($g)", ($x | map(r2) | map(tostring) | join(",")),
+            ($m | r2), (if ($op == ">=" and $m >= $g) or ($op == "<=" and $m <= $g) then "yes" else "NO" end)])
+      | @tsv' "$2/results.json" | column -t
     exit 0
 fi
 
@@ -367,6 +403,7 @@ run_xbd() {  # $1 target, $2 workload, $3 repetition, $4 target index, $5 worklo
          # the measured window only (no start-up), both ends
          cpu_us_per_io: (if .ios > 0 then (.cpu_s + $srv_cpu * .runtime / $wall) * 1e6 / .ios else null end),
          notify_per_req: .notify_per_req, copies_per_byte: .copies_per_byte,
+         grant_ops_per_req: .grant_ops_per_req,
          other_cores: ((($busy - .cpu_s - $srv_cpu) / $wall) * 100 | round / 100),
          load1: $load}' "$out" >> "$RESULTS"
 }

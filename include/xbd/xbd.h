@@ -85,9 +85,11 @@ struct xbd_opts {
 	bool o_persistent;		/* offer feature-persistent (default
 					   true) */
 	int o_bounce;			/* -1: bounce only when the toolstack
-					   marked the backend untrusted or
-					   grants are persistent (default);
-					   0: never; 1: always */
+					   marked the backend untrusted
+					   (default); 0: never; 1: always.
+					   Data outside xbd_buf_alloc memory
+					   is bounced whenever grants are
+					   persistent */
 	uint32_t o_bounce_pages;	/* pages of the bounce pool (0: sized
 					   from the ring) */
 	uint32_t o_connect_timeout_ms;	/* xbd_attach waits this long for the
@@ -100,11 +102,7 @@ struct xbd_opts {
 					   EIO (default 30 s; 0: fail at
 					   once) */
 	void (*o_event)(struct xbd_dev *, enum xbd_event, void *);
-	void *o_event_arg;  /* passed to o_event */
-	uint32_t o_poll_us; /* with requests in flight, the event thread
-			       spins this long for responses before it
-			       sleeps (0: never; costs a core while
-			       busy, saves a wake-up per completion) */
+	void *o_event_arg; /* passed to o_event */
 };
 
 XBD_API void xbd_opts_init(struct xbd_opts *o);

@@ -86,13 +86,6 @@ struct xbb_opts {
 	void (*o_log)(void *arg, const char *msg); /* diagnostics (NULL:
 						      silent) */
 	void *o_log_arg;			   /* passed to o_log */
-	bool o_inline;		/* try each transfer with RWF_NOWAIT first:
-				   page-cache hits skip io_uring's worker threads
-				   (default true) */
-	unsigned int o_poll_us; /* an idle ring thread spins this long for
-				   new requests before it sleeps (0: never;
-				   costs a core while busy, saves a
-				   notification per request) */
 };
 
 void xbb_opts_init(struct xbb_opts *o);
@@ -204,8 +197,8 @@ struct xbb_stats {
 	uint64_t st_uring_sqes;	    /* submission entries */
 	uint64_t st_uring_cqes;	    /* completions reaped */
 	uint64_t st_syncs;	    /* fdatasyncs issued (flush, barrier) */
-	uint64_t st_inline_io;	    /* transfers done at once (RWF_NOWAIT),
-				       without io_uring */
+	uint64_t st_sync_io;	    /* transfers done at once, without
+				       io_uring (storage in memory) */
 };
 
 /*

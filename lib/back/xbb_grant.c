@@ -387,7 +387,7 @@ xbb_map_oneshot(struct xbb_ring *r, struct xbb_req *req)
 }
 
 /* Put a freshly mapped grant in the cache, evicting for room. */
-static struct xbb_pgrant *
+struct xbb_pgrant *
 xbb_pgc_adopt(struct xbb_ring *r, const struct plat_map_seg *map)
 {
 	struct plat_map_seg old;

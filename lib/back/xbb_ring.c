@@ -229,37 +229,39 @@ xbb_req_chunk(struct xbb_req *req, uint32_t *niov, uint64_t *off)
 }
 
 /*
- * Try the transfer right here, without waiting: data in the page cache
- * (a tmpfs image, a warm file) is copied at once, where io_uring would
- * hand a buffered read it cannot finish without blocking to a worker
- * thread, a context switch per request.  Anything short or would-block
- * goes through io_uring as usual.
- * \return the bytes moved, or 0 when io_uring must do it.
+ * Storage in memory (so_memfs): move the data at once, on this thread.
+ * \return the transfer's result the way io_uring reports it.
  */
-static ssize_t
-xbb_req_inline(struct xbb_ring *r, struct xbb_req *req)
+static int
+xbb_req_sync_data(struct xbb_ring *r, struct xbb_req *req)
 {
-	struct xbb_store *so = &xbb_ring_dev(r)->xb_store;
+	int fd = xbb_ring_dev(r)->xb_store.so_fd;
 	struct iovec *iov;
-	uint32_t n;
 	uint64_t off;
+	uint32_t n;
 	ssize_t rc;
 
-	if (so->so_direct || !r->rg_inline)
-		return (0);
 	iov = xbb_req_chunk(req, &n, &off);
 	if (req->br_info.ri_op == BLKIF_OP_READ)
-		rc = preadv2(so->so_fd, iov, (int)n, (off_t)off, RWF_NOWAIT);
+		rc = preadv(fd, iov, (int)n, (off_t)off);
 	else
-		rc = pwritev2(so->so_fd, iov, (int)n, (off_t)off, RWF_NOWAIT);
-	if (rc == (ssize_t)req->br_chunk) {
-		xbb_ctr_add(&r->rg_ctrs, XBB_C_INLINE_IO, 1);
-		return (rc);
-	}
-	/* Partial: io_uring redoes the chunk (idempotent); EAGAIN: same. */
-	if (rc < 0 && errno == EOPNOTSUPP)
-		r->rg_inline = false;
-	return (0);
+		rc = pwritev(fd, iov, (int)n, (off_t)off);
+	xbb_ctr_add(&r->rg_ctrs, XBB_C_SYNC_IO, 1);
+	return (rc < 0 ? -errno : (int)rc);
+}
+
+/*
+ * Move this request's data synchronously?  Only when the storage is in
+ * memory and the request is alone: the backend holds nothing else and
+ * the ring is empty.  Then io_uring's hand-off to a worker thread (tmpfs
+ * takes no RWF_NOWAIT) is pure latency; with company, the worker threads
+ * overlap transfers and the ring thread keeps taking requests.
+ */
+static bool
+xbb_req_alone(struct xbb_ring *r)
+{
+	return (xbb_ring_dev(r)->xb_store.so_memfs && r->rg_inflight == 1 &&
+	    xring_back_poll(&r->rg_xr) == 0);
 }
 
 /* Prepare the data transfer for what is left of the request. */
@@ -291,7 +293,6 @@ xbb_req_try_issue(struct xbb_ring *r, struct xbb_req *req)
 	struct xbb_store *so = &xbb_ring_dev(r)->xb_store;
 	struct io_uring_sqe *sqe;
 	uint64_t off, len;
-	ssize_t done;
 	int rc;
 
 	switch (req->br_stage) {
@@ -312,8 +313,8 @@ xbb_req_try_issue(struct xbb_ring *r, struct xbb_req *req)
 			xbb_req_fail(r, req, XBB_CAUSE_FAILED);
 			return (true);
 		}
-		if ((done = xbb_req_inline(r, req)) > 0) {
-			xbb_req_data_done(r, req, (int)done);
+		if (xbb_req_alone(r)) {
+			xbb_req_data_done(r, req, xbb_req_sync_data(r, req));
 			return (true);
 		}
 		if (!xbb_io_room(&r->rg_io, 1))
@@ -746,38 +747,6 @@ xbb_ring_done(void *arg, uint64_t tag, int res)
  * The I/O thread
  */
 
-/*
- * Polling mode: before sleeping, watch the ring and the completion queue
- * for up to rg_poll_ns.  The request event stays unarmed meanwhile, so a
- * frontend that keeps the ring busy never has to notify us.
- * \return true when there is work (do not sleep).
- */
-static bool
-xbb_ring_spin(struct xbb_ring *r)
-{
-	struct timespec t0, now;
-	uint64_t spent;
-	unsigned int i = 0;
-
-	if (r->rg_poll_ns == 0 || !xbb_ring_open(r))
-		return (false);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		if (xring_back_poll(&r->rg_xr) != 0 ||
-		    io_uring_cq_ready(&r->rg_io.io_ring) != 0 ||
-		    atomic_load(&r->rg_stop))
-			return (true);
-		/* The clock costs more than a look at the ring. */
-		if (++i % 64 != 0)
-			continue;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		spent = (uint64_t)(now.tv_sec - t0.tv_sec) * 1000000000ull +
-		    (uint64_t)now.tv_nsec - (uint64_t)t0.tv_nsec;
-		if (spent >= r->rg_poll_ns)
-			return (false);
-	}
-}
-
 static void *
 xbb_ring_main(void *arg)
 {
@@ -796,7 +765,7 @@ xbb_ring_main(void *arg)
 			break;
 		wait = 1;
 		if (xbb_ring_open(r)) {
-			if (r->rg_more || xbb_ring_spin(r))
+			if (r->rg_more)
 				wait = 0;
 			else if ((rc = xring_back_final_check(&r->rg_xr)) < 0)
 				xbb_ring_broken(r);
@@ -844,8 +813,6 @@ xbb_ring_init(struct xbb_ring *r, struct xbb_dev *dev, unsigned int index)
 	    XU_MAX((unsigned int)XBB_DIRECT_SEGS, o->o_max_indirect_segs);
 	r->rg_persistent = dev->xb_persistent;
 	r->rg_copy = o->o_grant_copy;
-	r->rg_inline = o->o_inline;
-	r->rg_poll_ns = (uint64_t)o->o_poll_us * 1000;
 	r->rg_lim.l_sectors = atomic_load(&dev->xb_sectors);
 	r->rg_lim.l_sector_size = so->so_sector_size;
 	r->rg_lim.l_max_indirect = o->o_max_indirect_segs;

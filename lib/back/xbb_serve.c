@@ -44,7 +44,6 @@ xbb_opts_init(struct xbb_opts *o)
 	o->o_flush = true;
 	o->o_barrier = true;
 	o->o_discard = true;
-	o->o_inline = true;
 }
 
 void

@@ -70,7 +70,7 @@ static const struct {
 	XBB_STAT(XBB_C_URING_SQES, st_uring_sqes, XBB_K_SUM),
 	XBB_STAT(XBB_C_URING_CQES, st_uring_cqes, XBB_K_SUM),
 	XBB_STAT(XBB_C_SYNCS, st_syncs, XBB_K_SUM),
-	XBB_STAT(XBB_C_INLINE_IO, st_inline_io, XBB_K_SUM),
+	XBB_STAT(XBB_C_SYNC_IO, st_sync_io, XBB_K_SUM),
 };
 
 /* Add one set of counters into the words of st. */

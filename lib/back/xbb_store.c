@@ -16,11 +16,13 @@
 
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +146,21 @@ xbb_store_dio_file(struct xbb_store *so)
 	free(buf);
 }
 
+/*
+ * Is the file in memory?  io_uring hands every buffered transfer on
+ * tmpfs to a worker thread (tmpfs takes no RWF_NOWAIT), a context switch
+ * each way per request, where a plain preadv never waits for a device
+ * (see xbb_req_alone).
+ */
+static bool
+xbb_store_in_memory(int fd)
+{
+	struct statfs sf;
+
+	return (fstatfs(fd, &sf) == 0 &&
+	    (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC));
+}
+
 static int
 xbb_store_fd(struct xbb_store *so, const struct xbb_store_cfg *cfg, bool direct)
 {
@@ -183,6 +200,7 @@ xbb_store_open(struct xbb_store *so, const struct xbb_store_cfg *cfg)
 			goto fail;
 	} else if (S_ISREG(st.st_mode)) {
 		xbb_store_probe_file(so, &st, &lbs, &pbs);
+		so->so_memfs = !so->so_direct && xbb_store_in_memory(so->so_fd);
 		if (so->so_direct)
 			xbb_store_dio_file(so);
 	} else {

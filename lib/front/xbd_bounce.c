@@ -13,6 +13,10 @@
  *
  * Zero-copy buffers: xbd_buf_alloc() hands out pages of a second
  * grantable region; bios whose data lies there are granted in place.
+ * With persistent grants the whole region is granted once, writable, by
+ * the first request that uses it on a connection, so that such data is
+ * neither copied nor granted per request: the backend keeps the pages
+ * mapped in its persistent-grant cache.
  */
 
 #include <errno.h>
@@ -101,6 +105,29 @@ fail_mem:
 }
 
 /*
+ * End the zero-copy region's persistent grants (at disconnect).  A page
+ * the backend still maps retires the whole region.
+ */
+static void
+xbd_zc_ungrant(struct xbd_softc *sc)
+{
+	bool busy = false;
+	uint32_t i;
+
+	if (!sc->xbd_zc_granted)
+		return;
+	for (i = 0; i < sc->xbd_zc_npages; i++)
+		if (plat_gnt_end(sc->xbd_plat, sc->xbd_zc_refs[i]) != 0)
+			busy = true;
+	if (busy)
+		sc->xbd_zc_retired = true;
+	else
+		plat_gnt_release(sc->xbd_plat, sc->xbd_zc_npages,
+		    sc->xbd_zc_refs);
+	sc->xbd_zc_granted = false;
+}
+
+/*
  * Give the pool back at disconnect.  A page the backend still maps may
  * never be reused: the whole pool is then left allocated.
  */
@@ -110,6 +137,8 @@ xbd_bounce_release_all(struct xbd_softc *sc)
 	bool busy = sc->xbd_pages_retired;
 	uint32_t i;
 
+	xbd_zc_ungrant(sc);
+	sc->xbd_zc_refused = false;
 	if (sc->xbd_bounce_mem == NULL)
 		return;
 	if (sc->xbd_bounce_refs != NULL) {
@@ -164,6 +193,17 @@ xbd_bounce_put(struct xbd_softc *sc, struct xbd_command *cm)
 		xbd_thaw(sc, XBDF_GNT_SHORTAGE);
 }
 
+/* Free the bookkeeping arrays of the zero-copy region. */
+static void
+xbd_zc_free_maps(struct xbd_softc *sc)
+{
+	free(sc->xbd_zc_used);
+	free(sc->xbd_zc_refs);
+	free(sc->xbd_zc_wire);
+	sc->xbd_zc_used = NULL;
+	sc->xbd_zc_refs = sc->xbd_zc_wire = NULL;
+}
+
 /* Does [buf, buf + len) lie in zero-copy memory, suitably aligned? */
 bool
 xbd_is_zc(struct xbd_softc *sc, const void *buf, size_t len)
@@ -179,6 +219,56 @@ xbd_is_zc(struct xbd_softc *sc, const void *buf, size_t len)
 	return ((b & (XBD_SECTOR_SIZE - 1)) == 0);
 }
 
+/*
+ * Persistent grants: is the zero-copy region granted on this connection?
+ * The first request that needs it grants it, once; on failure (a grant
+ * table too small) its data is bounced for the rest of the connection.
+ * Called with the lock held.
+ */
+bool
+xbd_zc_persistent(struct xbd_softc *sc)
+{
+	uint32_t i;
+
+	if (sc->xbd_zc_granted)
+		return (true);
+	if (sc->xbd_zc_refs == NULL || sc->xbd_zc_retired || sc->xbd_zc_refused)
+		return (false);
+	sc->xbd_zc_refused = true;
+	if (plat_gnt_reserve(sc->xbd_plat, sc->xbd_zc_npages,
+		sc->xbd_zc_refs) != 0)
+		return (false);
+	for (i = 0; i < sc->xbd_zc_npages; i++) {
+		/* Persistent grants are always writable (blkif.h note 7). */
+		if (plat_gnt_grant(sc->xbd_plat, sc->xbd_zc_refs[i],
+			sc->xbd_otherend_id,
+			(char *)sc->xbd_zc_mem + (size_t)i * XBD_PAGE_SIZE,
+			false, &sc->xbd_zc_wire[i]) != 0) {
+			while (i-- > 0)
+				(void)plat_gnt_end(sc->xbd_plat,
+				    sc->xbd_zc_refs[i]);
+			plat_gnt_release(sc->xbd_plat, sc->xbd_zc_npages,
+			    sc->xbd_zc_refs);
+			return (false);
+		}
+	}
+	sc->xbd_zc_granted = true;
+	sc->xbd_zc_refused = false;
+	return (true);
+}
+
+/* The wire reference of a page of the granted zero-copy region. */
+grant_ref_t
+xbd_zc_wire(struct xbd_softc *sc, const void *page)
+{
+	size_t i =
+	    ((uintptr_t)page - (uintptr_t)sc->xbd_zc_mem) / XBD_PAGE_SIZE;
+
+	XU_ASSERT(sc->xbd_zc_granted && i < sc->xbd_zc_npages,
+	    ("zero-copy page %zu", i));
+	return (sc->xbd_zc_wire[i]);
+}
+
 void *
 xbd_buf_alloc(struct xbd_dev *dev, size_t len)
 {
@@ -191,10 +281,13 @@ xbd_buf_alloc(struct xbd_dev *dev, size_t len)
 	XBD_LOCK(sc);
 	if (sc->xbd_zc_mem == NULL) {
 		if ((sc->xbd_zc_used = calloc(XBD_ZC_PAGES, 1)) == NULL ||
+		    (sc->xbd_zc_refs = calloc(XBD_ZC_PAGES,
+			 sizeof(grant_ref_t))) == NULL ||
+		    (sc->xbd_zc_wire = calloc(XBD_ZC_PAGES,
+			 sizeof(grant_ref_t))) == NULL ||
 		    plat_mem_alloc(sc->xbd_plat, sc->xbd_otherend_id,
 			XBD_ZC_PAGES, &mem) != 0) {
-			free(sc->xbd_zc_used);
-			sc->xbd_zc_used = NULL;
+			xbd_zc_free_maps(sc);
 			XBD_UNLOCK(sc);
 			return (NULL);
 		}
@@ -234,14 +327,14 @@ xbd_buf_free(struct xbd_dev *dev, void *buf, size_t len)
 	XBD_UNLOCK(sc);
 }
 
-/* Free the zero-copy region at detach. */
+/* Free the zero-copy region at detach (the transport is gone). */
 void
 xbd_zc_release(struct xbd_softc *sc)
 {
-	if (sc->xbd_zc_mem != NULL)
+	xbd_zc_ungrant(sc);
+	if (sc->xbd_zc_mem != NULL && !sc->xbd_zc_retired)
 		plat_mem_free(sc->xbd_plat, sc->xbd_zc_mem, sc->xbd_zc_npages);
-	free(sc->xbd_zc_used);
+	xbd_zc_free_maps(sc);
 	sc->xbd_zc_mem = NULL;
-	sc->xbd_zc_used = NULL;
 	sc->xbd_zc_npages = 0;
 }

@@ -290,8 +290,14 @@ xbd_bio_command(struct xbd_softc *sc)
 	cm->cm_datalen = (uint32_t)len;
 	cm->cm_sector_number =
 	    (bp->bio_offset + cm->cm_bio_off) >> XBD_SECTOR_SHIFT;
+	/*
+	 * With persistent grants, data outside the zero-copy region has no
+	 * persistent reference of its own: it goes through the pool.
+	 */
 	bounce = (sc->xbd_flags & XBDF_BOUNCE) != 0 ||
-	    !xbd_is_zc(sc, cm->cm_data, len);
+	    !xbd_is_zc(sc, cm->cm_data, len) ||
+	    ((sc->xbd_flags & XBDF_PERSISTENT) != 0 && len != 0 &&
+		!xbd_zc_persistent(sc));
 	if (xbd_cm_reserve(sc, cm, bounce) != 0) {
 		cm->cm_bp = NULL;
 		cm->cm_flags = XBDCF_INITIALIZER;
@@ -388,8 +394,10 @@ xbd_mksegarray(struct xbd_softc *sc, struct xbd_command *cm,
 			(off & (XBD_SECTOR_SIZE - 1)) == 0,
 		    ("segment %u: off %u len %u", i, off, chunk));
 		page = xbd_cm_page(sc, cm, i);
-		if (persistent) {
+		if (persistent && bounce) {
 			wire = sc->xbd_bounce_wire[cm->cm_bounce[i]];
+		} else if (persistent) {
+			wire = xbd_zc_wire(sc, page);
 		} else {
 			rc = plat_gnt_grant(sc->xbd_plat, cm->cm_sg_refs[i],
 			    sc->xbd_otherend_id, page, readonly, &wire);

@@ -541,7 +541,9 @@ xbd_free_commands(struct xbd_softc *sc)
 
 /*
  * The indirect pages: permanently allocated per command and granted
- * read-only to the backend once (FreeBSD's cm_indirectionpages).  If that
+ * read-only to the backend once (FreeBSD's cm_indirectionpages); with
+ * persistent grants writable, as the protocol wants persistent grants,
+ * so that the backend can keep them mapped in its cache.  If that
  * fails, fall back to direct requests rather than keep a segment limit
  * we cannot honour (a FreeBSD shortcoming).
  */
@@ -549,6 +551,7 @@ static int
 xbd_alloc_indirect(struct xbd_softc *sc)
 {
 	uint32_t ip = sc->xbd_max_request_indirectpages, i, j;
+	bool persistent = (sc->xbd_flags & XBDF_PERSISTENT) != 0;
 	struct xbd_command *cm;
 	int rc;
 
@@ -571,7 +574,7 @@ xbd_alloc_indirect(struct xbd_softc *sc)
 			    cm->cm_indirectionrefs[j], sc->xbd_otherend_id,
 			    (char *)cm->cm_indirectionpages +
 				(size_t)j * XBD_PAGE_SIZE,
-			    true, &cm->cm_indirectionwire[j]);
+			    !persistent, &cm->cm_indirectionwire[j]);
 			if (rc != 0) {
 				while (j-- > 0)
 					(void)plat_gnt_end(sc->xbd_plat,
@@ -709,8 +712,12 @@ xbd_connect(struct xbd_softc *sc)
 	}
 	persistent =
 	    sc->xbd_opts.o_persistent && xbd_feature(sc, "feature-persistent");
+	/*
+	 * Persistent grants alone do not bounce everything: data in the
+	 * zero-copy region has persistent references too.
+	 */
 	bounce = sc->xbd_opts.o_bounce == 1 ||
-	    (sc->xbd_opts.o_bounce == -1 && (!sc->xbd_trusted || persistent));
+	    (sc->xbd_opts.o_bounce == -1 && !sc->xbd_trusted);
 
 	/*
 	 * Features are read without the lock (XenStore round trips) into

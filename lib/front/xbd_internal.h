@@ -315,9 +315,19 @@ struct xbd_softc {
 	grant_ref_t *xbd_bounce_wire; /* ... as put on the wire */
 
 	/* Zero-copy buffers handed out by xbd_buf_alloc. */
-	void *xbd_zc_mem;	/* grantable region (lazily allocated) */
-	uint32_t xbd_zc_npages; /* its size */
-	uint8_t *xbd_zc_used;	/* page map of allocations */
+	void *xbd_zc_mem;	  /* grantable region (lazily allocated) */
+	uint32_t xbd_zc_npages;	  /* its size */
+	uint8_t *xbd_zc_used;	  /* page map of allocations */
+	grant_ref_t *xbd_zc_refs; /* persistent mode: a ref per page,
+				     allocated with the region */
+	grant_ref_t *xbd_zc_wire; /* ... as put on the wire */
+	bool xbd_zc_granted;	  /* the refs are granted, writable, to
+				     the backend of this connection */
+	bool xbd_zc_retired;	  /* a backend kept a page mapped: the
+				     region is never freed */
+	bool xbd_zc_refused;	  /* granting it failed on this connection:
+				     its data is bounced, no retry per
+				     request */
 
 	/* The command arrays of all rings, allocated at connect. */
 	struct xbd_command *xbd_cms; /* every command */
@@ -400,6 +410,8 @@ int xbd_bounce_get(struct xbd_softc *sc, struct xbd_command *cm,
 void xbd_bounce_put(struct xbd_softc *sc, struct xbd_command *cm);
 void *xbd_bounce_page(struct xbd_softc *sc, uint32_t idx);
 bool xbd_is_zc(struct xbd_softc *sc, const void *buf, size_t len);
+bool xbd_zc_persistent(struct xbd_softc *sc);
+grant_ref_t xbd_zc_wire(struct xbd_softc *sc, const void *page);
 void xbd_zc_release(struct xbd_softc *sc);
 
 /*

@@ -158,54 +158,12 @@ xbd_watchdog(struct xbd_softc *sc)
 	XBD_UNLOCK(sc);
 }
 
-/*
- * Polling mode: while requests are in flight, look at the rings for up to
- * o_poll_us before sleeping; a response found this way costs no wake-up.
- * \return true when a ring had responses (they were processed).
- */
-static bool
-xbd_poll_rings(struct xbd_softc *sc)
-{
-	struct timespec t0, now;
-	uint64_t spent, limit = (uint64_t)sc->xbd_opts.o_poll_us * 1000;
-	bool any, found = false;
-	uint32_t q;
-
-	if (limit == 0)
-		return (false);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		any = false;
-		XBD_LOCK(sc);
-		if (sc->xbd_state == XBD_STATE_CONNECTED) {
-			for (q = 0; q < sc->xbd_nqueues; q++) {
-				if (sc->xbd_rings[q].rq_busy == 0)
-					continue;
-				any = true;
-				if (xring_front_poll(
-					&sc->xbd_rings[q].rq_ring) != 0) {
-					xbd_int(sc, &sc->xbd_rings[q]);
-					found = true;
-				}
-			}
-		}
-		XBD_UNLOCK(sc);
-		if (found || !any)
-			return (found);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		spent = (uint64_t)(now.tv_sec - t0.tv_sec) * 1000000000ull +
-		    (uint64_t)now.tv_nsec - (uint64_t)t0.tv_nsec;
-		if (spent >= limit)
-			return (false);
-	}
-}
-
 static void *
 xbd_thread_main(void *arg)
 {
 	struct xbd_softc *sc = arg;
 	struct pollfd pfd[3];
-	bool stop, polled;
+	bool stop;
 	int n;
 
 	pfd[0].fd = plat_evtchn_fd(sc->xbd_evtchn);
@@ -219,12 +177,9 @@ xbd_thread_main(void *arg)
 		 * started sleeping, and waking this thread for each first
 		 * request would cost a syscall per I/O at low depth.
 		 */
-		/* Having polled responses in, only glance at the fds. */
-		polled = xbd_poll_rings(sc);
-		if ((n = poll(pfd, 3, polled ? 0 : XBD_WATCHDOG_MS)) < 0 &&
-		    errno != EINTR)
+		if ((n = poll(pfd, 3, XBD_WATCHDOG_MS)) < 0 && errno != EINTR)
 			break;
-		if (n == 0 && !polled)
+		if (n == 0)
 			xbd_watchdog(sc);
 		if (pfd[0].revents != 0)
 			xbd_events(sc);

@@ -246,8 +246,8 @@ bad:
 
 /* Counters of both ends, for the per-request ratios. */
 struct bench_counts {
-	uint64_t fe_notify, fe_events, fe_bounce, fe_requests;
-	uint64_t be_notify, be_copy_bytes, be_enter;
+	uint64_t fe_notify, fe_events, fe_bounce, fe_requests, fe_grants;
+	uint64_t be_notify, be_copy_bytes, be_enter, be_maps;
 };
 
 static void
@@ -262,6 +262,7 @@ bench_counts(struct xbd_dev *dev, struct xbb *xbb, struct bench_counts *c)
 	c->fe_notify = fs.xs_notify;
 	c->fe_events = fs.xs_events;
 	c->fe_bounce = fs.xs_bounce_bytes;
+	c->fe_grants = fs.xs_grants;
 	for (i = 0; i < 7; i++)
 		if (i != BLKIF_OP_INDIRECT)
 			c->fe_requests += fs.xs_requests[i];
@@ -269,6 +270,7 @@ bench_counts(struct xbd_dev *dev, struct xbb *xbb, struct bench_counts *c)
 		c->be_notify = bs.st_notify_sent;
 		c->be_copy_bytes = bs.st_bounce_bytes;
 		c->be_enter = bs.st_uring_enter;
+		c->be_maps = bs.st_maps;
 	}
 }
 
@@ -318,7 +320,7 @@ cmd_bench(int argc, char **argv)
 	struct xwl_cfg wc;
 	struct xwl_result r;
 	char dir[256] = "", img[300] = "";
-	double iops, mibs, reqs, bytes, nreq, cpb;
+	double iops, mibs, reqs, bytes, nreq, cpb, gpr;
 	int rc, exit_code = CMD_EXIT_FAIL;
 	bool created = false;
 
@@ -417,6 +419,11 @@ cmd_bench(int argc, char **argv)
 			      c1.be_copy_bytes - c0.be_copy_bytes) /
 		bytes :
 			  0;
+	/* Grants made by the frontend plus foreign pages the backend mapped. */
+	gpr = reqs > 0 ?
+	    (double)(c1.fe_grants - c0.fe_grants + c1.be_maps - c0.be_maps) /
+		reqs :
+	    0;
 	if (o.json) {
 		printf("{\"target\":\"xbd\",\"rw\":\"%s\",\"bs\":%ju,"
 		       "\"iodepth\":%d,\"runtime\":%.3f,\"ios\":%ju,"
@@ -425,6 +432,7 @@ cmd_bench(int argc, char **argv)
 		       "\"cpu_us_per_io\":%.3f,\"cpu_s\":%.3f,"
 		       "\"notify_per_req\":%.4f,\"copies_per_byte\":%.4f,"
 		       "\"requests\":%.0f,\"uring_enter_per_req\":%.4f,"
+		       "\"grant_ops_per_req\":%.4f,"
 		       "\"errors\":%ju,\"verify_bad\":%ju,"
 		       "\"ring_pages\":%u,\"queues\":%u,\"features\":%u}\n",
 		    o.rw, (uintmax_t)o.bs, o.qd, r.r_seconds,
@@ -435,7 +443,7 @@ cmd_bench(int argc, char **argv)
 		    r.r_ios > 0 ? r.r_cpu * 1e6 / r.r_ios : 0, r.r_cpu, nreq,
 		    cpb, reqs,
 		    reqs > 0 ? (double)(c1.be_enter - c0.be_enter) / reqs : 0,
-		    (uintmax_t)r.r_errors, (uintmax_t)r.r_bad,
+		    gpr, (uintmax_t)r.r_errors, (uintmax_t)r.r_bad,
 		    info.xi_ring_pages, info.xi_queues, info.xi_features);
 	} else {
 		printf("%s bs=%ju iodepth=%d: %.0f IOPS, %.1f MiB/s, "
@@ -445,8 +453,9 @@ cmd_bench(int argc, char **argv)
 		    (double)xwl_percentile(&r, 0.99) / 1e3,
 		    r.r_ios > 0 ? r.r_cpu * 1e6 / r.r_ios : 0);
 		printf("protocol: %.3f notifications per request, %.3f copies "
-		       "per byte, %.0f requests",
-		    nreq, cpb, reqs);
+		       "per byte, %.3f grant operations per request, %.0f "
+		       "requests",
+		    nreq, cpb, gpr, reqs);
 		if (emb != NULL)
 			printf(", %.3f io_uring_enter per request",
 			    reqs > 0 ?
