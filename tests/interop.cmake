@@ -14,7 +14,7 @@ if(XENEVTCHN_FOUND AND XENGNTTAB_FOUND)
 	    ${PROJECT_SOURCE_DIR}/tests/interop/run.sh $<TARGET_FILE:xbd>
 	    ${XBD_INTEROP_OUT} ${XBD_INTEROP_CHECKS})
 	set_tests_properties(interop_boot PROPERTIES LABELS interop
-	    TIMEOUT 900 FIXTURES_SETUP interop)
+	    TIMEOUT 1500 FIXTURES_SETUP interop)
 	foreach(c ${XBD_INTEROP_CHECKS})
 		add_test(NAME interop_${c} COMMAND
 		    ${PROJECT_SOURCE_DIR}/tests/interop/result.sh

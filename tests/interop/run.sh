@@ -16,8 +16,9 @@
 # tests/interop/result.sh judges each), 1 when it never reported.
 #
 # Environment: XBD_INTEROP_CACHE (default ~/.cache/xbd-interop),
-# XBD_INTEROP_TIMEOUT (seconds for the whole boot, default 480),
-# XBD_INTEROP_CHECK_TIMEOUT (seconds per check, default 150).
+# XBD_INTEROP_TIMEOUT (seconds for the whole boot, default 1200),
+# XBD_INTEROP_CHECK_TIMEOUT (seconds per check, default 400).  A run takes
+# 4-6 minutes on two busy cores; the limits only catch hangs.
 
 set -euo pipefail
 
@@ -32,8 +33,8 @@ out=$(realpath -m "$2")
 shift 2
 checks=${*:-blkback qdisk blkfront xl}
 cache=${XBD_INTEROP_CACHE:-$HOME/.cache/xbd-interop}
-boot_timeout=${XBD_INTEROP_TIMEOUT:-480}
-check_timeout=${XBD_INTEROP_CHECK_TIMEOUT:-150}
+boot_timeout=${XBD_INTEROP_TIMEOUT:-1200}
+check_timeout=${XBD_INTEROP_CHECK_TIMEOUT:-400}
 t0=$(date +%s)
 say() { echo "interop [$(($(date +%s) - t0)) s]: $*"; }
 
