@@ -584,6 +584,54 @@ test_resize(void **state)
 	xbdt_teardown(&t);
 }
 
+/*
+ * A re-attach with fewer queues and ring pages leaves none of the first
+ * connection's nodes behind: Linux blkback reads a stale
+ * multi-queue-num-queues or ring-page-order as the new connection's.
+ */
+static void
+test_reattach_smaller(void **state)
+{
+	struct xbdt_opts fo = { .size = 4 * MiB };
+	struct xbd_opts o;
+	struct xbd_info info;
+	struct xbdt t;
+	struct xbd_dev *dev;
+	char fe[XBUS_PATH_MAX], be[XBUS_PATH_MAX], *v;
+	char buf[4096] = { 0 };
+
+	SETUP(&t, &fo);
+	assert_int_equal(
+	    xbus_vbd_paths(t.t_vbd, fe, sizeof(fe), be, sizeof(be)), 0);
+	xbd_opts_init(&o);
+	o.o_max_queues = 2;
+	assert_int_equal(xbdt_attach(&t, &o, &dev), 0);
+	assert_int_equal(
+	    xbus_read(t.t_xs, XBT_NULL, fe, "multi-queue-num-queues", &v), 0);
+	free(v);
+	xbd_detach(dev);
+
+	xbd_opts_init(&o);
+	o.o_max_ring_pages = 1;
+	assert_int_equal(xbdt_attach(&t, &o, &dev), 0);
+	xbd_get_info(dev, &info);
+	assert_int_equal(info.xi_queues, 1);
+	assert_int_equal(info.xi_ring_pages, 1);
+	assert_int_equal(
+	    xbus_read(t.t_xs, XBT_NULL, fe, "multi-queue-num-queues", &v),
+	    -ENOENT);
+	assert_int_equal(xbus_read(t.t_xs, XBT_NULL, fe, "ring-page-order", &v),
+	    -ENOENT);
+	assert_int_equal(xbus_read(t.t_xs, XBT_NULL, fe, "queue-0", &v),
+	    -ENOENT);
+	assert_int_equal(xbus_read(t.t_xs, XBT_NULL, fe, "ring-ref0", &v),
+	    -ENOENT);
+	assert_int_equal(xbd_write(dev, buf, 0, sizeof(buf)), 0);
+	assert_int_equal(xbd_read(dev, buf, 0, sizeof(buf)), 0);
+	xbd_detach(dev);
+	xbdt_teardown(&t);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -600,6 +648,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_suspend_resume),
 		cmocka_unit_test(test_backend_closing_open),
 		cmocka_unit_test(test_resize),
+		cmocka_unit_test(test_reattach_smaller),
 	};
 
 	/* An argument runs only the tests it matches (while debugging). */
