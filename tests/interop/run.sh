@@ -18,7 +18,7 @@
 # Environment: XBD_INTEROP_CACHE (default ~/.cache/xbd-interop),
 # XBD_INTEROP_TIMEOUT (seconds for the whole boot, default 1200),
 # XBD_INTEROP_CHECK_TIMEOUT (seconds per check, default 400).  A run takes
-# 4-6 minutes on two busy cores; the limits only catch hangs.
+# 5-8 minutes on two busy cores; the limits only catch hangs.
 
 set -euo pipefail
 

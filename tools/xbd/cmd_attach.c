@@ -268,6 +268,12 @@ cmd_attach(int argc, char **argv)
 		wc.c_span =
 		    info.xi_size < (64ull << 20) ? info.xi_size : 64ull << 20;
 		wc.c_span -= wc.c_span % bs;
+		if (wc.c_span == 0) {
+			fprintf(stderr,
+			    "xbd attach: --bs %u is larger than the disk\n",
+			    bs);
+			goto out;
+		}
 		wc.c_bs = bs;
 		wc.c_qd = 16;
 		wc.c_random = true;
