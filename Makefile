@@ -8,9 +8,10 @@
 #   make test    build (dev) and run the whole test suite
 #   make asan    the test suite under ASan + UBSan
 #   make fuzz    build the libFuzzer targets (clang)
+#   make interop the interop suite: Xen and dom0 under QEMU (root)
 #   make style   the style gate CI runs
 
-.PHONY: all run test asan fuzz release style deps clean
+.PHONY: all run test asan fuzz release interop style deps clean
 
 all: release
 
@@ -33,6 +34,9 @@ asan: deps
 fuzz: deps
 	cmake --preset fuzz
 	cmake --build --preset fuzz
+
+interop: release
+	ctest --test-dir build/release -L interop --output-on-failure
 
 style:
 	scripts/check-style.sh

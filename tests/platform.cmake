@@ -13,3 +13,10 @@ xbd_test(NAME test_hv_procs SOURCES integ/test_hv_procs.c LIBS xbd_sim
 # The XenBus layer and libxl's vbd layout, against the XenStore daemon.
 xbd_test(NAME test_xbus_vbd SOURCES integ/test_xbus_vbd.c
     LIBS xbd_sim xbd_xbus LABELS "integ;platform" TIMEOUT 60)
+
+# The real-Xen platform's parts that need no hypervisor (the rest is the
+# interop suite's).
+if(XENEVTCHN_FOUND AND XENGNTTAB_FOUND)
+	xbd_test(NAME test_px SOURCES unit/test_px.c LIBS xbd_xen
+	    LABELS "unit;platform" TIMEOUT 30)
+endif()

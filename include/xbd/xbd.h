@@ -53,6 +53,17 @@ struct xbd_plat;
 XBD_API int xbd_plat_open_sim(const char *dir, uint32_t domid, bool attach,
     struct xbd_plat **out);
 
+/*
+ * The domain this process runs in, on real Xen: grants through
+ * /dev/xen/gntalloc, mappings through /dev/xen/gntdev, event channels
+ * through /dev/xen/evtchn, XenStore through xenstored's socket or
+ * /dev/xen/xenbus.
+ * \return 0, -ENODEV (not on Xen, or the xen-gntalloc, xen-gntdev or
+ *         xen-evtchn modules are not loaded), -ENOTSUP (built without
+ *         libxen-dev), -EACCES (the devices need root).
+ */
+XBD_API int xbd_plat_open_xen(struct xbd_plat **out);
+
 /* Close a platform; every device attached through it must be detached. */
 XBD_API void xbd_plat_close(struct xbd_plat *p);
 

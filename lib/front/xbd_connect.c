@@ -235,6 +235,36 @@ xbd_write_ring_nodes(struct xbd_softc *sc, xs_transaction_t t, const char *dir,
 	    ring->rq_port));
 }
 
+/*
+ * Remove what an earlier connection published: a backend reads
+ * multi-queue-num-queues or ring-page-order left from a connection with
+ * more queues or pages as if they were ours (Linux blkback does, and
+ * then maps stale references), and the toolstack does not recreate the
+ * directory between a detach and the next attach.
+ */
+static int
+xbd_clear_transport(struct xbd_softc *sc, xs_transaction_t t)
+{
+	static const char *const stale[] = { "ring-ref", "queue-",
+		"event-channel", "ring-page-order", "num-ring-pages",
+		"multi-queue-num-queues" };
+	unsigned int n, i, j;
+	char **ents;
+	int rc = 0;
+
+	if ((ents = xs_directory(sc->xbd_xs, t, sc->xbd_node, &n)) == NULL)
+		return (errno == ENOENT ? 0 : -errno);
+	for (i = 0; i < n && rc == 0; i++)
+		for (j = 0; j < sizeof(stale) / sizeof(stale[0]); j++)
+			if (strncmp(ents[i], stale[j], strlen(stale[j])) == 0) {
+				rc = xbus_rm(sc->xbd_xs, t, sc->xbd_node,
+				    ents[i]);
+				break;
+			}
+	free(ents);
+	return (rc);
+}
+
 static int
 xbd_write_transport(struct xbd_softc *sc, xs_transaction_t t)
 {
@@ -242,6 +272,8 @@ xbd_write_transport(struct xbd_softc *sc, xs_transaction_t t)
 	uint32_t q, order;
 	int rc;
 
+	if ((rc = xbd_clear_transport(sc, t)) != 0)
+		return (rc);
 	if (sc->xbd_ring_pages > 1) {
 		/* Both schemes: the Citrix order and the deprecated count. */
 		for (order = 0; (1u << order) < sc->xbd_ring_pages; order++)

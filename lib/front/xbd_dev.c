@@ -62,6 +62,23 @@ xbd_plat_open_sim(const char *dir, uint32_t domid, bool attach,
 }
 
 int
+xbd_plat_open_xen(struct xbd_plat **out)
+{
+	struct xbd_plat *xp;
+	int rc;
+
+	if ((xp = calloc(1, sizeof(*xp))) == NULL)
+		return (-ENOMEM);
+	if ((rc = plat_xen_open(&xp->xp_plat)) != 0) {
+		free(xp);
+		return (rc);
+	}
+	xp->xp_owned = true;
+	*out = xp;
+	return (0);
+}
+
+int
 xbd_plat_wrap(struct plat *p, struct xbd_plat **out)
 {
 	struct xbd_plat *xp;

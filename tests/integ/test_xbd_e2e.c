@@ -12,7 +12,8 @@
  * that is open and one that is not, online resize, direct versus
  * indirect requests and the tunable that disables indirect ones,
  * 4096-byte sectors, attach by number and by directory, both rings of
- * a multi-queue device, and the transport nodes published in XenStore.
+ * a multi-queue device, the transport nodes published in XenStore, and
+ * a re-attach with fewer queues and ring pages (no stale nodes).
  * Resume against a new backend, and the cases of suspend that need a
  * backend holding its answers, are in test_xbd_suspend.c.
  */
@@ -883,6 +884,54 @@ test_xenstore_nodes(void **state)
 	xbdt_teardown(&t);
 }
 
+/*
+ * A re-attach with fewer queues and ring pages leaves none of the first
+ * connection's nodes behind: Linux blkback reads a stale
+ * multi-queue-num-queues or ring-page-order as the new connection's.
+ */
+static void
+test_reattach_smaller(void **state)
+{
+	struct xbdt_opts fo = { .size = 4 * MiB };
+	struct xbd_opts o;
+	struct xbd_info info;
+	struct xbdt t;
+	struct xbd_dev *dev;
+	char fe[XBUS_PATH_MAX], be[XBUS_PATH_MAX], *v;
+	char buf[4096] = { 0 };
+
+	SETUP(&t, &fo);
+	assert_int_equal(
+	    xbus_vbd_paths(t.t_vbd, fe, sizeof(fe), be, sizeof(be)), 0);
+	xbd_opts_init(&o);
+	o.o_max_queues = 2;
+	assert_int_equal(xbdt_attach(&t, &o, &dev), 0);
+	assert_int_equal(
+	    xbus_read(t.t_xs, XBT_NULL, fe, "multi-queue-num-queues", &v), 0);
+	free(v);
+	xbd_detach(dev);
+
+	xbd_opts_init(&o);
+	o.o_max_ring_pages = 1;
+	assert_int_equal(xbdt_attach(&t, &o, &dev), 0);
+	xbd_get_info(dev, &info);
+	assert_int_equal(info.xi_queues, 1);
+	assert_int_equal(info.xi_ring_pages, 1);
+	assert_int_equal(
+	    xbus_read(t.t_xs, XBT_NULL, fe, "multi-queue-num-queues", &v),
+	    -ENOENT);
+	assert_int_equal(xbus_read(t.t_xs, XBT_NULL, fe, "ring-page-order", &v),
+	    -ENOENT);
+	assert_int_equal(xbus_read(t.t_xs, XBT_NULL, fe, "queue-0", &v),
+	    -ENOENT);
+	assert_int_equal(xbus_read(t.t_xs, XBT_NULL, fe, "ring-ref0", &v),
+	    -ENOENT);
+	assert_int_equal(xbd_write(dev, buf, 0, sizeof(buf)), 0);
+	assert_int_equal(xbd_read(dev, buf, 0, sizeof(buf)), 0);
+	xbd_detach(dev);
+	xbdt_teardown(&t);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -905,6 +954,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_backend_closing_unopened),
 		cmocka_unit_test(test_multiqueue_rings),
 		cmocka_unit_test(test_xenstore_nodes),
+		cmocka_unit_test(test_reattach_smaller),
 	};
 
 	/* An argument runs only the tests it matches (while debugging). */

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * xbd attach: a frontend domain of a running `xbd hv` machine.  It joins
- * the machine as domain N, attaches a vbd, prints the attach banner,
- * optionally runs a verified workload, and then holds the disk until
- * SIGINT or SIGTERM, answering `xbd stat` on DIR/stat/<N>.<vdev>.
+ * xbd attach: a frontend domain of a running `xbd hv` machine, or of
+ * real Xen (--platform xen: the domain the process runs in).  It
+ * attaches a vbd, prints the attach banner, optionally runs a verified
+ * workload, and then holds the disk until SIGINT or SIGTERM, answering
+ * `xbd stat` on DIR/stat/<N>.<vdev> when it has a DIR.
  */
 
 #include <errno.h>
@@ -16,24 +17,38 @@
 
 #include "cmd.h"
 #include "common/xu_parse.h"
+#include "platform/plat.h"
 #include "statsock.h"
 #include "xenbus/xbus.h"
 #include "xwl.h"
 
+/* Bytes the discard test discards (at this offset too). */
+#define CMD_ATTACH_DISCARD_LEN (1u << 20)
+
+/* Room for the text form of every parameter and counter of a device. */
+#define CMD_ATTACH_STATS_LEN 65536
+
 static const char attach_usage[] =
     "usage: xbd attach --dir DIR --domid N [options] [VBD]\n"
+    "       xbd attach --platform xen [options] [VBD]\n"
     "\n"
     "Join the simulated machine on DIR (`xbd hv --dir DIR`) as frontend\n"
-    "domain N, attach VBD (default xvda; a name, a number or a device\n"
-    "directory), print what was negotiated, and hold the disk until\n"
-    "SIGINT or SIGTERM.  `xbd stat --dir DIR --domid N VBD` shows its\n"
-    "parameters and counters meanwhile.\n"
+    "domain N, or use real Xen as the domain this runs in, attach VBD\n"
+    "(default xvda; a name, a number or a device directory), print what\n"
+    "was negotiated, and hold the disk until SIGINT or SIGTERM.\n"
+    "`xbd stat --dir DIR --domid N VBD` shows its parameters and\n"
+    "counters meanwhile (simulated machine only).\n"
     "\n"
     "options:\n"
-    "      --dir DIR         the machine's directory (required)\n"
-    "      --domid N         the frontend domain (required)\n"
+    "      --platform NAME   sim (default) or xen\n"
+    "      --dir DIR         the machine's directory (sim: required)\n"
+    "      --domid N         the frontend domain (sim: required)\n"
     "      --workload SEC    run a verified random read/write workload\n"
     "                        for SEC seconds after attaching\n"
+    "      --bs BYTES        its block size (default 4096)\n"
+    "      --stats           print the counters after the workload\n"
+    "      --discard         then discard a region, and write and read\n"
+    "                        it back (fails when discard is not offered)\n"
     "      --once            detach after the workload instead of holding\n"
     "      --ring-pages N    most ring pages (1..32)\n"
     "      --queues N        rings (multi-queue)\n"
@@ -50,6 +65,45 @@ attach_signal(int sig)
 	attach_stop = sig;
 }
 
+/*
+ * Discard a region and check the device still stores data there (what
+ * a discarded block reads back as is unspecified, so only the status and
+ * the rewrite are checked).
+ */
+static int
+attach_discard(struct xbd_dev *dev, const struct xbd_info *info)
+{
+	uint64_t len = CMD_ATTACH_DISCARD_LEN, i;
+	unsigned char *buf;
+	int rc;
+
+	if ((info->xi_features & XBD_FEAT_DISCARD) == 0) {
+		fprintf(stderr, "xbd attach: the backend offers no discard\n");
+		return (-EOPNOTSUPP);
+	}
+	if (info->xi_size < 2 * len || (buf = malloc(len)) == NULL)
+		return (-ENOMEM);
+	for (i = 0; i < len; i++)
+		buf[i] = (unsigned char)(i * 13 + 1);
+	if ((rc = xbd_write(dev, buf, len, len)) != 0 ||
+	    (rc = xbd_discard(dev, len, len, false)) != 0 ||
+	    (rc = xbd_flush(dev)) != 0 ||
+	    (rc = xbd_write(dev, buf, len, len)) != 0) {
+		fprintf(stderr, "xbd attach: discard test: %s\n",
+		    strerror(-rc));
+		free(buf);
+		return (rc);
+	}
+	memset(buf, 0, len);
+	if ((rc = xbd_read(dev, buf, len, len)) == 0)
+		for (i = 0; i < len && rc == 0; i++)
+			if (buf[i] != (unsigned char)(i * 13 + 1))
+				rc = -EIO;
+	free(buf);
+	printf("discard: %s\n", rc == 0 ? "ok" : strerror(-rc));
+	return (rc);
+}
+
 int
 cmd_attach(int argc, char **argv)
 {
@@ -62,7 +116,11 @@ cmd_attach(int argc, char **argv)
 		O_QUEUES,
 		O_NOIND,
 		O_NOPERS,
-		O_BOUNCE
+		O_BOUNCE,
+		O_PLATFORM,
+		O_BS,
+		O_STATS,
+		O_DISCARD
 	};
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, O_DIR },
@@ -74,10 +132,14 @@ cmd_attach(int argc, char **argv)
 		{ "no-indirect", no_argument, NULL, O_NOIND },
 		{ "no-persistent", no_argument, NULL, O_NOPERS },
 		{ "bounce", no_argument, NULL, O_BOUNCE },
+		{ "platform", required_argument, NULL, O_PLATFORM },
+		{ "bs", required_argument, NULL, O_BS },
+		{ "stats", no_argument, NULL, O_STATS },
+		{ "discard", no_argument, NULL, O_DISCARD },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = NULL, *vbd = "xvda";
+	const char *dir = NULL, *vbd = "xvda", *platform = "sim";
 	struct statsock *ss = NULL;
 	struct xbd_plat *xp = NULL;
 	struct xbd_dev *dev = NULL;
@@ -87,9 +149,10 @@ cmd_attach(int argc, char **argv)
 	struct xwl_result wr;
 	struct sigaction sa;
 	double workload = 0;
-	uint32_t domid = 0, v;
-	bool have_domid = false, once = false;
-	char line[1024], *end;
+	uint32_t domid = 0, v, bs = 4096;
+	bool have_domid = false, once = false, stats = false, xen;
+	bool discard = false;
+	char line[1024], *end, *text;
 	int c, rc, exit_code = CMD_EXIT_FAIL;
 
 	xbd_opts_init(&fo);
@@ -130,6 +193,22 @@ cmd_attach(int argc, char **argv)
 		case O_BOUNCE:
 			fo.o_bounce = 1;
 			break;
+		case O_PLATFORM:
+			platform = optarg;
+			if (!plat_known(platform))
+				goto bad;
+			break;
+		case O_BS:
+			if (xu_parse_u32(optarg, &bs) != 0 || bs == 0 ||
+			    bs % 512 != 0)
+				goto bad;
+			break;
+		case O_STATS:
+			stats = true;
+			break;
+		case O_DISCARD:
+			discard = true;
+			break;
 		case 'h':
 			fputs(attach_usage, stdout);
 			return (CMD_EXIT_OK);
@@ -140,10 +219,12 @@ cmd_attach(int argc, char **argv)
 	}
 	if (optind < argc)
 		vbd = argv[optind++];
-	if (optind < argc || dir == NULL || !have_domid) {
+	xen = strcmp(platform, "xen") == 0;
+	if (optind < argc || (!xen && (dir == NULL || !have_domid)) ||
+	    (xen && (dir != NULL || have_domid))) {
 		fprintf(stderr,
-		    "xbd attach: --dir and --domid are required, "
-		    "and one VBD at most\n%s",
+		    "xbd attach: --dir and --domid are required with the "
+		    "simulator, not with xen, and one VBD at most\n%s",
 		    attach_usage);
 		return (CMD_EXIT_USAGE);
 	}
@@ -152,7 +233,14 @@ cmd_attach(int argc, char **argv)
 	if (getenv("XBD_VERBOSE") == NULL)
 		setenv("XBD_QUIET", "1", 0);
 
-	if ((rc = xbd_plat_open_sim(dir, domid, true, &xp)) != 0) {
+	if (xen && (rc = xbd_plat_open_xen(&xp)) != 0) {
+		fprintf(stderr,
+		    "xbd attach: opening Xen: %s (as root, with "
+		    "xen-gntalloc, xen-gntdev and xen-evtchn loaded?)\n",
+		    strerror(-rc));
+		return (CMD_EXIT_FAIL);
+	}
+	if (!xen && (rc = xbd_plat_open_sim(dir, domid, true, &xp)) != 0) {
 		fprintf(stderr,
 		    "xbd attach: joining the machine at %s as "
 		    "domain %u: %s (is 'xbd hv --dir %s' running?)\n",
@@ -170,7 +258,8 @@ cmd_attach(int argc, char **argv)
 	xbd_get_info(dev, &info);
 	if (xbd_describe(dev, XBD_FMT_LINE, line, sizeof(line)) > 0)
 		printf("%s: %s\n", info.xi_name, line);
-	if ((rc = statsock_start(dir, domid, info.xi_vdevice, dev, &ss)) != 0)
+	if (!xen &&
+	    (rc = statsock_start(dir, domid, info.xi_vdevice, dev, &ss)) != 0)
 		fprintf(stderr, "xbd attach: no statistics socket: %s\n",
 		    strerror(-rc));
 
@@ -178,8 +267,14 @@ cmd_attach(int argc, char **argv)
 		memset(&wc, 0, sizeof(wc));
 		wc.c_span =
 		    info.xi_size < (64ull << 20) ? info.xi_size : 64ull << 20;
-		wc.c_span -= wc.c_span % 4096;
-		wc.c_bs = 4096;
+		wc.c_span -= wc.c_span % bs;
+		if (wc.c_span == 0) {
+			fprintf(stderr,
+			    "xbd attach: --bs %u is larger than the disk\n",
+			    bs);
+			goto out;
+		}
+		wc.c_bs = bs;
 		wc.c_qd = 16;
 		wc.c_random = true;
 		wc.c_read_pct =
@@ -196,9 +291,17 @@ cmd_attach(int argc, char **argv)
 		    (uintmax_t)wr.r_ios, (double)wr.r_ios / wr.r_seconds,
 		    (uintmax_t)wr.r_verified, (uintmax_t)wr.r_bad,
 		    (uintmax_t)wr.r_errors);
+		if (stats && (text = malloc(CMD_ATTACH_STATS_LEN)) != NULL) {
+			if (xbd_describe(dev, XBD_FMT_TEXT, text,
+				CMD_ATTACH_STATS_LEN) > 0)
+				fputs(text, stdout);
+			free(text);
+		}
 		if (wr.r_bad != 0 || wr.r_errors != 0)
 			goto out;
 	}
+	if (discard && attach_discard(dev, &info) != 0)
+		goto out;
 	exit_code = CMD_EXIT_OK;
 	if (!once) {
 		memset(&sa, 0, sizeof(sa));

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * xbd serve: run the block backend (lib/back) as a domain of a machine
- * that `xbd hv --dir DIR` runs, until SIGINT or SIGTERM.  With --image
- * it also plays the toolstack once: it creates a vbd for the image in
- * the frontend domain, as libxl would, and removes it again on the way
- * out.  Without --image it serves whatever vbds others create.
+ * that `xbd hv --dir DIR` runs, or on real Xen as the domain the process
+ * runs in (--platform xen), until SIGINT or SIGTERM.  With --image it
+ * also plays the toolstack once: it creates a vbd for the image in the
+ * frontend domain, as libxl would, and removes it again on the way out.
+ * Without --image it serves whatever vbds others create.
  */
 
 #include <sys/stat.h>
@@ -29,7 +30,8 @@
 
 /* The command line, parsed. */
 struct serve_args {
-	const char *sa_dir;   /* the machine's directory */
+	const char *sa_dir;   /* the machine's directory (sim) */
+	bool sa_xen;	      /* --platform xen */
 	uint32_t sa_domid;    /* the domain we serve as */
 	const char *sa_name;  /* its name */
 	const char *sa_image; /* --image: a vbd to create */
@@ -45,18 +47,21 @@ static void
 serve_usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: xbd serve --dir DIR --domid N [--name NAME]\n"
+	    "usage: xbd serve {--dir DIR --domid N [--name NAME] | "
+	    "--platform xen}\n"
 	    "                 [--image PATH --frontend M [--vdev xvda] "
 	    "[--readonly]]\n"
 	    "                 [backend options]\n"
 	    "\n"
 	    "Serve blkif vbds as domain N of the simulated machine on DIR\n"
-	    "(started with `xbd hv --dir DIR`) until SIGINT or SIGTERM.\n"
+	    "(started with `xbd hv --dir DIR`), or on real Xen as the domain\n"
+	    "this runs in, until SIGINT or SIGTERM.\n"
 	    "With --image, first create a vbd for PATH in domain M, as the\n"
 	    "toolstack would, and remove it on exit.\n"
 	    "\n"
-	    "  --dir DIR                 the machine's directory (required)\n"
-	    "  --domid N                 the backend domain (required)\n"
+	    "  --platform NAME           sim (default) or xen\n"
+	    "  --dir DIR                 the machine's directory (sim)\n"
+	    "  --domid N                 the backend domain (sim)\n"
 	    "  --name NAME               its name if it must be created\n"
 	    "  --image PATH              file or block device to serve\n"
 	    "  --frontend M              the domain the disk appears in\n"
@@ -116,6 +121,7 @@ enum serve_opt {
 	SO_DEPTH,
 	SO_SECTOR,
 	SO_QUIET,
+	SO_PLATFORM,
 };
 
 static int
@@ -144,6 +150,7 @@ serve_parse(int argc, char **argv, struct serve_args *a)
 		{ "uring-depth", required_argument, NULL, SO_DEPTH },
 		{ "sector-size", required_argument, NULL, SO_SECTOR },
 		{ "quiet", no_argument, NULL, SO_QUIET },
+		{ "platform", required_argument, NULL, SO_PLATFORM },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool has_domid = false;
@@ -234,6 +241,16 @@ serve_parse(int argc, char **argv, struct serve_args *a)
 		case SO_QUIET:
 			a->sa_quiet = true;
 			break;
+		case SO_PLATFORM:
+			if (!plat_known(optarg)) {
+				fprintf(stderr,
+				    "xbd serve: --platform: no platform "
+				    "'%s' in this build\n",
+				    optarg);
+				rc = -EINVAL;
+			}
+			a->sa_xen = strcmp(optarg, "xen") == 0;
+			break;
 		default:
 			rc = -EINVAL;
 			break;
@@ -246,8 +263,11 @@ serve_parse(int argc, char **argv, struct serve_args *a)
 		    argv[optind]);
 		return (-EINVAL);
 	}
-	if (a->sa_dir == NULL || !has_domid) {
-		fprintf(stderr, "xbd serve: --dir and --domid are required\n");
+	if (a->sa_xen != (a->sa_dir == NULL && !has_domid) ||
+	    (!a->sa_xen && (a->sa_dir == NULL || !has_domid))) {
+		fprintf(stderr,
+		    "xbd serve: --dir and --domid are required with the "
+		    "simulator, not with xen\n");
 		return (-EINVAL);
 	}
 	if ((a->sa_image != NULL) != a->sa_has_frontend) {
@@ -255,7 +275,8 @@ serve_parse(int argc, char **argv, struct serve_args *a)
 		    "xbd serve: --image and --frontend go together\n");
 		return (-EINVAL);
 	}
-	if (a->sa_image != NULL && a->sa_frontend == a->sa_domid) {
+	if (a->sa_image != NULL && !a->sa_xen &&
+	    a->sa_frontend == a->sa_domid) {
 		fprintf(stderr,
 		    "xbd serve: the frontend must be another "
 		    "domain\n");
@@ -285,6 +306,33 @@ serve_xs_priv(const char *dir)
 	}
 	/* The one way to open a handle on a chosen daemon (plat_sim.c). */
 	return (hv_xs_open_path(path));
+}
+
+/*
+ * Real Xen: the platform of our own domain and a XenStore handle, which
+ * is privileged when we run as root in dom0 (the toolstack's steps of
+ * --image need that).
+ */
+static int
+serve_open_xen(struct serve_args *a, struct xs_handle **xs, struct plat **p)
+{
+	int rc;
+
+	if ((rc = plat_xen_open(p)) != 0) {
+		fprintf(stderr,
+		    "xbd serve: opening Xen: %s (as root, with "
+		    "xen-gntdev and xen-evtchn loaded?)\n",
+		    strerror(-rc));
+		return (rc);
+	}
+	a->sa_domid = plat_domid(*p);
+	if ((*xs = xs_open(0)) == NULL) {
+		rc = -errno;
+		fprintf(stderr, "xbd serve: opening XenStore: %s\n",
+		    strerror(errno));
+		return (rc);
+	}
+	return (0);
 }
 
 static void
@@ -330,18 +378,24 @@ cmd_serve(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if ((xs = serve_xs_priv(a.sa_dir)) == NULL) {
-		fprintf(stderr,
-		    "xbd serve: %s/socket: %s (is `xbd hv` "
-		    "running?)\n",
-		    a.sa_dir, strerror(errno));
-		return (CMD_EXIT_FAIL);
-	}
-	if ((rc = plat_sim_connect(a.sa_dir, a.sa_domid, a.sa_name, 1, &p)) !=
-	    0) {
-		fprintf(stderr, "xbd serve: joining %s as domain %u: %s\n",
-		    a.sa_dir, a.sa_domid, strerror(-rc));
-		goto out;
+	if (a.sa_xen) {
+		if ((rc = serve_open_xen(&a, &xs, &p)) != 0)
+			goto out;
+	} else {
+		if ((xs = serve_xs_priv(a.sa_dir)) == NULL) {
+			fprintf(stderr,
+			    "xbd serve: %s/socket: %s (is `xbd hv` "
+			    "running?)\n",
+			    a.sa_dir, strerror(errno));
+			return (CMD_EXIT_FAIL);
+		}
+		if ((rc = plat_sim_connect(a.sa_dir, a.sa_domid, a.sa_name, 1,
+			 &p)) != 0) {
+			fprintf(stderr,
+			    "xbd serve: joining %s as domain %u: %s\n",
+			    a.sa_dir, a.sa_domid, strerror(-rc));
+			goto out;
+		}
 	}
 	if ((rc = xbb_start(p, &a.sa_o, &b)) != 0) {
 		fprintf(stderr, "xbd serve: starting the backend: %s\n",
@@ -373,7 +427,7 @@ cmd_serve(int argc, char **argv)
 	}
 	if (!a.sa_quiet)
 		fprintf(stderr, "xbd serve: serving as domain %u on %s\n",
-		    a.sa_domid, a.sa_dir);
+		    a.sa_domid, a.sa_xen ? "Xen" : a.sa_dir);
 	while (sigwait(&set, &sig) != 0)
 		;
 	ret = CMD_EXIT_OK;
@@ -390,6 +444,7 @@ cmd_serve(int argc, char **argv)
 out:
 	xbb_stop(b);
 	plat_close(p);
-	xs_close(xs);
+	if (xs != NULL)
+		xs_close(xs);
 	return (ret);
 }

@@ -1,0 +1,25 @@
+# SPDX-License-Identifier: BSD-2-Clause
+#
+# The interop suite (label interop; the presets' test runs exclude it):
+# interop_boot boots Xen and dom0 under QEMU once and runs every check in
+# dom0 (tests/interop/run.sh); each check is then a test of its own that
+# reports that check's verdict and log.  Needs root for the Debian
+# packages QEMU and busybox; downloads Xen and a kernel into
+# ~/.cache/xbd-interop the first time.
+
+if(XENEVTCHN_FOUND AND XENGNTTAB_FOUND)
+	set(XBD_INTEROP_OUT ${PROJECT_BINARY_DIR}/interop)
+	set(XBD_INTEROP_CHECKS blkback qdisk blkfront xl)
+	add_test(NAME interop_boot COMMAND
+	    ${PROJECT_SOURCE_DIR}/tests/interop/run.sh $<TARGET_FILE:xbd>
+	    ${XBD_INTEROP_OUT} ${XBD_INTEROP_CHECKS})
+	set_tests_properties(interop_boot PROPERTIES LABELS interop
+	    TIMEOUT 1500 FIXTURES_SETUP interop)
+	foreach(c ${XBD_INTEROP_CHECKS})
+		add_test(NAME interop_${c} COMMAND
+		    ${PROJECT_SOURCE_DIR}/tests/interop/result.sh
+		    ${XBD_INTEROP_OUT} ${c})
+		set_tests_properties(interop_${c} PROPERTIES LABELS interop
+		    TIMEOUT 30 FIXTURES_REQUIRED interop SKIP_RETURN_CODE 77)
+	endforeach()
+endif()
