@@ -17,7 +17,7 @@ endif()
 
 if(TARGET xbd_sim)
 	xbd_test(NAME test_xbd_hostile
-	    SOURCES integ/test_xbd_hostile.c integ/hostile.c
+	    SOURCES integ/test_xbd_hostile.c integ/hostile.c integ/hfix.c
 	    LIBS xbd_front LABELS "integ;frontend;hardening" TIMEOUT 300)
 endif()
 
@@ -27,4 +27,11 @@ if(TARGET xbd_sim AND TARGET xbd_back)
 	    SOURCES integ/test_xbd_recovery.c integ/xbdt_wl.c
 	    LIBS xbd_front ARGS $<TARGET_FILE:xbd>
 	    LABELS "integ;frontend;hardening" TIMEOUT 180)
+endif()
+
+# Races on shared memory and peeks into granted pages by a hostile backend.
+if(TARGET xbd_sim)
+	xbd_test(NAME test_xbd_hostile_io
+	    SOURCES integ/test_xbd_hostile_io.c integ/hostile.c integ/hfix.c
+	    LIBS xbd_front LABELS "integ;frontend;hardening" TIMEOUT 300)
 endif()

@@ -246,6 +246,7 @@ child_victim_mapper(const char *dir, int sock, uint32_t granter)
 		pause();
 }
 
+/* catalogue: H6 */
 static void
 test_mapper_killed(void **state)
 {
@@ -336,6 +337,7 @@ child_victim_granter(const char *dir, int sock)
 		pause();
 }
 
+/* catalogue: H6 */
 static void
 test_granter_killed(void **state)
 {
@@ -425,6 +427,7 @@ count_maps(void)
 #define MP_CYCLES 1000
 #define MP_WARMUP 10
 
+/* catalogue: L1 */
 static void
 test_cycles(void **state)
 {

@@ -164,6 +164,7 @@ be_error(struct fixture *fx, uint32_t vdev)
  * The ring
  */
 
+/* catalogue: B1 B2 */
 static void
 test_producer(void **state)
 {
@@ -196,6 +197,7 @@ test_producer(void **state)
 	assert_int_equal(st.st_ring_errors, 2);
 }
 
+/* catalogue: B5 B7 B8 B9 B12 B14 */
 static void
 test_bad_requests(void **state)
 {
@@ -273,6 +275,7 @@ test_bad_requests(void **state)
 	still_serving(f);
 }
 
+/* catalogue: B15 B16 */
 static void
 test_grants(void **state)
 {
@@ -393,6 +396,7 @@ test_grants_persistent(void **state)
 	assert_int_equal(st.st_err_grant, 2);
 }
 
+/* catalogue: B6 B7 B17 */
 static void
 test_indirect_garbage(void **state)
 {
@@ -458,6 +462,7 @@ test_indirect_garbage(void **state)
 	still_serving(f);
 }
 
+/* catalogue: B18 B21 */
 static void
 test_ids_and_padding(void **state)
 {
@@ -496,6 +501,7 @@ test_ids_and_padding(void **state)
 	assert_memory_equal(slot + 12, before + 12, sizeof(before) - 12);
 }
 
+/* catalogue: B3 B19 */
 static void
 test_never_consumed(void **state)
 {
@@ -525,6 +531,7 @@ test_never_consumed(void **state)
 	    xbbt_wait_be(&fx->m, XVDA, XenbusStateClosing, XBBT_TIMEOUT_MS), 0);
 }
 
+/* catalogue: B3 B20 */
 static void
 test_storm(void **state)
 {
@@ -583,6 +590,7 @@ flipper_main(void *arg)
 	return (NULL);
 }
 
+/* catalogue: B4 */
 static void
 test_flipper(void **state)
 {
@@ -661,6 +669,7 @@ struct bad_case {
 	unsigned int queues;
 };
 
+/* catalogue: B22 */
 static void
 test_bad_nodes(void **state)
 {
@@ -735,6 +744,7 @@ test_bad_nodes(void **state)
 	assert_int_equal(be_mapped(fx), 0);
 }
 
+/* catalogue: B23 L1 */
 static void
 test_toggle(void **state)
 {
@@ -755,6 +765,24 @@ test_toggle(void **state)
 	assert_int_equal(u.du_mapped, 0);
 }
 
+/* Forget a frontend whose domain is gone: its memory went with it. */
+static void
+front_forget(struct fixture *fx, struct xbbt_front *f)
+{
+	unsigned int i;
+
+	for (i = 0; i < f->f_nrings; i++)
+		if (f->f_rings[i].r_evh != NULL)
+			plat_evtchn_close(f->f_rings[i].r_evh);
+	free(f->f_free);
+	free(f->f_pref);
+	xs_close(f->f_xs);
+	memset(f, 0, sizeof(*f));
+	plat_close(fx->m.m_fe);
+	fx->m.m_fe = NULL;
+}
+
+/* catalogue: B24 */
 static void
 test_front_dies(void **state)
 {
@@ -778,14 +806,7 @@ test_front_dies(void **state)
 		free(io[i]);
 	}
 	assert_int_equal(hv_domain_destroy(fx->m.m_hv, XBBT_FE), 0);
-	/* Its memory is gone with it: forget the frontend's state. */
-	plat_evtchn_close(f->f_rings[0].r_evh);
-	free(f->f_free);
-	free(f->f_pref);
-	xs_close(f->f_xs);
-	memset(f, 0, sizeof(*f));
-	plat_close(fx->m.m_fe);
-	fx->m.m_fe = NULL;
+	front_forget(fx, f);
 	/* The backend notices and lets go of everything. */
 	for (i = 0; i < 500 && be_mapped(fx) != 0; i++)
 		usleep(10000);
@@ -795,6 +816,7 @@ test_front_dies(void **state)
 		assert_int_equal(st.st_in_flight, 0);
 }
 
+/* catalogue: B25 */
 static void
 test_state_loop(void **state)
 {
@@ -808,6 +830,7 @@ test_state_loop(void **state)
 	still_serving(f);
 }
 
+/* catalogue: B26 */
 static void
 test_lies(void **state)
 {
@@ -840,6 +863,7 @@ setup_noflush(void **state)
 	return (setup_opts(state, &o, true));
 }
 
+/* catalogue: B13 */
 static void
 test_unoffered(void **state)
 {
@@ -862,6 +886,82 @@ test_unoffered(void **state)
 	in.id = 3;
 	assert_int_equal(raw(f, &in, sizeof(in), 3), BLKIF_RSP_EOPNOTSUPP);
 	still_serving(f);
+}
+
+/* The frontend dies in XenBus state `st` (Closed: after a clean close). */
+static void
+kill_front_in(struct fixture *fx, enum xenbus_state st)
+{
+	struct xbbt_front *f = &fx->f;
+	unsigned int i;
+
+	assert_int_equal(xbbt_front_open(f, &fx->m, XVDA, NULL), 0);
+	switch (st) {
+	case XenbusStateInitialising:
+		xbbt_front_state(f, XenbusStateInitialising);
+		assert_int_equal(xbbt_wait_be(&fx->m, XVDA, XenbusStateInitWait,
+				     XBBT_TIMEOUT_MS),
+		    0);
+		break;
+	case XenbusStateInitialised:
+		xbbt_front_state(f, XenbusStateInitialising);
+		assert_int_equal(xbbt_wait_be(&fx->m, XVDA, XenbusStateInitWait,
+				     XBBT_TIMEOUT_MS),
+		    0);
+		assert_int_equal(xbbt_publish(f), 0);
+		xbbt_front_state(f, XenbusStateInitialised);
+		break;
+	case XenbusStateConnected:
+		assert_int_equal(xbbt_front_connect(f), 0);
+		still_serving(f);
+		break;
+	case XenbusStateClosing:
+		assert_int_equal(xbbt_front_connect(f), 0);
+		xbbt_front_state(f, XenbusStateClosing);
+		break;
+	default:
+		assert_int_equal(xbbt_front_connect(f), 0);
+		xbbt_front_close(f);
+		assert_int_equal(xbbt_front_open(f, &fx->m, XVDA, NULL), 0);
+		break;
+	}
+	assert_int_equal(hv_domain_destroy(fx->m.m_hv, XBBT_FE), 0);
+	front_forget(fx, f);
+	/* The backend lets go of every page of the dead domain. */
+	for (i = 0; i < 500 && be_mapped(fx) != 0; i++)
+		usleep(10000);
+	assert_int_equal(be_mapped(fx), 0);
+	/* The toolstack cleans up and the domain id comes back. */
+	xbbt_vbd_destroy(&fx->m, XVDA);
+	assert_int_equal(
+	    hv_domain_create(fx->m.m_hv, XBBT_FE, "guest", &fx->m.m_fe), 0);
+	add_vbd(fx, XVDA, fx->img);
+}
+
+/* catalogue: L3 B24 */
+static void
+test_L3_front_killed_in_every_state(void **state)
+{
+	static const enum xenbus_state states[] = { XenbusStateInitialising,
+		XenbusStateInitialised, XenbusStateConnected,
+		XenbusStateClosing, XenbusStateClosed };
+	struct fixture *fx = *state;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < XU_NELEM(states); i++) {
+		kill_front_in(fx, states[i]);
+		/* A new frontend in the reborn domain is served. */
+		assert_int_equal(xbbt_front_open(&fx->f, &fx->m, XVDA, NULL),
+		    0);
+		rc = xbbt_front_connect(&fx->f);
+		if (rc != 0)
+			printf("L3: state %d: connect %d\n", states[i], rc);
+		assert_int_equal(rc, 0);
+		still_serving(&fx->f);
+		xbbt_front_close(&fx->f);
+		memset(&fx->f, 0, sizeof(fx->f));
+	}
 }
 
 int
@@ -894,6 +994,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_unoffered, setup_noflush,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_L3_front_killed_in_every_state, setup_bare, teardown),
 	};
 
 	xbbt_require_uring();

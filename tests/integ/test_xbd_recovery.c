@@ -170,6 +170,7 @@ state_of(struct xbd_dev *dev)
 }
 
 /* F33 / recovery: the backend dies twice mid-workload and comes back. */
+/* catalogue: F33 D1 */
 static void
 test_backend_killed_and_restarted(void **state)
 {

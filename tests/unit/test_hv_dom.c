@@ -69,6 +69,7 @@ heap_in_use(void)
 #endif
 }
 
+/* catalogue: H6 */
 static void
 test_create_errors(void **state)
 {
@@ -96,6 +97,7 @@ test_create_errors(void **state)
 }
 
 /* The mapper (domain 0) dies holding maps and ports (H6). */
+/* catalogue: H6 */
 static void
 test_mapper_dies(void **state)
 {
@@ -272,6 +274,7 @@ cycle_work(struct plat *d0, struct plat *d1, struct plat_evtchn *h0)
 	assert_int_equal(plat_evtchn_unbind(h0, p0), 0);
 }
 
+/* catalogue: L1 */
 static void
 test_cycles(void **state)
 {
