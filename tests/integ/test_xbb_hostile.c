@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "back/xbb_internal.h"
 #include "common/xu_assert.h"
 #include "xbbt_front.h"
 #include "xt.h"
@@ -931,11 +932,19 @@ kill_front_in(struct fixture *fx, enum xenbus_state st)
 	for (i = 0; i < 500 && be_mapped(fx) != 0; i++)
 		usleep(10000);
 	assert_int_equal(be_mapped(fx), 0);
-	/* The toolstack cleans up and the domain id comes back. */
+	/* The toolstack cleans up and the domain id comes back, all before
+	   the backend looks again (it waits for its lock): it must see a
+	   new vbd, not its old one. */
+	pthread_mutex_lock(&fx->m.m_xbb->bk_lock);
 	xbbt_vbd_destroy(&fx->m, XVDA);
 	assert_int_equal(
 	    hv_domain_create(fx->m.m_hv, XBBT_FE, "guest", &fx->m.m_fe), 0);
 	add_vbd(fx, XVDA, fx->img);
+	pthread_mutex_unlock(&fx->m.m_xbb->bk_lock);
+	/* The new directory gets the backend's offer. */
+	assert_int_equal(
+	    xbbt_wait_be(&fx->m, XVDA, XenbusStateInitWait, XBBT_TIMEOUT_MS),
+	    0);
 }
 
 /* catalogue: L3 B24 */
@@ -965,7 +974,7 @@ test_L3_front_killed_in_every_state(void **state)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_producer, setup, teardown),
@@ -999,5 +1008,8 @@ main(void)
 	};
 
 	xbbt_require_uring();
+	/* An argument runs only the tests it matches (while debugging). */
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]);
 	return (cmocka_run_group_tests(tests, NULL, NULL));
 }
