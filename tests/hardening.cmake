@@ -7,3 +7,9 @@ add_test(NAME check_catalogue
     ${PROJECT_SOURCE_DIR}/../shared/docs/reliability.md)
 set_tests_properties(check_catalogue PROPERTIES LABELS "hardening"
     SKIP_RETURN_CODE 77 TIMEOUT 60)
+
+# Both ends under a thread rewriting everything they share.
+if(TARGET xbd_sim AND TARGET xbd_back)
+	xbd_test(NAME test_flipper SOURCES integ/test_flipper.c LIBS xbdt
+	    LABELS "integ;hardening" TIMEOUT 300)
+endif()
