@@ -137,6 +137,7 @@ fx_drain(struct fx_conn *fc)
 	}
 }
 
+/* catalogue: X20 */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

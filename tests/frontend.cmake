@@ -17,7 +17,7 @@ endif()
 
 if(TARGET xbd_sim)
 	xbd_test(NAME test_xbd_hostile
-	    SOURCES integ/test_xbd_hostile.c integ/hostile.c
+	    SOURCES integ/test_xbd_hostile.c integ/hostile.c integ/hfix.c
 	    LIBS xbd_front LABELS "integ;frontend;hardening" TIMEOUT 300)
 endif()
 
@@ -51,14 +51,21 @@ endif()
 
 # Scripted backends: suspend/resume and the wire format of requests.
 if(TARGET xbd_sim)
-	add_library(xbdt_hfix STATIC integ/hfix.c integ/hostile.c)
-	target_link_libraries(xbdt_hfix PUBLIC xbd_front PkgConfig::CMOCKA
+	add_library(xbdt_sfix STATIC integ/sfix.c integ/hostile.c)
+	target_link_libraries(xbdt_sfix PUBLIC xbd_front PkgConfig::CMOCKA
 	    PRIVATE xbd_warnings)
-	target_include_directories(xbdt_hfix PUBLIC ${PROJECT_SOURCE_DIR}/tests)
+	target_include_directories(xbdt_sfix PUBLIC ${PROJECT_SOURCE_DIR}/tests)
 	xbd_test(NAME test_xbd_suspend SOURCES integ/test_xbd_suspend.c
-	    LIBS xbdt_hfix LABELS "integ;frontend" TIMEOUT 120)
+	    LIBS xbdt_sfix LABELS "integ;frontend" TIMEOUT 120)
 endif()
 if(TARGET xbd_sim)
 	xbd_test(NAME test_xbd_ops SOURCES integ/test_xbd_ops.c
-	    LIBS xbdt_hfix LABELS "integ;frontend" TIMEOUT 120)
+	    LIBS xbdt_sfix LABELS "integ;frontend" TIMEOUT 120)
+endif()
+
+# Races on shared memory and peeks into granted pages by a hostile backend.
+if(TARGET xbd_sim)
+	xbd_test(NAME test_xbd_hostile_io
+	    SOURCES integ/test_xbd_hostile_io.c integ/hostile.c integ/hfix.c
+	    LIBS xbd_front LABELS "integ;frontend;hardening" TIMEOUT 300)
 endif()

@@ -1,2 +1,15 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # Tests of the hardening component (included from tests/CMakeLists.txt).
+
+# Every item of the adversarial catalogue has a test (docs/security.md).
+add_test(NAME check_catalogue
+    COMMAND ${PROJECT_SOURCE_DIR}/scripts/check-catalogue.sh
+    ${PROJECT_SOURCE_DIR}/../shared/docs/reliability.md)
+set_tests_properties(check_catalogue PROPERTIES LABELS "hardening"
+    SKIP_RETURN_CODE 77 TIMEOUT 60)
+
+# Both ends under a thread rewriting everything they share.
+if(TARGET xbd_sim AND TARGET xbd_back)
+	xbd_test(NAME test_flipper SOURCES integ/test_flipper.c LIBS xbdt
+	    LABELS "integ;hardening" TIMEOUT 300)
+endif()

@@ -508,13 +508,16 @@ xbb_dev_update(struct xbb_dev *dev)
 		return (true);
 	free(v);
 	/*
-	 * The toolstack removed the directory and created it again between
-	 * two looks: only it writes Initialising (into a new directory).
-	 * The old device goes; the rescan that follows creates the new one.
+	 * Only the toolstack writes Initialising, when it creates the
+	 * directory.  Seen after we wrote a state of our own, the vbd was
+	 * removed and created again between two passes (unplug and plug,
+	 * a domain id reused): this record belongs to the old one.
 	 */
-	if (dev->xb_state != XBB_DEV_NEW &&
-	    xbus_read_state(xs, dev->xb_bepath) == XenbusStateInitialising)
+	if (dev->xb_written != XenbusStateInitialising &&
+	    xbus_read_state(xs, dev->xb_bepath) == XenbusStateInitialising) {
+		dev->xb_recreated = true;
 		return (true);
+	}
 	/* Linux blkback's default: a device without `online` goes away. */
 	if (xbus_read_bool_def(xs, XBT_NULL, dev->xb_bepath, "online", false,
 		&online) != 0)

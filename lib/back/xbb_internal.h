@@ -572,6 +572,8 @@ struct xbb_dev {
 	char *xb_fewatch;	      /* <fepath>/state, watched */
 	bool xb_watching;	      /* xb_fewatch is registered */
 	bool xb_dirty;		      /* re-evaluate on this pass */
+	bool xb_recreated;	      /* our directory was removed and made
+					 again: a new device, same ids */
 	enum xbb_dev_state xb_state;  /* our side of the handshake */
 	enum xenbus_state xb_written; /* what we last wrote to state */
 	bool xb_online;		      /* toolstack's `online` */

@@ -201,21 +201,27 @@ static void
 xbb_serve_pass(struct xbb *b)
 {
 	struct xbb_dev *dev, *tmp;
-	bool gone = false;
+	uint32_t feid, vdev;
+	bool again;
 	char **vec;
 
 	while ((vec = xs_check_watch(b->bk_xs)) != NULL) {
 		xbb_event(b, vec[XS_WATCH_PATH], vec[XS_WATCH_TOKEN]);
 		free(vec);
 	}
-	TAILQ_FOREACH_SAFE(dev, &b->bk_devs, xb_link, tmp)
-		if (dev->xb_dirty && xbb_dev_update(dev)) {
-			xbb_dev_destroy(dev);
-			gone = true;
+	TAILQ_FOREACH_SAFE(dev, &b->bk_devs, xb_link, tmp) {
+		if (!dev->xb_dirty || !xbb_dev_update(dev))
+			continue;
+		feid = dev->xb_feid;
+		vdev = dev->xb_vdev;
+		again = dev->xb_recreated;
+		xbb_dev_destroy(dev);
+		/* The new vbd starts from scratch, on the next pass. */
+		if (again) {
+			xbb_found(b, feid, vdev);
+			xbb_kick_control(b);
 		}
-	/* A directory created again in place is a new device. */
-	if (gone)
-		xbb_scan(b, NULL);
+	}
 }
 
 static void *

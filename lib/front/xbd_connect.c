@@ -1060,11 +1060,14 @@ void
 xbd_backend_changed(struct xbd_softc *sc)
 {
 	enum xenbus_state state;
-	bool resuming;
+	bool resuming, live;
 	int rc;
 
 	XBD_LOCK(sc);
 	resuming = sc->xbd_resuming;
+	/* A suspended device's vbd may move under it (resume elsewhere). */
+	live = sc->xbd_state == XBD_STATE_CONNECTED ||
+	    sc->xbd_state == XBD_STATE_RECOVERING;
 	XBD_UNLOCK(sc);
 	if (resuming)
 		return;
@@ -1085,7 +1088,7 @@ xbd_backend_changed(struct xbd_softc *sc)
 	 * device (libxl's forced removal deletes both ends); there is
 	 * nothing to wait for.
 	 */
-	if (rc == -ENOENT && xbd_node_gone(sc)) {
+	if (rc == -ENOENT && live && xbd_node_gone(sc)) {
 		xbd_log(sc, "device removed: failing I/O");
 		xbd_closing(sc);
 		/*

@@ -1,59 +1,47 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* The frontend's scripted-backend machine; see hfix.h. */
+/* The hostile-backend fixture of the frontend's tests; see hfix.h. */
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hfix.h"
 #include "xt.h"
 
-/* Room for the frontend's in-memory disk. */
-#define HFIX_DISK (4u * 1024 * 1024)
-
-struct hostile *
-hfix_new_backend(struct hfix *f, hostile_hook_fn *hook, void *arg,
-    const struct hostile_node *nodes)
-{
-	uint32_t domid = f->f_nbe == 0 ? 0 : (uint32_t)f->f_nbe + 1;
-	struct hostile *h;
-	int i;
-
-	assert_true(f->f_nbe < HFIX_MAX_BACKENDS);
-	assert_int_equal(
-	    hv_domain_create(f->f_hv, domid, "backend", &f->f_be[f->f_nbe]), 0);
-	h = &f->f_h[f->f_nbe];
-	h->h_plat = f->f_be[f->f_nbe];
-	h->h_fe_id = 1;
-	h->h_vdev = 51712;
-	h->h_disk_size = HFIX_DISK;
-	h->h_hook = hook;
-	h->h_arg = arg;
-	for (i = 0; nodes != NULL && nodes[i].n_name != NULL; i++)
-		h->h_nodes[i] = nodes[i];
-	assert_int_equal(hostile_start(h, f->f_priv), 0);
-	f->f_nbe++;
-	return (h);
-}
-
-struct hostile *
-hfix_backend(struct hfix *f)
-{
-	return (&f->f_h[f->f_nbe - 1]);
-}
-
 int
 hfix_up(struct hfix *f, hostile_hook_fn *hook, void *arg,
     const struct hostile_node *nodes, const struct xbd_opts *o)
 {
+	return (hfix_up_on(f, NULL, hook, arg, nodes, o));
+}
+
+int
+hfix_up_on(struct hfix *f, const char *xsd_dir, hostile_hook_fn *hook,
+    void *arg, const struct hostile_node *nodes, const struct xbd_opts *o)
+{
 	struct hv_opts ho;
+	int i;
 
 	memset(f, 0, sizeof(*f));
 	setenv("XBD_QUIET", "1", 0);
 	hv_opts_init(&ho);
+	if (xsd_dir != NULL) {
+		ho.o_dir = xsd_dir;
+		ho.o_xenstored = 0;
+	}
 	assert_int_equal(hv_create(&ho, &f->f_hv), 0);
+	assert_int_equal(hv_domain_create(f->f_hv, 0, "Domain-0", &f->f_be), 0);
 	assert_int_equal(hv_domain_create(f->f_hv, 1, "guest", &f->f_fe), 0);
 	assert_non_null(f->f_priv = hv_xs_open_priv(f->f_hv));
-	(void)hfix_new_backend(f, hook, arg, nodes);
+	f->f_h.h_plat = f->f_be;
+	f->f_h.h_fe_id = 1;
+	f->f_h.h_vdev = 51712;
+	f->f_h.h_disk_size = HFIX_DISK;
+	f->f_h.h_hook = hook;
+	f->f_h.h_arg = arg;
+	for (i = 0; nodes != NULL && nodes[i].n_name != NULL; i++)
+		f->f_h.h_nodes[i] = nodes[i];
+	assert_int_equal(hostile_start(&f->f_h, f->f_priv), 0);
 	assert_int_equal(xbd_plat_wrap(f->f_fe, &f->f_xp), 0);
 	return (xbd_attach(f->f_xp, "xvda", o, &f->f_dev));
 }
@@ -61,18 +49,13 @@ hfix_up(struct hfix *f, hostile_hook_fn *hook, void *arg,
 void
 hfix_down(struct hfix *f)
 {
-	int i;
-
 	if (f->f_dev != NULL)
 		xbd_detach(f->f_dev);
-	/* Newest first, the reverse of the order they were started in. */
-	for (i = f->f_nbe - 1; i >= 0; i--)
-		hostile_stop(&f->f_h[i]);
+	hostile_stop(&f->f_h);
 	xbd_plat_close(f->f_xp);
 	xs_close(f->f_priv);
 	plat_close(f->f_fe);
-	for (i = 0; i < f->f_nbe; i++)
-		plat_close(f->f_be[i]);
+	plat_close(f->f_be);
 	hv_destroy(f->f_hv);
 }
 
@@ -86,7 +69,13 @@ hfix_state(struct hfix *f)
 }
 
 void
-hfix_stats(struct hfix *f, struct xbd_stats *st)
+hfix_assert_error(struct hfix *f)
 {
-	xbd_get_stats(f->f_dev, st, sizeof(*st));
+	struct xbd_stats st;
+	char buf[4096];
+
+	assert_int_equal(hfix_state(f), 3);
+	assert_int_equal(xbd_read(f->f_dev, buf, 0, 4096), -EIO);
+	xbd_get_stats(f->f_dev, &st, sizeof(st));
+	assert_true(st.xs_protocol_errors > 0);
 }

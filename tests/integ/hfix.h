@@ -1,10 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * A machine for the frontend's scripted-backend tests: a simulated
- * hypervisor with the frontend in domain 1 and a hostile backend
- * (hostile.h) in domain 0, plus the means to replace that backend by a
- * new one in another domain, as a toolstack does when a suspended guest
- * resumes elsewhere.
+ * A machine with a frontend attached to the scripted hostile backend
+ * (hostile.h): the fixture the frontend's hostile-backend tests share.
  */
 
 #ifndef XBD_TESTS_HFIX_H
@@ -14,44 +11,29 @@
 #include "hostile.h"
 #include "platform/sim/hv.h"
 
-/* Backends a fixture may start over its life (domains 0, 2, 3, ...). */
-#define HFIX_MAX_BACKENDS 2
+/* Bytes of the hostile backend's in-memory disk. */
+#define HFIX_DISK (4u * 1024 * 1024)
 
 struct hfix {
-	struct hv *f_hv;		       /* the machine */
-	struct plat *f_fe;		       /* frontend domain 1 */
-	struct xs_handle *f_priv;	       /* toolstack handle */
-	struct xbd_plat *f_xp;		       /* frontend's platform */
-	struct xbd_dev *f_dev;		       /* the device (or NULL) */
-	int f_nbe;			       /* backends started */
-	struct plat *f_be[HFIX_MAX_BACKENDS];  /* their domains */
-	struct hostile f_h[HFIX_MAX_BACKENDS]; /* the backends */
+	struct hv *f_hv;	  /* the simulated machine */
+	struct plat *f_be, *f_fe; /* backend and frontend domains */
+	struct xs_handle *f_priv; /* toolstack handle */
+	struct hostile f_h;	  /* the hostile backend */
+	struct xbd_plat *f_xp;	  /* the frontend's platform wrapper */
+	struct xbd_dev *f_dev;	  /* the device (NULL: not attached) */
 };
 
-/*
- * Start the machine and a backend answering through hook with nodes
- * published, and attach with o (NULL: defaults).  Returns attach's rc.
- */
+/* Start a machine and a hostile backend; attach; return attach's rc. */
 int hfix_up(struct hfix *f, hostile_hook_fn *hook, void *arg,
     const struct hostile_node *nodes, const struct xbd_opts *o);
-
-/*
- * Start another backend in the next domain for the same vbd; the
- * frontend directory then names it.
- */
-struct hostile *hfix_new_backend(struct hfix *f, hostile_hook_fn *hook,
-    void *arg, const struct hostile_node *nodes);
-
-/* The newest backend. */
-struct hostile *hfix_backend(struct hfix *f);
-
-/* Detach, stop every backend, destroy the machine. */
+/* The same on a machine using the XenStore daemon serving xsd_dir. */
+int hfix_up_on(struct hfix *f, const char *xsd_dir, hostile_hook_fn *hook,
+    void *arg, const struct hostile_node *nodes, const struct xbd_opts *o);
+/* Detach (if attached) and tear the machine down. */
 void hfix_down(struct hfix *f);
-
-/* The device's xi_state. */
+/* The device's state as xbd_get_info reports it. */
 int hfix_state(struct hfix *f);
-
-/* The device's statistics. */
-void hfix_stats(struct hfix *f, struct xbd_stats *st);
+/* The device is in the error state and stays usable as an object. */
+void hfix_assert_error(struct hfix *f);
 
 #endif /* XBD_TESTS_HFIX_H */

@@ -265,7 +265,10 @@ hostile_main(void *arg)
 			mirrored = fstate;
 			continue;
 		}
-		if (h->h_sring == NULL)
+		pthread_mutex_lock(&h->h_lock);
+		h->h_paused = h->h_pause;
+		pthread_mutex_unlock(&h->h_lock);
+		if (h->h_sring == NULL || h->h_paused)
 			continue;
 		while (plat_evtchn_pending(h->h_ev, &port) == 0)
 			(void)plat_evtchn_unmask(h->h_ev, port);
@@ -312,6 +315,23 @@ hostile_start(struct hostile *h, void *priv_xs)
 	if (pthread_create(&h->h_thread, NULL, hostile_main, h) != 0)
 		return (-EAGAIN);
 	return (0);
+}
+
+void
+hostile_pause(struct hostile *h, bool pause)
+{
+	bool done = false;
+
+	pthread_mutex_lock(&h->h_lock);
+	h->h_pause = pause;
+	pthread_mutex_unlock(&h->h_lock);
+	while (!done) {
+		pthread_mutex_lock(&h->h_lock);
+		done = h->h_paused == pause;
+		pthread_mutex_unlock(&h->h_lock);
+		if (!done)
+			usleep(500);
+	}
 }
 
 void

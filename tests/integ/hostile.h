@@ -61,6 +61,10 @@ struct hostile {
 	pthread_t h_thread;		     /* the serving thread */
 	pthread_mutex_t h_lock;		     /* protects h_stop and counters */
 	bool h_stop;			     /* thread must exit */
+	bool h_pause;			     /* thread must leave the ring
+						alone (someone else drives
+						it) */
+	bool h_paused;			     /* ... and it does */
 	uint64_t h_requests;		     /* requests taken */
 	int h_held;			     /* pages kept mapped by a hook */
 	struct plat_map_seg h_held_segs[16]; /* ... which ones */
@@ -84,6 +88,11 @@ void hostile_push(struct hostile *h);
 int hostile_hold_grant(struct hostile *h, const union xring_req *req);
 /* The shared ring, for hooks that scribble on the indices. */
 struct blkif_sring *hostile_sring(struct hostile *h);
+/*
+ * Stop (true) or restart (false) the thread's work on the ring and wait
+ * until it complies; meanwhile the caller may drive h_ring itself.
+ */
+void hostile_pause(struct hostile *h, bool pause);
 /* Write a backend node now. */
 void hostile_write(struct hostile *h, const char *node, const char *val);
 

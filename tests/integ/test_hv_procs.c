@@ -246,6 +246,7 @@ child_victim_mapper(const char *dir, int sock, uint32_t granter)
 		pause();
 }
 
+/* catalogue: H6 */
 static void
 test_mapper_killed(void **state)
 {
@@ -336,6 +337,7 @@ child_victim_granter(const char *dir, int sock)
 		pause();
 }
 
+/* catalogue: H6 */
 static void
 test_granter_killed(void **state)
 {
@@ -451,6 +453,7 @@ daemon_rss_kib(const char *pid)
 #define MP_CYCLES 10000
 #define MP_WARMUP 10
 
+/* catalogue: L1 */
 static void
 test_cycles(void **state)
 {

@@ -87,6 +87,7 @@ find_fd(const char *path)
 	return (-1);
 }
 
+/* catalogue: D3 */
 static void
 test_failed_state(void **state)
 {
@@ -139,6 +140,7 @@ test_failed_state(void **state)
 	assert_int_equal(st.st_failed, 1);
 }
 
+/* catalogue: D3 */
 static void
 test_enospc(void **state)
 {
@@ -195,6 +197,7 @@ test_enospc(void **state)
 	rmdir(dir);
 }
 
+/* catalogue: D4 */
 static void
 test_short_read(void **state)
 {
@@ -225,6 +228,7 @@ test_short_read(void **state)
 	    BLKIF_RSP_OKAY);
 }
 
+/* catalogue: B14 D7 */
 static void
 test_flush_with_data(void **state)
 {
@@ -262,6 +266,7 @@ test_flush_with_data(void **state)
 	assert_int_equal(b.st_syncs - a.st_syncs, 0);
 }
 
+/* catalogue: D7 D8 */
 static void
 test_barrier_order(void **state)
 {

@@ -20,6 +20,7 @@
 
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "back/xbb_internal.h"
 #include "common/xu_assert.h"
 #include "xbbt_front.h"
 #include "xt.h"
@@ -164,6 +166,7 @@ be_error(struct fixture *fx, uint32_t vdev)
  * The ring
  */
 
+/* catalogue: B1 B2 */
 static void
 test_producer(void **state)
 {
@@ -196,6 +199,7 @@ test_producer(void **state)
 	assert_int_equal(st.st_ring_errors, 2);
 }
 
+/* catalogue: B5 B7 B8 B9 B12 B14 */
 static void
 test_bad_requests(void **state)
 {
@@ -273,6 +277,7 @@ test_bad_requests(void **state)
 	still_serving(f);
 }
 
+/* catalogue: B15 B16 */
 static void
 test_grants(void **state)
 {
@@ -393,6 +398,7 @@ test_grants_persistent(void **state)
 	assert_int_equal(st.st_err_grant, 2);
 }
 
+/* catalogue: B6 B7 B17 */
 static void
 test_indirect_garbage(void **state)
 {
@@ -458,6 +464,7 @@ test_indirect_garbage(void **state)
 	still_serving(f);
 }
 
+/* catalogue: B18 B21 */
 static void
 test_ids_and_padding(void **state)
 {
@@ -496,6 +503,7 @@ test_ids_and_padding(void **state)
 	assert_memory_equal(slot + 12, before + 12, sizeof(before) - 12);
 }
 
+/* catalogue: B3 B19 */
 static void
 test_never_consumed(void **state)
 {
@@ -525,6 +533,7 @@ test_never_consumed(void **state)
 	    xbbt_wait_be(&fx->m, XVDA, XenbusStateClosing, XBBT_TIMEOUT_MS), 0);
 }
 
+/* catalogue: B3 B20 */
 static void
 test_storm(void **state)
 {
@@ -583,6 +592,7 @@ flipper_main(void *arg)
 	return (NULL);
 }
 
+/* catalogue: B4 */
 static void
 test_flipper(void **state)
 {
@@ -661,6 +671,7 @@ struct bad_case {
 	unsigned int queues;
 };
 
+/* catalogue: B22 */
 static void
 test_bad_nodes(void **state)
 {
@@ -735,26 +746,91 @@ test_bad_nodes(void **state)
 	assert_int_equal(be_mapped(fx), 0);
 }
 
+/* Entries of a /proc directory (open fds, threads). */
+static int
+proc_count(const char *dir)
+{
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	assert_non_null(d = opendir(dir));
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return (n);
+}
+
+/* catalogue: B23 L1 */
 static void
 test_toggle(void **state)
 {
+	const char *env = getenv("XBD_TOGGLE_CYCLES");
+	unsigned int i,
+	    cycles = env != NULL ? (unsigned int)strtoul(env, NULL, 10) : 100;
 	struct fixture *fx = *state;
 	struct xbbt_front *f = &fx->f;
-	struct hv_dom_usage u;
-	unsigned int i;
+	struct hv_dom_usage be, fe, be0, fe0;
+	int fds = 0, threads = 0;
 
-	/* B23: connect and close, over and over, with I/O each time. */
-	for (i = 0; i < 100; i++) {
+	/* B23: connect and close, over and over, with I/O each time.  The
+	   first cycle warms up; afterwards nothing may accumulate (L1). */
+	for (i = 0; i < cycles + 1; i++) {
+		if (i == 1) {
+			fds = proc_count("/proc/self/fd");
+			threads = proc_count("/proc/self/task");
+			assert_int_equal(
+			    hv_domain_usage(fx->m.m_hv, XBBT_BE, &be0), 0);
+			assert_int_equal(
+			    hv_domain_usage(fx->m.m_hv, XBBT_FE, &fe0), 0);
+		}
 		assert_int_equal(xbbt_front_open(f, &fx->m, XVDA, NULL), 0);
 		assert_int_equal(xbbt_front_connect(f), 0);
 		if (i % 10 == 0)
 			still_serving(f);
 		xbbt_front_close(f);
 	}
-	assert_int_equal(hv_domain_usage(fx->m.m_hv, XBBT_BE, &u), 0);
-	assert_int_equal(u.du_mapped, 0);
+	assert_int_equal(hv_domain_usage(fx->m.m_hv, XBBT_BE, &be), 0);
+	assert_int_equal(hv_domain_usage(fx->m.m_hv, XBBT_FE, &fe), 0);
+	printf("toggle: %u cycles; fds %d -> %d, threads %d -> %d, backend "
+	       "maps %u ports %u, frontend grants %u -> %u ports %u -> %u\n",
+	    cycles, fds, proc_count("/proc/self/fd"), threads,
+	    proc_count("/proc/self/task"), be.du_mapped, be.du_ports,
+	    fe0.du_grants, fe.du_grants, fe0.du_ports, fe.du_ports);
+	assert_int_equal(be.du_mapped, 0);
+	assert_int_equal(be.du_ports, be0.du_ports);
+	assert_int_equal(fe.du_grants, fe0.du_grants);
+	assert_int_equal(fe.du_ports, fe0.du_ports);
+	/* Other threads open and close descriptors of their own for a
+	   moment: allow that to settle, never to grow. */
+	for (i = 0; i < 100 &&
+	     (proc_count("/proc/self/fd") > fds ||
+		 proc_count("/proc/self/task") > threads);
+	     i++)
+		usleep(10000);
+	assert_true(proc_count("/proc/self/fd") <= fds);
+	assert_true(proc_count("/proc/self/task") <= threads);
 }
 
+/* Forget a frontend whose domain is gone: its memory went with it. */
+static void
+front_forget(struct fixture *fx, struct xbbt_front *f)
+{
+	unsigned int i;
+
+	for (i = 0; i < f->f_nrings; i++)
+		if (f->f_rings[i].r_evh != NULL)
+			plat_evtchn_close(f->f_rings[i].r_evh);
+	free(f->f_free);
+	free(f->f_pref);
+	xs_close(f->f_xs);
+	memset(f, 0, sizeof(*f));
+	plat_close(fx->m.m_fe);
+	fx->m.m_fe = NULL;
+}
+
+/* catalogue: B24 */
 static void
 test_front_dies(void **state)
 {
@@ -778,14 +854,7 @@ test_front_dies(void **state)
 		free(io[i]);
 	}
 	assert_int_equal(hv_domain_destroy(fx->m.m_hv, XBBT_FE), 0);
-	/* Its memory is gone with it: forget the frontend's state. */
-	plat_evtchn_close(f->f_rings[0].r_evh);
-	free(f->f_free);
-	free(f->f_pref);
-	xs_close(f->f_xs);
-	memset(f, 0, sizeof(*f));
-	plat_close(fx->m.m_fe);
-	fx->m.m_fe = NULL;
+	front_forget(fx, f);
 	/* The backend notices and lets go of everything. */
 	for (i = 0; i < 500 && be_mapped(fx) != 0; i++)
 		usleep(10000);
@@ -795,6 +864,7 @@ test_front_dies(void **state)
 		assert_int_equal(st.st_in_flight, 0);
 }
 
+/* catalogue: B25 */
 static void
 test_state_loop(void **state)
 {
@@ -808,6 +878,7 @@ test_state_loop(void **state)
 	still_serving(f);
 }
 
+/* catalogue: B26 */
 static void
 test_lies(void **state)
 {
@@ -840,6 +911,7 @@ setup_noflush(void **state)
 	return (setup_opts(state, &o, true));
 }
 
+/* catalogue: B13 */
 static void
 test_unoffered(void **state)
 {
@@ -864,8 +936,92 @@ test_unoffered(void **state)
 	still_serving(f);
 }
 
+/* The frontend dies in XenBus state `st` (Closed: after a clean close). */
+static void
+kill_front_in(struct fixture *fx, enum xenbus_state st)
+{
+	struct xbbt_front *f = &fx->f;
+	unsigned int i;
+
+	assert_int_equal(xbbt_front_open(f, &fx->m, XVDA, NULL), 0);
+	switch (st) {
+	case XenbusStateInitialising:
+		xbbt_front_state(f, XenbusStateInitialising);
+		assert_int_equal(xbbt_wait_be(&fx->m, XVDA, XenbusStateInitWait,
+				     XBBT_TIMEOUT_MS),
+		    0);
+		break;
+	case XenbusStateInitialised:
+		xbbt_front_state(f, XenbusStateInitialising);
+		assert_int_equal(xbbt_wait_be(&fx->m, XVDA, XenbusStateInitWait,
+				     XBBT_TIMEOUT_MS),
+		    0);
+		assert_int_equal(xbbt_publish(f), 0);
+		xbbt_front_state(f, XenbusStateInitialised);
+		break;
+	case XenbusStateConnected:
+		assert_int_equal(xbbt_front_connect(f), 0);
+		still_serving(f);
+		break;
+	case XenbusStateClosing:
+		assert_int_equal(xbbt_front_connect(f), 0);
+		xbbt_front_state(f, XenbusStateClosing);
+		break;
+	default:
+		assert_int_equal(xbbt_front_connect(f), 0);
+		xbbt_front_close(f);
+		assert_int_equal(xbbt_front_open(f, &fx->m, XVDA, NULL), 0);
+		break;
+	}
+	assert_int_equal(hv_domain_destroy(fx->m.m_hv, XBBT_FE), 0);
+	front_forget(fx, f);
+	/* The backend lets go of every page of the dead domain. */
+	for (i = 0; i < 500 && be_mapped(fx) != 0; i++)
+		usleep(10000);
+	assert_int_equal(be_mapped(fx), 0);
+	/* The toolstack cleans up and the domain id comes back, all before
+	   the backend looks again (it waits for its lock): it must see a
+	   new vbd, not its old one. */
+	pthread_mutex_lock(&fx->m.m_xbb->bk_lock);
+	xbbt_vbd_destroy(&fx->m, XVDA);
+	assert_int_equal(
+	    hv_domain_create(fx->m.m_hv, XBBT_FE, "guest", &fx->m.m_fe), 0);
+	add_vbd(fx, XVDA, fx->img);
+	pthread_mutex_unlock(&fx->m.m_xbb->bk_lock);
+	/* The new directory gets the backend's offer. */
+	assert_int_equal(
+	    xbbt_wait_be(&fx->m, XVDA, XenbusStateInitWait, XBBT_TIMEOUT_MS),
+	    0);
+}
+
+/* catalogue: L3 B24 */
+static void
+test_L3_front_killed_in_every_state(void **state)
+{
+	static const enum xenbus_state states[] = { XenbusStateInitialising,
+		XenbusStateInitialised, XenbusStateConnected,
+		XenbusStateClosing, XenbusStateClosed };
+	struct fixture *fx = *state;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < XU_NELEM(states); i++) {
+		kill_front_in(fx, states[i]);
+		/* A new frontend in the reborn domain is served. */
+		assert_int_equal(xbbt_front_open(&fx->f, &fx->m, XVDA, NULL),
+		    0);
+		rc = xbbt_front_connect(&fx->f);
+		if (rc != 0)
+			printf("L3: state %d: connect %d\n", states[i], rc);
+		assert_int_equal(rc, 0);
+		still_serving(&fx->f);
+		xbbt_front_close(&fx->f);
+		memset(&fx->f, 0, sizeof(fx->f));
+	}
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_producer, setup, teardown),
@@ -894,8 +1050,13 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_unoffered, setup_noflush,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_L3_front_killed_in_every_state, setup_bare, teardown),
 	};
 
 	xbbt_require_uring();
+	/* An argument runs only the tests it matches (while debugging). */
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]);
 	return (cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -206,6 +206,7 @@ run_config(struct config *c, uint64_t seed)
 	xbbt_machine_stop(&m);
 }
 
+/* catalogue: D9 */
 static void
 test_map(void **state)
 {
@@ -218,6 +219,7 @@ test_map(void **state)
 	run_config(&c, 1);
 }
 
+/* catalogue: D9 */
 static void
 test_persistent_mq(void **state)
 {
@@ -233,6 +235,7 @@ test_persistent_mq(void **state)
 	run_config(&c, 2);
 }
 
+/* catalogue: D9 */
 static void
 test_copy_x86_32(void **state)
 {

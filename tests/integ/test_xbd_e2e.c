@@ -260,6 +260,7 @@ test_barrier_emulation(void **state)
 }
 
 /* Flush becomes an empty barrier when only barriers exist; neither: no. */
+/* catalogue: D5 */
 static void
 test_flush_variants(void **state)
 {
@@ -400,6 +401,7 @@ test_readonly(void **state)
 }
 
 /* An untrusted backend only ever sees bounce pages. */
+/* catalogue: F32 */
 static void
 test_untrusted_bounce(void **state)
 {

@@ -15,84 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "front/xbd_internal.h"
-#include "hostile.h"
-#include "platform/sim/hv.h"
+#include "hfix.h"
 #include "xt.h"
-
-#define DISK (4u * 1024 * 1024)
-
-struct hfix {
-	struct hv *f_hv;
-	struct plat *f_be, *f_fe;
-	struct xs_handle *f_priv;
-	struct hostile f_h;
-	struct xbd_plat *f_xp;
-	struct xbd_dev *f_dev;
-};
-
-/* Start a machine and a hostile backend; attach; return attach's rc. */
-static int
-hup(struct hfix *f, hostile_hook_fn *hook, void *arg,
-    const struct hostile_node *nodes, const struct xbd_opts *o)
-{
-	struct hv_opts ho;
-	int i;
-
-	memset(f, 0, sizeof(*f));
-	setenv("XBD_QUIET", "1", 0);
-	hv_opts_init(&ho);
-	assert_int_equal(hv_create(&ho, &f->f_hv), 0);
-	assert_int_equal(hv_domain_create(f->f_hv, 0, "Domain-0", &f->f_be), 0);
-	assert_int_equal(hv_domain_create(f->f_hv, 1, "guest", &f->f_fe), 0);
-	assert_non_null(f->f_priv = hv_xs_open_priv(f->f_hv));
-	f->f_h.h_plat = f->f_be;
-	f->f_h.h_fe_id = 1;
-	f->f_h.h_vdev = 51712;
-	f->f_h.h_disk_size = DISK;
-	f->f_h.h_hook = hook;
-	f->f_h.h_arg = arg;
-	for (i = 0; nodes != NULL && nodes[i].n_name != NULL; i++)
-		f->f_h.h_nodes[i] = nodes[i];
-	assert_int_equal(hostile_start(&f->f_h, f->f_priv), 0);
-	assert_int_equal(xbd_plat_wrap(f->f_fe, &f->f_xp), 0);
-	return (xbd_attach(f->f_xp, "xvda", o, &f->f_dev));
-}
-
-static void
-hdown(struct hfix *f)
-{
-	if (f->f_dev != NULL)
-		xbd_detach(f->f_dev);
-	hostile_stop(&f->f_h);
-	xbd_plat_close(f->f_xp);
-	xs_close(f->f_priv);
-	plat_close(f->f_fe);
-	plat_close(f->f_be);
-	hv_destroy(f->f_hv);
-}
-
-static int
-hstate(struct hfix *f)
-{
-	struct xbd_info info;
-
-	xbd_get_info(f->f_dev, &info);
-	return (info.xi_state);
-}
-
-/* The device is in the error state and stays usable as an object. */
-static void
-assert_error_state(struct hfix *f)
-{
-	struct xbd_stats st;
-	char buf[4096];
-
-	assert_int_equal(hstate(f), 3);
-	assert_int_equal(xbd_read(f->f_dev, buf, 0, 4096), -EIO);
-	xbd_get_stats(f->f_dev, &st, sizeof(st));
-	assert_true(st.xs_protocol_errors > 0);
-}
 
 /* ---------------------------------------------------------------------
  * Ring lies
@@ -112,10 +36,10 @@ test_F1_rsp_prod_overflow(void **state)
 	struct hfix f;
 	char buf[4096];
 
-	assert_int_equal(hup(&f, hook_overflow, NULL, NULL, NULL), 0);
+	assert_int_equal(hfix_up(&f, hook_overflow, NULL, NULL, NULL), 0);
 	assert_int_equal(xbd_read(f.f_dev, buf, 0, 4096), -EIO);
-	assert_error_state(&f);
-	hdown(&f);
+	hfix_assert_error(&f);
+	hfix_down(&f);
 }
 
 static int
@@ -136,12 +60,12 @@ test_F2_rsp_prod_backwards(void **state)
 	char buf[4096];
 	int i;
 
-	assert_int_equal(hup(&f, hook_backwards, NULL, NULL, NULL), 0);
+	assert_int_equal(hfix_up(&f, hook_backwards, NULL, NULL, NULL), 0);
 	(void)xbd_read(f.f_dev, buf, 0, 4096);
-	for (i = 0; i < 100 && hstate(&f) != 3; i++)
+	for (i = 0; i < 100 && hfix_state(&f) != 3; i++)
 		usleep(10000);
-	assert_error_state(&f);
-	hdown(&f);
+	hfix_assert_error(&f);
+	hfix_down(&f);
 }
 
 static int
@@ -159,10 +83,10 @@ test_F3_rsp_ahead_of_req(void **state)
 	struct hfix f;
 	char buf[4096];
 
-	assert_int_equal(hup(&f, hook_extra, NULL, NULL, NULL), 0);
+	assert_int_equal(hfix_up(&f, hook_extra, NULL, NULL, NULL), 0);
 	(void)xbd_read(f.f_dev, buf, 0, 4096);
-	assert_error_state(&f);
-	hdown(&f);
+	hfix_assert_error(&f);
+	hfix_down(&f);
 }
 
 static uint64_t bad_id;
@@ -184,10 +108,10 @@ test_F4_bad_ids(void **state)
 
 	for (i = 0; i < XU_NELEM(ids); i++) {
 		bad_id = ids[i];
-		assert_int_equal(hup(&f, hook_bad_id, NULL, NULL, NULL), 0);
+		assert_int_equal(hfix_up(&f, hook_bad_id, NULL, NULL, NULL), 0);
 		assert_int_equal(xbd_read(f.f_dev, buf, 0, 4096), -EIO);
-		assert_error_state(&f);
-		hdown(&f);
+		hfix_assert_error(&f);
+		hfix_down(&f);
 	}
 }
 
@@ -205,10 +129,10 @@ test_F5_unsolicited(void **state)
 	struct hfix f;
 	char buf[4096];
 
-	assert_int_equal(hup(&f, hook_free_slot, NULL, NULL, NULL), 0);
+	assert_int_equal(hfix_up(&f, hook_free_slot, NULL, NULL, NULL), 0);
 	assert_int_equal(xbd_read(f.f_dev, buf, 0, 4096), -EIO);
-	assert_error_state(&f);
-	hdown(&f);
+	hfix_assert_error(&f);
+	hfix_down(&f);
 }
 
 struct dup_state {
@@ -248,7 +172,7 @@ test_F6_duplicate(void **state)
 	char buf[2][4096];
 	int r1 = 0, r2 = 0, i;
 
-	assert_int_equal(hup(&f, hook_duplicate, &d, NULL, NULL), 0);
+	assert_int_equal(hfix_up(&f, hook_duplicate, &d, NULL, NULL), 0);
 	memset(&b1, 0, sizeof(b1));
 	b1.bio_cmd = XBD_CMD_READ;
 	b1.bio_length = 4096;
@@ -266,8 +190,8 @@ test_F6_duplicate(void **state)
 	/* Both complete exactly once; the lie kills the device. */
 	assert_int_equal(r1, 1);
 	assert_int_equal(r2, -EIO);
-	assert_error_state(&f);
-	hdown(&f);
+	hfix_assert_error(&f);
+	hfix_down(&f);
 }
 
 static int
@@ -287,10 +211,10 @@ test_F7_wrong_operation(void **state)
 	struct hfix f;
 	char buf[4096] = { 0 };
 
-	assert_int_equal(hup(&f, hook_wrong_op, NULL, NULL, NULL), 0);
+	assert_int_equal(hfix_up(&f, hook_wrong_op, NULL, NULL, NULL), 0);
 	assert_int_equal(xbd_write(f.f_dev, buf, 0, 4096), -EIO);
-	assert_error_state(&f);
-	hdown(&f);
+	hfix_assert_error(&f);
+	hfix_down(&f);
 }
 
 static int16_t bad_status;
@@ -313,13 +237,14 @@ test_F8_bad_status(void **state)
 
 	for (i = 0; i < XU_NELEM(st); i++) {
 		bad_status = st[i];
-		assert_int_equal(hup(&f, hook_bad_status, NULL, NULL, NULL), 0);
+		assert_int_equal(hfix_up(&f, hook_bad_status, NULL, NULL, NULL),
+		    0);
 		/* Never success; the device itself lives on. */
 		assert_int_equal(xbd_read(f.f_dev, buf, 0, 4096), -EIO);
 		xbd_get_stats(f.f_dev, &s, sizeof(s));
 		assert_true(s.xs_protocol_errors > 0);
-		assert_int_equal(hstate(&f), 1);
-		hdown(&f);
+		assert_int_equal(hfix_state(&f), 1);
+		hfix_down(&f);
 	}
 }
 
@@ -336,6 +261,7 @@ hook_eopnotsupp(struct hostile *h, const union xring_req *req)
 	return (0);
 }
 
+/* catalogue: D6 */
 static void
 test_F9_F10_eopnotsupp(void **state)
 {
@@ -344,7 +270,7 @@ test_F9_F10_eopnotsupp(void **state)
 	struct hfix f;
 	char buf[4096] = { 0 };
 
-	assert_int_equal(hup(&f, hook_eopnotsupp, NULL, NULL, NULL), 0);
+	assert_int_equal(hfix_up(&f, hook_eopnotsupp, NULL, NULL, NULL), 0);
 	/* F9: a read is never "not supported": EIO, features untouched. */
 	assert_int_equal(xbd_read(f.f_dev, buf, 0, 4096), -EIO);
 	xbd_get_info(f.f_dev, &info);
@@ -363,8 +289,8 @@ test_F9_F10_eopnotsupp(void **state)
 	assert_int_equal(xbd_write(f.f_dev, buf, 0, 4096), 0);
 	xbd_get_stats(f.f_dev, &s, sizeof(s));
 	assert_int_equal(s.xs_eopnotsupp, 3);
-	assert_int_equal(hstate(&f), 1);
-	hdown(&f);
+	assert_int_equal(hfix_state(&f), 1);
+	hfix_down(&f);
 }
 
 static int
@@ -385,11 +311,11 @@ test_F10_flush_error(void **state)
 	struct hfix f;
 
 	/* An empty flush answered ERROR is an error (not Linux's OK). */
-	assert_int_equal(hup(&f, hook_flush_error, NULL, NULL, NULL), 0);
+	assert_int_equal(hfix_up(&f, hook_flush_error, NULL, NULL, NULL), 0);
 	assert_int_equal(xbd_flush(f.f_dev), -EIO);
 	xbd_get_info(f.f_dev, &info);
 	assert_true(info.xi_features & XBD_FEAT_FLUSH);
-	hdown(&f);
+	hfix_down(&f);
 }
 
 static void
@@ -399,7 +325,7 @@ test_F14_no_notifications(void **state)
 	char buf[4096] = { 7 }, back[4096];
 	struct timespec a, b;
 
-	assert_int_equal(hup(&f, NULL, NULL, NULL, NULL), 0);
+	assert_int_equal(hfix_up(&f, NULL, NULL, NULL, NULL), 0);
 	f.f_h.h_no_notify = true;
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	/* Responses published without an event still complete. */
@@ -408,7 +334,7 @@ test_F14_no_notifications(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	assert_memory_equal(buf, back, 4096);
 	assert_true(b.tv_sec - a.tv_sec < 10);
-	hdown(&f);
+	hfix_down(&f);
 }
 
 static int
@@ -426,7 +352,7 @@ test_F15_backend_hangs(void **state)
 	char buf[4096];
 	int r = 0;
 
-	assert_int_equal(hup(&f, hook_drop, NULL, NULL, NULL), 0);
+	assert_int_equal(hfix_up(&f, hook_drop, NULL, NULL, NULL), 0);
 	memset(&b, 0, sizeof(b));
 	b.bio_cmd = XBD_CMD_READ;
 	b.bio_length = 4096;
@@ -440,7 +366,7 @@ test_F15_backend_hangs(void **state)
 	xbd_detach(f.f_dev);
 	f.f_dev = NULL;
 	assert_int_equal(r, -ENXIO);
-	hdown(&f);
+	hfix_down(&f);
 }
 
 struct split_state {
@@ -480,7 +406,7 @@ test_F16_split_halves(void **state)
 
 	for (i = 0; i < sizeof(buf); i++)
 		buf[i] = (char)(i % 253);
-	assert_int_equal(hup(&f, hook_split, &s, NULL, NULL), 0);
+	assert_int_equal(hfix_up(&f, hook_split, &s, NULL, NULL), 0);
 	/* 64 KiB without indirect: 40 KiB + 24 KiB, answered reversed. */
 	assert_int_equal(xbd_write(f.f_dev, buf, 0, sizeof(buf)), 0);
 	assert_int_equal(xbd_read(f.f_dev, back, 0, sizeof(back)), 0);
@@ -488,8 +414,8 @@ test_F16_split_halves(void **state)
 	/* One half answered twice: the device stops. */
 	s.mode = 1;
 	assert_int_equal(xbd_read(f.f_dev, back, 0, sizeof(back)), -EIO);
-	assert_error_state(&f);
-	hdown(&f);
+	hfix_assert_error(&f);
+	hfix_down(&f);
 }
 
 static int
@@ -511,12 +437,12 @@ test_F17_grant_kept_mapped(void **state)
 
 	xbd_opts_init(&o);
 	o.o_persistent = false;
-	assert_int_equal(hup(&f, hook_keep_mapped, NULL, NULL, &o), 0);
+	assert_int_equal(hfix_up(&f, hook_keep_mapped, NULL, NULL, &o), 0);
 	assert_int_equal(xbd_read(f.f_dev, buf, 0, 4096), -EIO);
 	xbd_get_stats(f.f_dev, &s, sizeof(s));
 	assert_int_equal(s.xs_grant_busy, 1);
-	assert_error_state(&f);
-	hdown(&f);
+	hfix_assert_error(&f);
+	hfix_down(&f);
 }
 
 static int
@@ -546,11 +472,12 @@ test_F19_readonly_grant(void **state)
 
 	xbd_opts_init(&o);
 	o.o_persistent = false;
-	assert_int_equal(hup(&f, hook_write_readonly, &refused, NULL, &o), 0);
+	assert_int_equal(hfix_up(&f, hook_write_readonly, &refused, NULL, &o),
+	    0);
 	assert_int_equal(xbd_write(f.f_dev, buf, 0, 4096), 0);
 	assert_int_equal(refused, GNTST_general_error);
-	assert_int_equal(hstate(&f), 1);
-	hdown(&f);
+	assert_int_equal(hfix_state(&f), 1);
+	hfix_down(&f);
 }
 
 /* ---------------------------------------------------------------------
@@ -565,9 +492,9 @@ expect_attach_fails(const struct hostile_node *nodes)
 
 	xbd_opts_init(&o);
 	o.o_connect_timeout_ms = 5000;
-	assert_int_equal(hup(&f, NULL, NULL, nodes, &o), -EPROTO);
+	assert_int_equal(hfix_up(&f, NULL, NULL, nodes, &o), -EPROTO);
 	f.f_dev = NULL;
-	hdown(&f);
+	hfix_down(&f);
 }
 
 static void
@@ -603,7 +530,7 @@ test_F22_F25_bad_geometry(void **state)
 }
 
 static void
-test_F23_F24_odd_values(void **state)
+test_F23_F24_F31_odd_values(void **state)
 {
 	const struct hostile_node nodes[] = {
 		{ "physical-sector-size", "1000" },
@@ -618,7 +545,7 @@ test_F23_F24_odd_values(void **state)
 	struct xbd_info info;
 	struct hfix f;
 
-	assert_int_equal(hup(&f, NULL, NULL, nodes, NULL), 0);
+	assert_int_equal(hfix_up(&f, NULL, NULL, nodes, NULL), 0);
 	xbd_get_info(f.f_dev, &info);
 	assert_int_equal(info.xi_physical_sector_size, 512);
 	/* Unknown info bits are dropped, the known ones kept. */
@@ -628,11 +555,11 @@ test_F23_F24_odd_values(void **state)
 	assert_false(info.xi_features & XBD_FEAT_BARRIER);
 	assert_int_equal(info.xi_discard_granularity, 512);
 	assert_int_equal(info.xi_discard_alignment, 0);
-	hdown(&f);
+	hfix_down(&f);
 }
 
 static void
-test_F26_F28_limits_clamped(void **state)
+test_F26_F27_F28_limits_clamped(void **state)
 {
 	const struct hostile_node nodes[] = {
 		{ "max-ring-page-order", "255" },
@@ -653,23 +580,23 @@ test_F26_F28_limits_clamped(void **state)
 
 	xbd_opts_init(&o);
 	o.o_max_queues = 1;
-	assert_int_equal(hup(&f, NULL, NULL, nodes, &o), 0);
+	assert_int_equal(hfix_up(&f, NULL, NULL, nodes, &o), 0);
 	xbd_get_info(f.f_dev, &info);
 	assert_int_equal(info.xi_ring_pages, 32);
 	assert_int_equal(info.xi_queues, 1);
 	/* 1 MiB maxphys: 257 segments, 1 indirect page. */
 	assert_int_equal(info.xi_max_request_segments, 257);
 	assert_int_equal(info.xi_max_request_indirectpages, 1);
-	hdown(&f);
+	hfix_down(&f);
 
-	assert_int_equal(hup(&f, NULL, NULL, zero, NULL), 0);
+	assert_int_equal(hfix_up(&f, NULL, NULL, zero, NULL), 0);
 	xbd_get_info(f.f_dev, &info);
 	/* The deprecated count overrides; 3 rounds down to 2. */
 	assert_int_equal(info.xi_ring_pages, 2);
 	assert_int_equal(info.xi_queues, 1);
 	assert_int_equal(info.xi_max_request_segments, 11);
 	assert_int_equal(info.xi_max_request_indirectpages, 0);
-	hdown(&f);
+	hfix_down(&f);
 }
 
 static void
@@ -694,7 +621,7 @@ test_F29_skip_initwait(void **state)
 		f.f_h.h_plat = f.f_be;
 		f.f_h.h_fe_id = 1;
 		f.f_h.h_vdev = 51712;
-		f.f_h.h_disk_size = DISK;
+		f.f_h.h_disk_size = HFIX_DISK;
 		f.f_h.h_skip_initwait = true;
 		assert_int_equal(hostile_start(&f.f_h, f.f_priv), 0);
 		assert_int_equal(xbd_plat_wrap(f.f_fe, &f.f_xp), 0);
@@ -708,9 +635,9 @@ test_F29_skip_initwait(void **state)
 	hostile_write(&f.f_h, "state", "99");
 	hostile_write(&f.f_h, "state", "4");
 	usleep(50000);
-	assert_int_equal(hstate(&f), 1);
+	assert_int_equal(hfix_state(&f), 1);
 	assert_int_equal(xbd_read(f.f_dev, back, 0, 4096), 0);
-	hdown(&f);
+	hfix_down(&f);
 }
 
 int
@@ -733,8 +660,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_F17_grant_kept_mapped),
 		cmocka_unit_test(test_F19_readonly_grant),
 		cmocka_unit_test(test_F22_F25_bad_geometry),
-		cmocka_unit_test(test_F23_F24_odd_values),
-		cmocka_unit_test(test_F26_F28_limits_clamped),
+		cmocka_unit_test(test_F23_F24_F31_odd_values),
+		cmocka_unit_test(test_F26_F27_F28_limits_clamped),
 		cmocka_unit_test(test_F29_skip_initwait),
 	};
 

@@ -291,6 +291,7 @@ kp_env(const char *name, unsigned int def)
 	return ((unsigned int)n);
 }
 
+/* catalogue: D1 D7 */
 static void
 test_kill_points(void **state)
 {

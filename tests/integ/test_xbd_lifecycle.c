@@ -183,6 +183,7 @@ lc_cycle(struct lc *l, enum lc_end how, unsigned int i)
 	    xbus_vbd_hotplug(l->l_xs, &l->l_vbd, XBUS_INIT_TIMEOUT_MS), 0);
 }
 
+/* catalogue: L1 */
 static void
 test_cycles(void **state)
 {

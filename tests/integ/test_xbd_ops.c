@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hfix.h"
+#include "sfix.h"
 #include "xt.h"
 
 /* What the indirect hook saw. */
@@ -81,11 +81,11 @@ test_indirect_no_stale_descriptors(void **state)
 {
 	struct ind_state s = { 0 };
 	struct xbd_info info;
-	struct hfix f;
+	struct sfix f;
 	char *buf;
 	int i;
 
-	assert_int_equal(hfix_up(&f, hook_indirect, &s, indirect256, NULL), 0);
+	assert_int_equal(sfix_up(&f, hook_indirect, &s, indirect256, NULL), 0);
 	xbd_get_info(f.f_dev, &info);
 	assert_int_equal(info.xi_max_request_segments, 256);
 	/* A one-page ring: 32 commands, each used by both rounds. */
@@ -100,7 +100,7 @@ test_indirect_no_stale_descriptors(void **state)
 	assert_int_equal(s.is_map_errors, 0);
 	assert_int_equal(s.is_stale, 0);
 	free(buf);
-	hfix_down(&f);
+	sfix_down(&f);
 }
 
 /* What the discard hook saw, and whether to refuse discards. */
@@ -143,9 +143,9 @@ test_secure_discard(void **state)
 {
 	struct discard_state s = { 0 };
 	struct xbd_info info;
-	struct hfix f;
+	struct sfix f;
 
-	assert_int_equal(hfix_up(&f, hook_discard, &s, discard_secure, NULL),
+	assert_int_equal(sfix_up(&f, hook_discard, &s, discard_secure, NULL),
 	    0);
 	xbd_get_info(f.f_dev, &info);
 	assert_true(info.xi_features & XBD_FEAT_SECURE_DISCARD);
@@ -155,10 +155,10 @@ test_secure_discard(void **state)
 	assert_int_equal(xbd_discard(f.f_dev, 8192, 8192, false), 0);
 	assert_int_equal(s.ds_discards, 2);
 	assert_int_equal(s.ds_flag, 0);
-	hfix_down(&f);
+	sfix_down(&f);
 
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(hfix_up(&f, hook_discard, &s, discard_plain, NULL), 0);
+	assert_int_equal(sfix_up(&f, hook_discard, &s, discard_plain, NULL), 0);
 	xbd_get_info(f.f_dev, &info);
 	assert_true(info.xi_features & XBD_FEAT_DISCARD);
 	assert_false(info.xi_features & XBD_FEAT_SECURE_DISCARD);
@@ -166,7 +166,7 @@ test_secure_discard(void **state)
 	assert_int_equal(s.ds_discards, 0);
 	assert_int_equal(xbd_discard(f.f_dev, 0, 8192, false), 0);
 	assert_int_equal(s.ds_discards, 1);
-	hfix_down(&f);
+	sfix_down(&f);
 }
 
 /* A discard refused with EOPNOTSUPP: reported, and discard is off. */
@@ -176,24 +176,24 @@ test_discard_eopnotsupp(void **state)
 	struct discard_state s = { .ds_eopnotsupp = true };
 	struct xbd_info info;
 	struct xbd_stats st;
-	struct hfix f;
+	struct sfix f;
 	char buf[4096] = { 1 };
 
-	assert_int_equal(hfix_up(&f, hook_discard, &s, discard_secure, NULL),
+	assert_int_equal(sfix_up(&f, hook_discard, &s, discard_secure, NULL),
 	    0);
 	assert_int_equal(xbd_discard(f.f_dev, 0, 4096, false), -EOPNOTSUPP);
 	xbd_get_info(f.f_dev, &info);
 	assert_false(info.xi_features & XBD_FEAT_DISCARD);
 	assert_false(info.xi_features & XBD_FEAT_SECURE_DISCARD);
-	hfix_stats(&f, &st);
+	sfix_stats(&f, &st);
 	assert_int_equal(st.xs_eopnotsupp, 1);
 	/* Refused up front from now on; the device carries on. */
 	assert_int_equal(xbd_discard(f.f_dev, 0, 4096, false), -EOPNOTSUPP);
 	assert_int_equal(xbd_discard(f.f_dev, 0, 4096, true), -EOPNOTSUPP);
 	assert_int_equal(s.ds_discards, 1);
 	assert_int_equal(xbd_write(f.f_dev, buf, 0, sizeof(buf)), 0);
-	assert_int_equal(hfix_state(&f), 1);
-	hfix_down(&f);
+	assert_int_equal(sfix_state(&f), 1);
+	sfix_down(&f);
 }
 
 static int
@@ -219,12 +219,12 @@ test_barrier_data_eopnotsupp(void **state)
 {
 	struct xbd_info info;
 	struct xbd_stats st;
-	struct hfix f;
+	struct sfix f;
 	char buf[4096], back[4096];
 	int refused = 0;
 
 	memset(buf, 'o', sizeof(buf));
-	assert_int_equal(hfix_up(&f, hook_barrier_data, &refused, NULL, NULL),
+	assert_int_equal(sfix_up(&f, hook_barrier_data, &refused, NULL, NULL),
 	    0);
 	xbd_get_info(f.f_dev, &info);
 	assert_true(info.xi_features & XBD_FEAT_BARRIER);
@@ -234,17 +234,17 @@ test_barrier_data_eopnotsupp(void **state)
 	xbd_get_info(f.f_dev, &info);
 	assert_false(info.xi_features & XBD_FEAT_BARRIER);
 	assert_true(info.xi_features & XBD_FEAT_FLUSH);
-	hfix_stats(&f, &st);
+	sfix_stats(&f, &st);
 	assert_int_equal(st.xs_eopnotsupp, 1);
 	assert_int_equal(st.xs_single_step, 0);
 	assert_int_equal(xbd_write_ordered(f.f_dev, buf, 0, sizeof(buf)), 0);
 	assert_int_equal(refused, 1);
-	hfix_stats(&f, &st);
+	sfix_stats(&f, &st);
 	assert_int_equal(st.xs_single_step, 1);
 	assert_int_equal(st.xs_requests[BLKIF_OP_WRITE_BARRIER], 1);
 	assert_int_equal(xbd_read(f.f_dev, back, 0, sizeof(back)), 0);
 	assert_memory_equal(buf, back, sizeof(buf));
-	hfix_down(&f);
+	sfix_down(&f);
 }
 
 /* Fail the second and the fourth write the backend sees. */
@@ -285,11 +285,11 @@ test_split_completes_once(void **state)
 	struct once o = { PTHREAD_MUTEX_INITIALIZER, 0, 0 };
 	struct xbd_stats st;
 	struct xbd_bio bio;
-	struct hfix f;
+	struct sfix f;
 	static char buf[128 * 1024];
 	int writes = 0, i;
 
-	assert_int_equal(hfix_up(&f, hook_fail_parts, &writes, NULL, NULL), 0);
+	assert_int_equal(sfix_up(&f, hook_fail_parts, &writes, NULL, NULL), 0);
 	memset(&bio, 0, sizeof(bio));
 	bio.bio_cmd = XBD_CMD_WRITE;
 	bio.bio_length = sizeof(buf);
@@ -309,11 +309,11 @@ test_split_completes_once(void **state)
 	assert_int_equal(writes, 4);
 	assert_int_equal(o.o_calls, 1);
 	assert_int_equal(o.o_error, -EIO);
-	hfix_stats(&f, &st);
+	sfix_stats(&f, &st);
 	assert_int_equal(st.xs_splits, 3);
 	assert_int_equal(st.xs_errors, 1);
-	assert_int_equal(hfix_state(&f), 1);
-	hfix_down(&f);
+	assert_int_equal(sfix_state(&f), 1);
+	sfix_down(&f);
 }
 
 int

@@ -53,6 +53,7 @@ state_of(struct xbd_dev *dev)
 }
 
 /* F33 / recovery: the backend dies twice mid-workload and comes back. */
+/* catalogue: F33 */
 static void
 test_backend_killed_and_restarted(void **state)
 {
@@ -165,5 +166,8 @@ main(int argc, char **argv)
 		return (XT_SKIP);
 	}
 	xbd_bin = argv[1];
+	/* A second argument runs only the tests it matches (long runs). */
+	if (argc > 2)
+		cmocka_set_test_filter(argv[2]);
 	return (cmocka_run_group_tests(tests, NULL, NULL));
 }

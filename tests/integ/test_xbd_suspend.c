@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hfix.h"
+#include "sfix.h"
 #include "xt.h"
 
 /* How long a test waits for something that should happen at once. */
@@ -127,13 +127,13 @@ abio_wait(struct abio *a)
 }
 
 static void
-wait_state(struct hfix *f, int state)
+wait_state(struct sfix *f, int state)
 {
 	int i;
 
-	for (i = 0; i < WAIT_MS && hfix_state(f) != state; i++)
+	for (i = 0; i < WAIT_MS && sfix_state(f) != state; i++)
 		usleep(1000);
-	assert_int_equal(hfix_state(f), state);
+	assert_int_equal(sfix_state(f), state);
 }
 
 struct suspender {
@@ -169,13 +169,13 @@ test_resume_reissues_ready(void **state)
 	struct xbd_stats st;
 	struct abio a, b;
 	struct hostile *h2;
-	struct hfix f;
+	struct sfix f;
 	pthread_t th;
 	static char abuf[8192], bbuf[4096];
 
 	memset(abuf, 0xa5, sizeof(abuf));
 	memset(bbuf, 0x5a, sizeof(bbuf));
-	assert_int_equal(hfix_up(&f, hook_gate, &g, no_barrier, NULL), 0);
+	assert_int_equal(sfix_up(&f, hook_gate, &g, no_barrier, NULL), 0);
 
 	/* A write the backend holds, then the ordered write behind it. */
 	gate_set(&g, false);
@@ -185,7 +185,7 @@ test_resume_reissues_ready(void **state)
 	abio_init(&b, XBD_CMD_WRITE, XBD_BIO_ORDERED, 65536, sizeof(bbuf),
 	    bbuf);
 	assert_int_equal(xbd_submit(f.f_dev, &b.a_bio), 0);
-	hfix_stats(&f, &st);
+	sfix_stats(&f, &st);
 	assert_int_equal(st.xs_q_length[XBD_QSTAT_READY], 1);
 
 	/* Suspend first, so the ordered write cannot go out meanwhile. */
@@ -197,24 +197,24 @@ test_resume_reissues_ready(void **state)
 	assert_int_equal(s.s_rc, 0);
 	assert_int_equal(abio_wait(&a), 1);
 	assert_int_equal(a.a_error, 0);
-	hfix_stats(&f, &st);
+	sfix_stats(&f, &st);
 	assert_int_equal(st.xs_q_length[XBD_QSTAT_BUSY], 0);
 	assert_int_equal(st.xs_q_length[XBD_QSTAT_READY], 1);
 	assert_int_equal(b.a_calls, 0);
 
 	/* The domain comes back against a new backend. */
-	h2 = hfix_new_backend(&f, NULL, NULL, no_barrier);
+	h2 = sfix_new_backend(&f, NULL, NULL, no_barrier);
 	assert_int_equal(xbd_resume(f.f_dev, false), 0);
 	assert_int_equal(abio_wait(&b), 1);
 	assert_int_equal(b.a_error, 0);
 	assert_memory_equal(h2->h_disk + 65536, bbuf, sizeof(bbuf));
-	hfix_stats(&f, &st);
+	sfix_stats(&f, &st);
 	assert_true(st.xs_reissued >= 1);
 	assert_int_equal(st.xs_single_step, 2);
 	assert_int_equal(st.xs_q_length[XBD_QSTAT_READY], 0);
 	usleep(20000);
 	assert_int_equal(b.a_calls, 1);
-	hfix_down(&f);
+	sfix_down(&f);
 }
 
 /* A suspend that does not drain in time is cancelled: EBUSY. */
@@ -225,19 +225,19 @@ test_suspend_timeout(void **state)
 		true, 0 };
 	struct xbd_opts o;
 	struct abio a;
-	struct hfix f;
+	struct sfix f;
 	static char buf[4096], back[4096];
 
 	xbd_opts_init(&o);
 	o.o_suspend_timeout_ms = 100;
-	assert_int_equal(hfix_up(&f, hook_gate, &g, NULL, &o), 0);
+	assert_int_equal(sfix_up(&f, hook_gate, &g, NULL, &o), 0);
 	gate_set(&g, false);
 	abio_init(&a, XBD_CMD_READ, 0, 0, sizeof(buf), buf);
 	assert_int_equal(xbd_submit(f.f_dev, &a.a_bio), 0);
 	gate_wait_held(&g, 1);
 	assert_int_equal(xbd_suspend(f.f_dev), -EBUSY);
 	/* Still connected: I/O is accepted and, once answered, done. */
-	assert_int_equal(hfix_state(&f), 1);
+	assert_int_equal(sfix_state(&f), 1);
 	assert_int_equal(xbd_resume(f.f_dev, false), -EINVAL);
 	gate_set(&g, true);
 	assert_int_equal(abio_wait(&a), 1);
@@ -246,10 +246,10 @@ test_suspend_timeout(void **state)
 	assert_int_equal(xbd_read(f.f_dev, back, 4096, sizeof(back)), 0);
 	/* With nothing held, the same suspend succeeds. */
 	assert_int_equal(xbd_suspend(f.f_dev), 0);
-	assert_int_equal(hfix_state(&f), 2);
+	assert_int_equal(sfix_state(&f), 2);
 	assert_int_equal(xbd_resume(f.f_dev, true), 0);
-	assert_int_equal(hfix_state(&f), 1);
-	hfix_down(&f);
+	assert_int_equal(sfix_state(&f), 1);
+	sfix_down(&f);
 }
 
 /* Resume follows the toolstack to a backend in another domain. */
@@ -259,20 +259,20 @@ test_resume_new_backend(void **state)
 	struct xbd_info info;
 	struct xbd_stats st;
 	struct hostile *h1, *h2;
-	struct hfix f;
+	struct sfix f;
 	static char x[8192], y[8192], back[8192];
 
 	memset(x, 'x', sizeof(x));
 	memset(y, 'y', sizeof(y));
-	assert_int_equal(hfix_up(&f, NULL, NULL, NULL, NULL), 0);
-	h1 = hfix_backend(&f);
+	assert_int_equal(sfix_up(&f, NULL, NULL, NULL, NULL), 0);
+	h1 = sfix_backend(&f);
 	xbd_get_info(f.f_dev, &info);
 	assert_int_equal(info.xi_backend_id, 0);
 	assert_int_equal(xbd_write(f.f_dev, x, 0, sizeof(x)), 0);
 	assert_memory_equal(h1->h_disk, x, sizeof(x));
 
 	assert_int_equal(xbd_suspend(f.f_dev), 0);
-	h2 = hfix_new_backend(&f, NULL, NULL, NULL);
+	h2 = sfix_new_backend(&f, NULL, NULL, NULL);
 	assert_int_equal(xbd_resume(f.f_dev, false), 0);
 	xbd_get_info(f.f_dev, &info);
 	assert_int_equal(info.xi_state, 1);
@@ -286,9 +286,9 @@ test_resume_new_backend(void **state)
 	assert_memory_equal(h1->h_disk, x, sizeof(x));
 	assert_int_equal(xbd_read(f.f_dev, back, 0, sizeof(back)), 0);
 	assert_memory_equal(back, y, sizeof(y));
-	hfix_stats(&f, &st);
+	sfix_stats(&f, &st);
 	assert_int_equal(st.xs_reconnects, 1);
-	hfix_down(&f);
+	sfix_down(&f);
 }
 
 /* Samples xbd_get_info while the device reconnects. */
@@ -339,24 +339,24 @@ static void
 test_resume_features_atomic(void **state)
 {
 	struct sampler sm = { .sm_lock = PTHREAD_MUTEX_INITIALIZER };
-	struct hfix f;
+	struct sfix f;
 	pthread_t th;
 	int i;
 
 	/* Each round: a machine, one resume to a backend in domain 2. */
 	for (i = 0; i < 8; i++) {
-		assert_int_equal(hfix_up(&f, NULL, NULL, indirect256, NULL), 0);
+		assert_int_equal(sfix_up(&f, NULL, NULL, indirect256, NULL), 0);
 		sm.sm_dev = f.f_dev;
 		sm.sm_stop = false;
 		assert_int_equal(pthread_create(&th, NULL, sample_run, &sm), 0);
 		assert_int_equal(xbd_suspend(f.f_dev), 0);
-		(void)hfix_new_backend(&f, NULL, NULL, indirect256);
+		(void)sfix_new_backend(&f, NULL, NULL, indirect256);
 		assert_int_equal(xbd_resume(f.f_dev, false), 0);
 		pthread_mutex_lock(&sm.sm_lock);
 		sm.sm_stop = true;
 		pthread_mutex_unlock(&sm.sm_lock);
 		pthread_join(th, NULL);
-		hfix_down(&f);
+		sfix_down(&f);
 	}
 	assert_true(sm.sm_samples > 0);
 	assert_int_equal(sm.sm_torn, 0);

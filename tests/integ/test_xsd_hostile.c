@@ -95,6 +95,7 @@ introduce5(int priv)
 	    "OK");
 }
 
+/* catalogue: X2 X4 X5 */
 static void
 test_bad_headers(void **state)
 {
@@ -140,6 +141,7 @@ test_bad_headers(void **state)
 	alive();
 }
 
+/* catalogue: X3 */
 static void
 test_trickle(void **state)
 {
@@ -169,6 +171,7 @@ test_trickle(void **state)
 	alive();
 }
 
+/* catalogue: X6 X15 */
 static void
 test_transactions(void **state)
 {
@@ -231,6 +234,7 @@ test_transactions(void **state)
 	alive();
 }
 
+/* catalogue: X9 X20 */
 static void
 test_local_domain(void **state)
 {
@@ -262,6 +266,7 @@ test_local_domain(void **state)
 	alive();
 }
 
+/* catalogue: X7 */
 static void
 test_never_reads(void **state)
 {
@@ -328,6 +333,7 @@ test_never_reads(void **state)
 	close(a);
 }
 
+/* catalogue: X14 */
 static void
 test_watch_flood(void **state)
 {
@@ -363,6 +369,7 @@ test_watch_flood(void **state)
 	close(a);
 }
 
+/* catalogue: X18 X19 */
 static void
 test_connections(void **state)
 {

@@ -344,7 +344,7 @@ static const char *const xbbt_transport[] = { "protocol", "ring-page-order",
 	"num-ring-pages", "multi-queue-num-queues", "feature-persistent",
 	"ring-ref", "event-channel" };
 
-static int
+int
 xbbt_publish(struct xbbt_front *f)
 {
 	struct xs_handle *xs = f->f_xs;

@@ -157,6 +157,8 @@ int xbbt_front_open(struct xbbt_front *f, struct xbbt_machine *m, uint32_t vdev,
  *         `error` node), -ETIMEDOUT.
  */
 int xbbt_front_connect(struct xbbt_front *f);
+/* Write the transport nodes (rings, channels, protocol, features). */
+int xbbt_publish(struct xbbt_front *f);
 /* Closing, wait for the backend, Closed; rings and grants released. */
 void xbbt_front_close(struct xbbt_front *f);
 /* Write our state. */

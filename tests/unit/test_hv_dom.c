@@ -25,6 +25,7 @@
 /* Heap drift allowed per cycle (see xt_heap_in_use). */
 #define MEM_SLACK 16
 
+/* catalogue: H6 */
 static void
 test_create_errors(void **state)
 {
@@ -52,6 +53,7 @@ test_create_errors(void **state)
 }
 
 /* The mapper (domain 0) dies holding maps and ports (H6). */
+/* catalogue: H6 */
 static void
 test_mapper_dies(void **state)
 {
@@ -289,6 +291,7 @@ cycle_work(struct plat *d0, struct plat *d1, struct plat_evtchn *h0)
 	assert_int_equal(plat_evtchn_unbind(h0, p0), 0);
 }
 
+/* catalogue: L1 */
 static void
 test_cycles(void **state)
 {

@@ -108,6 +108,7 @@ test_coalescing(void **state)
 	pair_close(&pr);
 }
 
+/* catalogue: H5 */
 static void
 test_masking(void **state)
 {
@@ -160,6 +161,7 @@ test_close_returns_unbound(void **state)
 	assert_int_equal(atomic_load(&q->ec_state), HV_PORT_FREE);
 }
 
+/* catalogue: H5 */
 static void
 test_notify_unbound_dropped(void **state)
 {
@@ -177,6 +179,7 @@ test_notify_unbound_dropped(void **state)
 	plat_evtchn_close(h);
 }
 
+/* catalogue: H5 */
 static void
 test_errors(void **state)
 {
@@ -216,6 +219,7 @@ test_errors(void **state)
 }
 
 /* A port number reused by a new handle gets nothing meant for the old. */
+/* catalogue: H5 */
 static void
 test_stale_handle(void **state)
 {
@@ -331,6 +335,7 @@ storm_rx(void *arg)
 	return (NULL);
 }
 
+/* catalogue: H5 */
 static void
 test_storm(void **state)
 {
@@ -402,6 +407,7 @@ test_wakeup(void **state)
  * The peer domain dies with the port bound: ours goes back to unbound.
  * (Killing a domain process with its ports bound: tests/integ.)
  */
+/* catalogue: H6 */
 static void
 test_peer_dies(void **state)
 {

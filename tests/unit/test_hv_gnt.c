@@ -22,6 +22,7 @@ fill(void *p, int c, size_t n)
 	memset(p, c, n);
 }
 
+/* catalogue: H1 */
 static void
 test_grant_map_write(void **state)
 {
@@ -69,6 +70,7 @@ test_grant_map_write(void **state)
 	assert_int_equal(plat_domid(fx->fx_d1), 1);
 }
 
+/* catalogue: H2 */
 static void
 test_end_refused_while_mapped(void **state)
 {
@@ -96,6 +98,7 @@ test_end_refused_while_mapped(void **state)
 	assert_null(seg.ms_addr);
 }
 
+/* catalogue: H1 */
 static void
 test_pin_counting(void **state)
 {
@@ -196,6 +199,7 @@ test_readonly_mapping(void **state)
 	assert_int_equal(plat_gnt_end(fx->fx_d1, rw), 0);
 }
 
+/* catalogue: H1 */
 static void
 test_gntst_errors(void **state)
 {
@@ -250,6 +254,7 @@ test_gntst_errors(void **state)
 	    -EINVAL);
 }
 
+/* catalogue: H4 */
 static void
 test_partial_batch(void **state)
 {
@@ -325,6 +330,7 @@ test_contiguous_map(void **state)
 	    -EINVAL);
 }
 
+/* catalogue: H3 */
 static void
 test_copy(void **state)
 {
@@ -406,6 +412,7 @@ test_copy(void **state)
 }
 
 /* A hostile granter rewriting its entry (H2), white-box. */
+/* catalogue: H2 */
 static void
 test_hostile_granter(void **state)
 {
@@ -502,6 +509,7 @@ race_mapper(void *arg)
 	return (NULL);
 }
 
+/* catalogue: H2 F18 */
 static void
 test_race_end_vs_map(void **state)
 {
@@ -668,6 +676,7 @@ test_self_map(void **state)
 }
 
 /* The granter dies while mapped: memory stays valid, new maps fail. */
+/* catalogue: H6 */
 static void
 test_granter_dies(void **state)
 {

@@ -69,6 +69,7 @@ check_full(const struct xbb_limits *l, const union xring_req *r)
 	return (xbb_seg_check(l, r->rw.seg, &ri));
 }
 
+/* catalogue: B7 */
 static void
 test_read_write(void **state)
 {
@@ -95,6 +96,7 @@ test_read_write(void **state)
 	assert_int_equal(check(&l, &r, &ri), -EINVAL);
 }
 
+/* catalogue: B8 */
 static void
 test_segments(void **state)
 {
@@ -128,6 +130,7 @@ test_segments(void **state)
 	assert_int_equal(ri.ri_nsect, 11);
 }
 
+/* catalogue: B9 */
 static void
 test_ranges(void **state)
 {
@@ -152,6 +155,7 @@ test_ranges(void **state)
 	assert_int_equal(check_full(&l, &r), 0);
 }
 
+/* catalogue: B10 */
 static void
 test_alignment(void **state)
 {
@@ -174,6 +178,7 @@ test_alignment(void **state)
 	assert_int_equal(check_full(&l, &r), 0);
 }
 
+/* catalogue: B11 */
 static void
 test_readonly(void **state)
 {
@@ -205,6 +210,7 @@ test_readonly(void **state)
 	assert_int_equal(check(&l, &r, &ri), -EROFS);
 }
 
+/* catalogue: B13 */
 static void
 test_flush_barrier(void **state)
 {
@@ -244,6 +250,7 @@ discard(uint64_t sector, uint64_t n, uint8_t flag)
 	return (r);
 }
 
+/* catalogue: B12 */
 static void
 test_discard(void **state)
 {
@@ -296,6 +303,7 @@ indirect(uint8_t inner, uint16_t nseg)
 	return (r);
 }
 
+/* catalogue: B6 B7 */
 static void
 test_indirect(void **state)
 {
@@ -344,6 +352,7 @@ test_indirect(void **state)
 	assert_int_equal(check(&l, &r, &ri), -EOPNOTSUPP);
 }
 
+/* catalogue: B5 */
 static void
 test_unknown(void **state)
 {

@@ -56,6 +56,7 @@ mkpath(const char *prefix, size_t n)
 	return (p);
 }
 
+/* catalogue: X9 */
 static void
 test_syntax(void **state)
 {
@@ -98,6 +99,7 @@ test_relative(void **state)
 	assert_int_equal(canon(dom5, "a//b", out), -EINVAL);
 }
 
+/* catalogue: X8 */
 static void
 test_abs_limit(void **state)
 {
@@ -132,6 +134,7 @@ test_abs_limit(void **state)
 	free(p);
 }
 
+/* catalogue: X8 */
 static void
 test_rel_limit(void **state)
 {
@@ -149,6 +152,7 @@ test_rel_limit(void **state)
 	free(p);
 }
 
+/* catalogue: X8 */
 static void
 test_limit_on_wire(void **state)
 {
@@ -250,6 +254,7 @@ test_perm_for(void **state)
 	xsd_conn_free(d8);
 }
 
+/* catalogue: X5 */
 static void
 test_numbers(void **state)
 {

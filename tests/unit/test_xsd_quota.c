@@ -49,6 +49,7 @@ owned(unsigned int domid)
 	return (xsd_dom_find(env.core, domid)->d_nodes);
 }
 
+/* catalogue: X12 */
 static void
 test_nodes(void **state)
 {
@@ -100,6 +101,7 @@ test_nodes(void **state)
 	xt_chmod(env.priv, 0, "/local/domain/5", XT_S("n5"), "OK");
 }
 
+/* catalogue: X11 */
 static void
 test_entry_size(void **state)
 {
@@ -128,6 +130,7 @@ test_entry_size(void **state)
 	xt_op(d5, XS_RM, 0, "e", "OK");
 }
 
+/* catalogue: X13 */
 static void
 test_watches(void **state)
 {
@@ -159,6 +162,7 @@ test_watches(void **state)
 	assert_int_equal(xsd_dom_find(env.core, 5)->d_watches, 0);
 }
 
+/* catalogue: X15 */
 static void
 test_transactions(void **state)
 {
@@ -178,6 +182,7 @@ test_transactions(void **state)
 	xt_expect(env.priv, XS_RESET_WATCHES, 0, XT_S("\0"), "OK");
 }
 
+/* catalogue: X16 */
 static void
 test_perms(void **state)
 {
@@ -190,6 +195,7 @@ test_perms(void **state)
 	xt_op(d5, XS_RM, 0, "p", "OK");
 }
 
+/* catalogue: X15 */
 static void
 test_txn_nodes(void **state)
 {
@@ -232,6 +238,7 @@ test_txn_nodes(void **state)
 	assert_int_equal(xsd_dom_find(env.core, 5)->d_mem, 0);
 }
 
+/* catalogue: X7 */
 static void
 test_outstanding(void **state)
 {
@@ -261,6 +268,7 @@ test_outstanding(void **state)
 	xt_drain(env.priv);
 }
 
+/* catalogue: X21 */
 static void
 test_memory(void **state)
 {
@@ -303,6 +311,7 @@ test_memory(void **state)
 	xt_op(env.priv, XS_TRANSACTION_END, t, "T", "OK");
 }
 
+/* catalogue: X14 */
 static void
 test_event_bound(void **state)
 {

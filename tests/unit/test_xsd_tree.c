@@ -251,6 +251,7 @@ test_enoent_eacces(void **state)
 	xsd_conn_free(d5);
 }
 
+/* catalogue: X16 */
 static void
 test_set_perms(void **state)
 {
@@ -304,6 +305,7 @@ test_set_perms(void **state)
 	xsd_conn_free(d9);
 }
 
+/* catalogue: X10 */
 static void
 test_deep_tree(void **state)
 {
@@ -347,6 +349,7 @@ test_wide_tree(void **state)
 	assert_int_equal(env.core->x_nodes.ht_count, 3);
 }
 
+/* catalogue: X16 */
 static void
 test_release(void **state)
 {

@@ -40,6 +40,7 @@ clean(void)
 	assert_int_equal(xsd_core_check(env.core), 0);
 }
 
+/* catalogue: X6 */
 static void
 test_ids(void **state)
 {
@@ -71,6 +72,7 @@ test_ids(void **state)
 	clean();
 }
 
+/* catalogue: X6 */
 static void
 test_bad_ids(void **state)
 {
@@ -123,6 +125,7 @@ test_commit_abort(void **state)
 	clean();
 }
 
+/* catalogue: X15 */
 static void
 test_conflicts(void **state)
 {
@@ -219,6 +222,7 @@ test_events(void **state)
 	clean();
 }
 
+/* catalogue: X12 X20 */
 static void
 test_create_delete(void **state)
 {
@@ -250,6 +254,7 @@ test_create_delete(void **state)
 	clean();
 }
 
+/* catalogue: X15 X20 */
 static void
 test_reset_watches(void **state)
 {

@@ -198,6 +198,7 @@ test_rm_events(void **state)
 	clean();
 }
 
+/* catalogue: X13 */
 static void
 test_permissions(void **state)
 {
@@ -235,6 +236,7 @@ test_permissions(void **state)
 	clean();
 }
 
+/* catalogue: X13 */
 static void
 test_special(void **state)
 {
@@ -342,6 +344,7 @@ test_args(void **state)
 	clean();
 }
 
+/* catalogue: X13 */
 static void
 test_long_token(void **state)
 {

@@ -56,6 +56,7 @@ mkmsg(void *buf, uint32_t type, uint32_t req_id, uint32_t tx, const void *p,
 	return (sizeof(h) + len);
 }
 
+/* catalogue: X2 X11 X19 */
 static void
 test_framing(void **state)
 {
@@ -99,6 +100,7 @@ test_framing(void **state)
 	xsd_conn_free(bad2);
 }
 
+/* catalogue: X3 */
 static void
 test_reassembly(void **state)
 {
@@ -170,6 +172,7 @@ test_echo(void **state)
 	xt_op(env.priv, XS_TRANSACTION_END, t, "F", "OK");
 }
 
+/* catalogue: X4 */
 static void
 test_enosys(void **state)
 {
@@ -204,6 +207,7 @@ test_enosys(void **state)
 	xsd_conn_free(d5);
 }
 
+/* catalogue: X17 X18 */
 static void
 test_domains(void **state)
 {
@@ -308,6 +312,7 @@ test_domains(void **state)
 	xt_op(env.priv, XS_RM, 0, "/local", "OK");
 }
 
+/* catalogue: X17 */
 static void
 test_control(void **state)
 {
