@@ -72,8 +72,13 @@ xbb_check_discard(const struct xbb_limits *l,
 		return (-EINVAL);
 	if (!xbb_range_ok(ri->ri_sector, ri->ri_nsect, l->l_sectors))
 		return (-ERANGE);
-	/* discard-granularity is the alignment a discard must keep. */
-	gran = XU_MAX(l->l_discard_gran, l->l_sector_size) >> XBD_SECTOR_SHIFT;
+	/*
+	 * Only the logical block is an alignment a discard must keep, as
+	 * Linux blkback requires: discard-granularity is a hint, and Linux
+	 * blkfront passes on finer discards (mkfs.ext4 with 1 KiB blocks
+	 * sends them).  Punching a hole rounds inward on its own.
+	 */
+	gran = l->l_sector_size >> XBD_SECTOR_SHIFT;
 	if (gran == 0 || ri->ri_sector % gran != 0 || ri->ri_nsect % gran != 0)
 		return (-EINVAL);
 	return (0);

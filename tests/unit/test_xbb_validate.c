@@ -275,10 +275,18 @@ test_discard(void **state)
 	assert_int_equal(check(&l, &r, &ri), -ERANGE);
 	r = discard(UINT64_MAX - 7, 8, 0);
 	assert_int_equal(check(&l, &r, &ri), -ERANGE);
+	/* Finer than discard-granularity (a hint) is fine... */
+	r = discard(4, 8, 0);
+	assert_int_equal(check(&l, &r, &ri), 0);
+	r = discard(8, 12, 0);
+	assert_int_equal(check(&l, &r, &ri), 0);
+	/* ...finer than the logical block is not. */
+	l.l_sector_size = 4096;
 	r = discard(4, 8, 0);
 	assert_int_equal(check(&l, &r, &ri), -EINVAL);
 	r = discard(8, 12, 0);
 	assert_int_equal(check(&l, &r, &ri), -EINVAL);
+	l.l_sector_size = 512;
 	r = discard(8, 8, 0x80);
 	assert_int_equal(check(&l, &r, &ri), -EINVAL);
 	l.l_discard_secure = false;
