@@ -123,8 +123,7 @@ test_flipper(void **state)
 		.discard_pct = 5,
 		.seed = 1 };
 	struct flipper f = { .f_seed = 42 };
-	const char *env = getenv("XBD_FLIPPER_SECONDS");
-	uint64_t secs = env != NULL ? strtoull(env, NULL, 10) : 2, t0;
+	uint64_t secs = xt_env_count("XBD_FLIPPER_SECONDS", 2), t0;
 	struct wl_result r;
 	struct xbd_info info;
 	struct xbd_opts o;

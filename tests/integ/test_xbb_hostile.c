@@ -32,6 +32,7 @@
 #include "common/xu_assert.h"
 #include "xbbt_front.h"
 #include "xt.h"
+#include "xt_res.h"
 
 #define XVDA 51712u
 #define XVDB 51728u
@@ -746,29 +747,11 @@ test_bad_nodes(void **state)
 	assert_int_equal(be_mapped(fx), 0);
 }
 
-/* Entries of a /proc directory (open fds, threads). */
-static int
-proc_count(const char *dir)
-{
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	assert_non_null(d = opendir(dir));
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return (n);
-}
-
 /* catalogue: B23 L1 */
 static void
 test_toggle(void **state)
 {
-	const char *env = getenv("XBD_TOGGLE_CYCLES");
-	unsigned int i,
-	    cycles = env != NULL ? (unsigned int)strtoul(env, NULL, 10) : 100;
+	unsigned int i, cycles = xt_env_count("XBD_TOGGLE_CYCLES", 100);
 	struct fixture *fx = *state;
 	struct xbbt_front *f = &fx->f;
 	struct hv_dom_usage be, fe, be0, fe0;
@@ -778,8 +761,8 @@ test_toggle(void **state)
 	   first cycle warms up; afterwards nothing may accumulate (L1). */
 	for (i = 0; i < cycles + 1; i++) {
 		if (i == 1) {
-			fds = proc_count("/proc/self/fd");
-			threads = proc_count("/proc/self/task");
+			fds = xt_count_fds();
+			threads = xt_count_threads();
 			assert_int_equal(
 			    hv_domain_usage(fx->m.m_hv, XBBT_BE, &be0), 0);
 			assert_int_equal(
@@ -795,22 +778,21 @@ test_toggle(void **state)
 	assert_int_equal(hv_domain_usage(fx->m.m_hv, XBBT_FE, &fe), 0);
 	printf("toggle: %u cycles; fds %d -> %d, threads %d -> %d, backend "
 	       "maps %u ports %u, frontend grants %u -> %u ports %u -> %u\n",
-	    cycles, fds, proc_count("/proc/self/fd"), threads,
-	    proc_count("/proc/self/task"), be.du_mapped, be.du_ports,
-	    fe0.du_grants, fe.du_grants, fe0.du_ports, fe.du_ports);
+	    cycles, fds, xt_count_fds(), threads, xt_count_threads(),
+	    be.du_mapped, be.du_ports, fe0.du_grants, fe.du_grants,
+	    fe0.du_ports, fe.du_ports);
 	assert_int_equal(be.du_mapped, 0);
 	assert_int_equal(be.du_ports, be0.du_ports);
 	assert_int_equal(fe.du_grants, fe0.du_grants);
 	assert_int_equal(fe.du_ports, fe0.du_ports);
 	/* Other threads open and close descriptors of their own for a
 	   moment: allow that to settle, never to grow. */
-	for (i = 0; i < 100 &&
-	     (proc_count("/proc/self/fd") > fds ||
-		 proc_count("/proc/self/task") > threads);
+	for (i = 0;
+	     i < 100 && (xt_count_fds() > fds || xt_count_threads() > threads);
 	     i++)
 		usleep(10000);
-	assert_true(proc_count("/proc/self/fd") <= fds);
-	assert_true(proc_count("/proc/self/task") <= threads);
+	assert_true(xt_count_fds() <= fds);
+	assert_true(xt_count_threads() <= threads);
 }
 
 /* Forget a frontend whose domain is gone: its memory went with it. */

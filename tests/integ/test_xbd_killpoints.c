@@ -275,22 +275,6 @@ kp_wait_state(struct xbd_dev *dev, int want)
 	assert_int_equal(kp_state(dev), want);
 }
 
-/* A positive number from the environment, or def. */
-static unsigned int
-kp_env(const char *name, unsigned int def)
-{
-	const char *v = getenv(name);
-	unsigned long n;
-	char *end;
-
-	if (v == NULL || *v == '\0')
-		return (def);
-	n = strtoul(v, &end, 10);
-	if (*end != '\0' || n == 0 || n > UINT32_MAX)
-		fail_msg("%s=%s: not a positive number", name, v);
-	return ((unsigned int)n);
-}
-
 /* catalogue: D1 D7 */
 static void
 test_kill_points(void **state)
@@ -306,8 +290,8 @@ test_kill_points(void **state)
 	unsigned int points = KP_DEFAULT_POINTS, i, seed;
 	uint32_t b;
 
-	points = kp_env("XBD_KILL_POINTS", KP_DEFAULT_POINTS);
-	seed = kp_env("XBD_SEED", (unsigned int)time(NULL));
+	points = xt_env_count("XBD_KILL_POINTS", KP_DEFAULT_POINTS);
+	seed = xt_env_count("XBD_SEED", (unsigned int)time(NULL));
 	fprintf(stderr, "kill points: %u, seed %u (XBD_SEED)\n", points, seed);
 	srand(seed);
 	assert_non_null(k = calloc(1, sizeof(*k)));

@@ -55,21 +55,6 @@ struct lc {
 	char l_be[XBUS_PATH_MAX];
 };
 
-static unsigned int
-lc_cycles(void)
-{
-	const char *v = getenv("XBD_LIFECYCLE_CYCLES");
-	unsigned long n;
-	char *end;
-
-	if (v == NULL || *v == '\0')
-		return (LC_DEFAULT_CYCLES);
-	n = strtoul(v, &end, 10);
-	if (*end != '\0' || n == 0 || n > 10000000)
-		fail_msg("XBD_LIFECYCLE_CYCLES=%s: not a positive number", v);
-	return ((unsigned int)n);
-}
-
 /* Does path exist in the store? */
 static bool
 lc_exists(struct xs_handle *xs, const char *path)
@@ -191,7 +176,9 @@ test_cycles(void **state)
 	struct xemb_opts eo;
 	struct lc l;
 	char img[] = "/tmp/xbd-lifecycle.XXXXXX";
-	unsigned int n = lc_cycles(), i;
+	unsigned int n = xt_env_count("XBD_LIFECYCLE_CYCLES",
+			 LC_DEFAULT_CYCLES),
+		     i;
 	int fd, fds = 0, threads = 0, maps = 0;
 	size_t heap = 0;
 
