@@ -15,6 +15,7 @@
 #include <fcntl.h>
 
 #include "../unit/test_hv_fixture.h"
+#include "xt_res.h"
 
 /* The xbd binary under test. */
 static const char *xbd_path;
@@ -390,33 +391,9 @@ static int
 count_fds(const char *pid)
 {
 	char path[64];
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
 
 	snprintf(path, sizeof(path), "/proc/%s/fd", pid);
-	d = opendir(path);
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return (n);
-}
-
-static int
-count_maps(void)
-{
-	FILE *f;
-	int c, n = 0;
-
-	f = fopen("/proc/self/maps", "r");
-	assert_non_null(f);
-	while ((c = fgetc(f)) != EOF)
-		if (c == '\n')
-			n++;
-	fclose(f);
-	return (n);
+	return (xt_count_dir(path));
 }
 
 /*
@@ -476,7 +453,7 @@ test_cycles(void **state)
 		if (i == MP_WARMUP) {
 			fds = count_fds("self");
 			dfds = count_fds(daemon);
-			maps = count_maps();
+			maps = xt_count_maps();
 			rss = daemon_rss_kib(daemon);
 		}
 		assert_int_equal(
@@ -513,10 +490,11 @@ test_cycles(void **state)
 		      "daemon fds %d -> %d, mappings %d -> %d, "
 		      "daemon RSS %ld -> %ld KiB\n",
 	    MP_CYCLES, fx_now_ms() - t0, fds, count_fds("self"), dfds,
-	    count_fds(daemon), maps, count_maps(), rss, daemon_rss_kib(daemon));
+	    count_fds(daemon), maps, xt_count_maps(), rss,
+	    daemon_rss_kib(daemon));
 	assert_int_equal(count_fds("self"), fds);
 	assert_int_equal(count_fds(daemon), dfds);
-	assert_int_equal(count_maps(), maps);
+	assert_int_equal(xt_count_maps(), maps);
 #if !defined(__SANITIZE_ADDRESS__)
 	/* ASan's quarantine keeps freed memory resident: LSan checks. */
 	assert_true(daemon_rss_kib(daemon) <= rss + MP_RSS_SLACK_KIB);
