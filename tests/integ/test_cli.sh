@@ -4,7 +4,8 @@
 # Description: the xbd command.  Help and usage errors with their exit
 # codes; `xbd run` (the main job) end to end; `xbd bench` JSON; and the
 # multi-process walk-through of the README: `xbd hv`, `xbd serve`,
-# `xbd attach`, `xbd stat`, with Xen's own xenstore-ls looking on.
+# `xbd attach`, `xbd stat`, with Xen's own xenstore-ls looking on, and
+# the vbd following its frontend domain as it dies and comes back.
 
 set -euo pipefail
 . "$(dirname "$0")/machine.sh"
@@ -56,15 +57,21 @@ echo "--- multi-process: hv, serve, attach, stat"
 m=$tmp/m
 truncate -s 128M "$tmp/disk.img"
 machine_start "$m" "$tmp/disk.img"
-"$xbd" attach --dir "$m" --domid 2 --workload 1 xvda >"$tmp/attach.log" 2>&1 &
-apid=$!
-pids+=($apid)
-for i in $(seq 100); do
-	grep -q 'attached; SIGINT' "$tmp/attach.log" && break
-	sleep 0.1
-done
-cat "$tmp/attach.log"
-grep -q ' 0 bad, 0 errors' "$tmp/attach.log"
+# attach LOG: `xbd attach` as domain 2 in the background ($apid), with a
+# verified workload; returns once it holds the disk.
+attach() {
+	local i
+	"$xbd" attach --dir "$m" --domid 2 --workload 1 xvda >"$1" 2>&1 &
+	apid=$!
+	pids+=($apid)
+	for i in $(seq 100); do
+		grep -q 'attached; SIGINT' "$1" && break
+		sleep 0.1
+	done
+	cat "$1"
+	grep -q ' 0 bad, 0 errors' "$1"
+}
+attach "$tmp/attach.log"
 XENSTORED_PATH=$m/socket xenstore-ls -f /local/domain/1/backend >"$tmp/ls"
 grep -q 'backend/vbd/2/51712/state = "4"' "$tmp/ls"
 XENSTORED_PATH=$m/socket xenstore-read /local/domain/2/device/vbd/51712/state |
@@ -74,4 +81,31 @@ grep -q 'dev.xbd0.state: connected' < <("$xbd" stat --dir "$m" --domid 2 xvda)
 kill -INT $apid
 wait $apid
 grep -q 'xbd0: detached' "$tmp/attach.log"
+
+echo "--- the frontend domain dies and comes back"
+# Its process was the domain: with it gone the toolstack (xbd serve)
+# removes the vbd, and creates it again for the next domain 2.
+be=/local/domain/1/backend/vbd/2/51712
+vbd_gone() {
+	local i
+	for i in $(seq 100); do
+		XENSTORED_PATH=$m/socket xenstore-exists "$be" 2>/dev/null ||
+			return 0
+		sleep 0.1
+	done
+	echo "stale vbd left:"
+	cat "$m.log.serve"
+	return 1
+}
+vbd_gone
+attach "$tmp/attach2.log"
+# A frontend killed outright is the same to the toolstack.
+kill -KILL $apid
+wait $apid || true
+vbd_gone
+"$xbd" attach --dir "$m" --domid 2 --workload 1 --once xvda \
+    >"$tmp/attach3.log" 2>&1
+grep -q ' 0 bad, 0 errors' "$tmp/attach3.log"
+grep -q 'domain 2 is gone; vbd removed' "$m.log.serve"
+grep -q 'domain 2 is back; vbd created' "$m.log.serve"
 echo "ok"

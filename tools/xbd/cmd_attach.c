@@ -25,6 +25,15 @@
 /* Bytes the discard test discards (at this offset too). */
 #define CMD_ATTACH_DISCARD_LEN (1u << 20)
 
+/*
+ * How long a missing vbd is waited for.  Joining the machine may be what
+ * creates our domain, and the toolstack (`xbd serve --image`) adds the
+ * vbd only once it sees the domain appear.
+ */
+#define CMD_ATTACH_VBD_WAIT_MS 3000
+/* How often it looks meanwhile. */
+#define CMD_ATTACH_VBD_POLL_MS 50
+
 /* Room for the text form of every parameter and counter of a device. */
 #define CMD_ATTACH_STATS_LEN 65536
 
@@ -36,6 +45,7 @@ static const char attach_usage[] =
     "domain N, or use real Xen as the domain this runs in, attach VBD\n"
     "(default xvda; a name, a number or a device directory), print what\n"
     "was negotiated, and hold the disk until SIGINT or SIGTERM.\n"
+    "A VBD not there yet is waited for up to 3 seconds.\n"
     "`xbd stat --dir DIR --domid N VBD` shows its parameters and\n"
     "counters meanwhile (simulated machine only).\n"
     "\n"
@@ -150,6 +160,7 @@ cmd_attach(int argc, char **argv)
 	struct sigaction sa;
 	double workload = 0;
 	uint32_t domid = 0, v, bs = 4096;
+	unsigned int waited;
 	bool have_domid = false, once = false, stats = false, xen;
 	bool discard = false;
 	char line[1024], *end, *text;
@@ -247,7 +258,11 @@ cmd_attach(int argc, char **argv)
 		    dir, domid, strerror(-rc), dir);
 		return (CMD_EXIT_FAIL);
 	}
-	if ((rc = xbd_attach(xp, vbd, &fo, &dev)) != 0) {
+	for (waited = 0; (rc = xbd_attach(xp, vbd, &fo, &dev)) == -ENOENT &&
+	     waited < CMD_ATTACH_VBD_WAIT_MS;
+	     waited += CMD_ATTACH_VBD_POLL_MS)
+		usleep(CMD_ATTACH_VBD_POLL_MS * 1000);
+	if (rc != 0) {
 		fprintf(stderr, "xbd attach: attaching %s: %s%s\n", vbd,
 		    strerror(-rc),
 		    rc == -ENOENT ? " (no such vbd: did 'xbd serve --image' "

@@ -3,21 +3,26 @@
  * xbd serve: run the block backend (lib/back) as a domain of a machine
  * that `xbd hv --dir DIR` runs, or on real Xen as the domain the process
  * runs in (--platform xen), until SIGINT or SIGTERM.  With --image it
- * also plays the toolstack once: it creates a vbd for the image in the
- * frontend domain, as libxl would, and removes it again on the way out.
- * Without --image it serves whatever vbds others create.
+ * also plays the toolstack for that vbd: it creates it in the frontend
+ * domain, as libxl would, removes it when the domain goes away (libxl's
+ * domain destruction), creates it again when a domain of that id comes
+ * back, and removes it on the way out.  Without --image it serves
+ * whatever vbds others create.
  */
 
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "back/xbb.h"
 #include "cmd.h"
@@ -43,6 +48,13 @@ struct serve_args {
 	struct xbb_opts sa_o; /* backend options */
 };
 
+/* The toolstack's view of the --image vbd. */
+struct serve_vbd {
+	struct xbus_vbd sv_v; /* what to create */
+	bool sv_present;      /* it is in the store */
+	bool sv_fe_up;	      /* its frontend domain was there last we looked */
+};
+
 static void
 serve_usage(FILE *out)
 {
@@ -57,7 +69,8 @@ serve_usage(FILE *out)
 	    "(started with `xbd hv --dir DIR`), or on real Xen as the domain\n"
 	    "this runs in, until SIGINT or SIGTERM.\n"
 	    "With --image, first create a vbd for PATH in domain M, as the\n"
-	    "toolstack would, and remove it on exit.\n"
+	    "toolstack would, and remove it on exit; it goes when domain M\n"
+	    "goes, and a new domain M gets a new one.\n"
 	    "\n"
 	    "  --platform NAME           sim (default) or xen\n"
 	    "  --dir DIR                 the machine's directory (sim)\n"
@@ -354,17 +367,127 @@ serve_summary(struct xbb *b, const struct serve_args *a)
 	    (unsigned long long)st.st_bytes_written);
 }
 
+/* Create the --image vbd and run the hotplug step, as libxl does. */
+static int
+serve_vbd_create(struct xs_handle *xs, struct serve_vbd *sv)
+{
+	int rc;
+
+	if ((rc = xbus_vbd_add(xs, &sv->sv_v)) != 0) {
+		fprintf(stderr, "xbd serve: creating the vbd: %s\n",
+		    strerror(-rc));
+		return (rc);
+	}
+	if ((rc = xbus_vbd_hotplug(xs, &sv->sv_v, XBUS_INIT_TIMEOUT_MS)) != 0) {
+		fprintf(stderr, "xbd serve: the vbd's hotplug step: %s\n",
+		    strerror(-rc));
+		(void)xbus_vbd_remove(xs, &sv->sv_v, 0, true);
+		return (rc);
+	}
+	sv->sv_present = true;
+	return (0);
+}
+
+/*
+ * A domain came or went.  Ours going away is libxl's domain destruction:
+ * the vbd is deleted without waiting (nobody is left to close it); a
+ * domain of that id appearing while there is no vbd gets a new one.
+ * A domain that did not exist yet when the vbd was made is not "gone".
+ */
+static int
+serve_vbd_track(struct xs_handle *xs, const struct serve_args *a,
+    struct serve_vbd *sv)
+{
+	bool up = xs_is_domain_introduced(xs, a->sa_frontend);
+	int rc = 0;
+
+	if (sv->sv_present && sv->sv_fe_up && !up) {
+		(void)xbus_vbd_remove(xs, &sv->sv_v, 0, true);
+		sv->sv_present = false;
+		if (!a->sa_quiet)
+			fprintf(stderr,
+			    "xbd serve: domain %u is gone; vbd removed\n",
+			    a->sa_frontend);
+	} else if (!sv->sv_present && up) {
+		if ((rc = serve_vbd_create(xs, sv)) == 0 && !a->sa_quiet)
+			fprintf(stderr,
+			    "xbd serve: domain %u is back; vbd created\n",
+			    a->sa_frontend);
+	}
+	sv->sv_fe_up = up;
+	return (rc);
+}
+
+/*
+ * Serve until SIGINT or SIGTERM.  With --image, also follow the frontend
+ * domain through @introduceDomain and @releaseDomain; those fire for
+ * every domain, so each event only means "look again".
+ */
+static int
+serve_wait(struct xs_handle *xs, const sigset_t *set,
+    const struct serve_args *a, struct serve_vbd *sv)
+{
+	struct signalfd_siginfo si;
+	struct pollfd pfd[2];
+	char **vec;
+	bool look;
+	int rc = 0;
+
+	if ((pfd[0].fd = signalfd(-1, set, SFD_CLOEXEC)) < 0) {
+		rc = -errno;
+		fprintf(stderr, "xbd serve: signalfd: %s\n", strerror(errno));
+		return (rc);
+	}
+	pfd[0].events = pfd[1].events = POLLIN;
+	pfd[1].fd = -1;
+	if (a->sa_image != NULL) {
+		if (!xs_watch(xs, "@introduceDomain", "i") ||
+		    !xs_watch(xs, "@releaseDomain", "r")) {
+			rc = -errno;
+			fprintf(stderr, "xbd serve: watching domains: %s\n",
+			    strerror(errno));
+			goto out;
+		}
+		pfd[1].fd = xs_fileno(xs);
+	}
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			break;
+		}
+		if ((pfd[0].revents & POLLIN) != 0 &&
+		    read(pfd[0].fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+			break;
+		if ((pfd[1].revents & (POLLERR | POLLHUP)) != 0) {
+			fprintf(stderr, "xbd serve: lost XenStore\n");
+			rc = -ECONNRESET;
+			break;
+		}
+		for (look = false; (vec = xs_check_watch(xs)) != NULL;
+		     look = true)
+			free(vec);
+		/* A failed re-creation is reported; the next event retries. */
+		if (look)
+			(void)serve_vbd_track(xs, a, sv);
+	}
+out:
+	close(pfd[0].fd);
+	return (rc);
+}
+
 int
 cmd_serve(int argc, char **argv)
 {
 	struct serve_args a;
 	struct xs_handle *xs = NULL;
-	struct xbus_vbd v;
+	struct serve_vbd sv;
 	struct plat *p = NULL;
 	struct xbb *b = NULL;
 	char real[PATH_MAX];
 	sigset_t set;
-	int rc, sig, ret = CMD_EXIT_FAIL;
+	int rc, ret = CMD_EXIT_FAIL;
 
 	if ((rc = serve_parse(argc, argv, &a)) != 0)
 		return (rc > 0 ? CMD_EXIT_OK : CMD_EXIT_USAGE);
@@ -373,7 +496,7 @@ cmd_serve(int argc, char **argv)
 		    strerror(errno));
 		return (CMD_EXIT_FAIL);
 	}
-	/* Every thread inherits this mask; only sigwait() sees them. */
+	/* Every thread inherits this mask; only our signalfd sees them. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
@@ -402,45 +525,34 @@ cmd_serve(int argc, char **argv)
 		    strerror(-rc));
 		goto out;
 	}
-	memset(&v, 0, sizeof(v));
+	memset(&sv, 0, sizeof(sv));
 	if (a.sa_image != NULL) {
-		v.v_frontend_id = a.sa_frontend;
-		v.v_backend_id = a.sa_domid;
-		v.v_vdev = a.sa_vdev;
-		v.v_kind = "vbd";
-		v.v_params = real;
-		v.v_readonly = a.sa_readonly;
-		v.v_discard = true;
-		if ((rc = xbus_vbd_add(xs, &v)) != 0) {
-			fprintf(stderr, "xbd serve: creating the vbd: %s\n",
-			    strerror(-rc));
+		sv.sv_v.v_frontend_id = a.sa_frontend;
+		sv.sv_v.v_backend_id = a.sa_domid;
+		sv.sv_v.v_vdev = a.sa_vdev;
+		sv.sv_v.v_kind = "vbd";
+		sv.sv_v.v_params = real;
+		sv.sv_v.v_readonly = a.sa_readonly;
+		sv.sv_v.v_discard = true;
+		sv.sv_fe_up = xs_is_domain_introduced(xs, a.sa_frontend);
+		if ((rc = serve_vbd_create(xs, &sv)) != 0)
 			goto out;
-		}
-		if ((rc = xbus_vbd_hotplug(xs, &v, XBUS_INIT_TIMEOUT_MS)) !=
-		    0) {
-			fprintf(stderr,
-			    "xbd serve: the vbd's hotplug step: %s\n",
-			    strerror(-rc));
-			(void)xbus_vbd_remove(xs, &v, 0, true);
-			goto out;
-		}
 	}
 	if (!a.sa_quiet)
 		fprintf(stderr, "xbd serve: serving as domain %u on %s\n",
 		    a.sa_domid, a.sa_xen ? "Xen" : a.sa_dir);
-	while (sigwait(&set, &sig) != 0)
-		;
+	if ((rc = serve_wait(xs, &set, &a, &sv)) != 0)
+		goto out;
 	ret = CMD_EXIT_OK;
-	if (a.sa_image != NULL) {
-		if (!a.sa_quiet)
-			serve_summary(b, &a);
-		/* libxl's unplug; forced if the frontend does not close. */
-		if ((rc = xbus_vbd_remove(xs, &v, CMD_SERVE_REMOVE_MS,
-			 false)) != 0 &&
-		    !a.sa_quiet)
-			fprintf(stderr, "xbd serve: removing the vbd: %s\n",
-			    strerror(-rc));
-	}
+	if (a.sa_image != NULL && !a.sa_quiet)
+		serve_summary(b, &a);
+	/* libxl's unplug; forced if the frontend does not close. */
+	if (sv.sv_present &&
+	    (rc = xbus_vbd_remove(xs, &sv.sv_v, CMD_SERVE_REMOVE_MS, false)) !=
+		0 &&
+	    !a.sa_quiet)
+		fprintf(stderr, "xbd serve: removing the vbd: %s\n",
+		    strerror(-rc));
 out:
 	xbb_stop(b);
 	plat_close(p);
