@@ -36,6 +36,7 @@
 #include <sys/types.h>
 
 #include "../../common/xu_assert.h"
+#include "../plat_freecb.h"
 #include "hv.h"
 
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2,
@@ -388,14 +389,6 @@ struct hv_track {
 	uint32_t ge_next; /* free list: next index + 1, 0 ends */
 };
 
-/* A free-callback request (plat_gnt_request_free_callback). */
-struct hv_freecb {
-	plat_gnt_free_fn *hv_fn;   /* what to call */
-	void *hv_arg;		   /* its argument, also the key */
-	unsigned int hv_n;	   /* free refs wanted */
-	struct hv_freecb *hv_next; /* list link */
-};
-
 /* Counters behind plat_stats (updated from any thread, relaxed). */
 struct hv_stats {
 	_Atomic uint64_t hv_notify;	 /* notifies that signalled the peer */
@@ -438,12 +431,12 @@ struct hv_view {
 	uint8_t *hv_achunk_mine;     /* byte per chunk: leased by us */
 
 	/* Grant-ref budget (hv_mem.c), under hv_ref_lock. */
-	pthread_mutex_t hv_ref_lock;  /* budget and callbacks */
-	uint8_t *hv_ref_state;	      /* enum hv_ref_state per ref */
-	grant_ref_t *hv_ref_free;     /* free stack */
-	uint32_t hv_ref_nfree;	      /* entries on it */
-	uint32_t hv_ref_nleased;      /* usable refs in leased chunks */
-	struct hv_freecb *hv_freecbs; /* pending free callbacks */
+	pthread_mutex_t hv_ref_lock;	/* budget and callbacks */
+	uint8_t *hv_ref_state;		/* enum hv_ref_state per ref */
+	grant_ref_t *hv_ref_free;	/* free stack */
+	uint32_t hv_ref_nfree;		/* entries on it */
+	uint32_t hv_ref_nleased;	/* usable refs in leased chunks */
+	struct plat_freecb *hv_freecbs; /* pending free callbacks */
 
 	/* Foreign mappings (hv_gnt.c), under hv_map_lock. */
 	pthread_mutex_t hv_map_lock;		  /* the two lists */

@@ -232,24 +232,11 @@ hv_gnt_reserve(struct plat *p, unsigned int n, grant_ref_t *refs)
 	return (0);
 }
 
-/* Run the callbacks on list (already unlinked), then free them. */
-static void
-hv_freecb_run(struct hv_freecb *list)
-{
-	struct hv_freecb *cb;
-
-	while ((cb = list) != NULL) {
-		list = cb->hv_next;
-		cb->hv_fn(cb->hv_arg);
-		free(cb);
-	}
-}
-
 void
 hv_gnt_release(struct plat *p, unsigned int n, const grant_ref_t *refs)
 {
 	struct hv_view *v = hv_view_of(p);
-	struct hv_freecb *cb, **pp, *run = NULL, **tail = &run;
+	struct plat_freecb *run;
 	unsigned int i;
 
 	pthread_mutex_lock(&v->hv_ref_lock);
@@ -261,19 +248,9 @@ hv_gnt_release(struct plat *p, unsigned int n, const grant_ref_t *refs)
 		    __ATOMIC_RELAXED);
 		v->hv_ref_free[v->hv_ref_nfree++] = refs[i];
 	}
-	/* Callbacks whose wish is granted, in the order they asked. */
-	for (pp = &v->hv_freecbs; (cb = *pp) != NULL;) {
-		if (cb->hv_n > v->hv_ref_nfree) {
-			pp = &cb->hv_next;
-			continue;
-		}
-		*pp = cb->hv_next;
-		cb->hv_next = NULL;
-		*tail = cb;
-		tail = &cb->hv_next;
-	}
+	run = plat_freecb_take(&v->hv_freecbs, v->hv_ref_nfree);
 	pthread_mutex_unlock(&v->hv_ref_lock);
-	hv_freecb_run(run);
+	plat_freecb_run(run);
 }
 
 /* Free refs this view has or could still lease.  hv_ref_lock held. */
@@ -299,50 +276,30 @@ hv_gnt_request_free_callback(struct plat *p, unsigned int n,
     plat_gnt_free_fn *fn, void *arg)
 {
 	struct hv_view *v = hv_view_of(p);
-	struct hv_freecb *cb, **pp;
+	int rc;
 
 	pthread_mutex_lock(&v->hv_ref_lock);
-	for (pp = &v->hv_freecbs; *pp != NULL; pp = &(*pp)->hv_next)
-		if ((*pp)->hv_arg == arg) {
-			pthread_mutex_unlock(&v->hv_ref_lock);
-			return (-EALREADY);
-		}
-	if (hv_ref_available(v) >= n) {
-		/*
-		 * Enough came back between the caller's failed reserve and
-		 * this request: waiting for a release could wait forever, so
-		 * call now (as FreeBSD's check_free_callbacks does), on this
-		 * thread, without our locks.
-		 */
-		pthread_mutex_unlock(&v->hv_ref_lock);
-		fn(arg);
-		return (0);
-	}
-	if ((cb = calloc(1, sizeof(*cb))) == NULL) {
-		pthread_mutex_unlock(&v->hv_ref_lock);
-		return (-ENOMEM);
-	}
-	cb->hv_fn = fn;
-	cb->hv_arg = arg;
-	cb->hv_n = n;
-	*pp = cb;
+	rc = plat_freecb_request(&v->hv_freecbs, hv_ref_available(v), n, fn,
+	    arg);
 	pthread_mutex_unlock(&v->hv_ref_lock);
-	return (0);
+	/*
+	 * Enough came back between the caller's failed reserve and this
+	 * request: call now, on this thread, without our locks.
+	 */
+	if (rc > 0) {
+		fn(arg);
+		rc = 0;
+	}
+	return (rc);
 }
 
 void
 hv_gnt_cancel_free_callback(struct plat *p, void *arg)
 {
 	struct hv_view *v = hv_view_of(p);
-	struct hv_freecb *cb, **pp;
 
 	pthread_mutex_lock(&v->hv_ref_lock);
-	for (pp = &v->hv_freecbs; (cb = *pp) != NULL; pp = &cb->hv_next)
-		if (cb->hv_arg == arg) {
-			*pp = cb->hv_next;
-			free(cb);
-			break;
-		}
+	plat_freecb_cancel(&v->hv_freecbs, arg);
 	pthread_mutex_unlock(&v->hv_ref_lock);
 }
 
@@ -377,7 +334,6 @@ hv_mem_fini(struct hv_view *v)
 {
 	const struct hv_shm *m = &v->hv_shm;
 	unsigned int slot = v->hv_act.hv_slot;
-	struct hv_freecb *cb;
 	uint32_t c, r, lo, hi, frame;
 	bool keep;
 
@@ -408,10 +364,7 @@ hv_mem_fini(struct hv_view *v)
 				hv_unlease(hv_arenaown_at(m, slot, c),
 				    v->hv_id);
 	}
-	while ((cb = v->hv_freecbs) != NULL) {
-		v->hv_freecbs = cb->hv_next;
-		free(cb);
-	}
+	plat_freecb_drop(&v->hv_freecbs);
 	free(v->hv_page_used);
 	free(v->hv_achunk_mine);
 	free(v->hv_ref_state);

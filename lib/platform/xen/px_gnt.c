@@ -37,7 +37,6 @@ void
 px_gnt_fini(struct px *x)
 {
 	struct px_region *rg;
-	struct px_freecb *cb;
 
 	while ((rg = x->px_regions) != NULL) {
 		x->px_regions = rg->rg_next;
@@ -46,10 +45,7 @@ px_gnt_fini(struct px *x)
 		free(rg->rg_refs);
 		free(rg);
 	}
-	while ((cb = x->px_waiters) != NULL) {
-		x->px_waiters = cb->fc_next;
-		free(cb);
-	}
+	plat_freecb_drop(&x->px_waiters);
 	free(x->px_free);
 	x->px_free = NULL;
 }
@@ -127,7 +123,7 @@ void
 px_gnt_release(struct plat *p, unsigned int n, const grant_ref_t *refs)
 {
 	struct px *x = px_of(p);
-	struct px_freecb *cb, **pp, *run = NULL, **tail = &run;
+	struct plat_freecb *run;
 	unsigned int i;
 
 	pthread_mutex_lock(&x->px_lock);
@@ -135,23 +131,9 @@ px_gnt_release(struct plat *p, unsigned int n, const grant_ref_t *refs)
 	    ("plat_gnt_release of %u tokens, %u free", n, x->px_nfree));
 	for (i = 0; i < n; i++)
 		x->px_free[x->px_nfree++] = refs[i];
-	/* Waiters whose wish is granted, in the order they asked. */
-	for (pp = &x->px_waiters; (cb = *pp) != NULL;) {
-		if (cb->fc_n > x->px_nfree) {
-			pp = &cb->fc_next;
-			continue;
-		}
-		*pp = cb->fc_next;
-		cb->fc_next = NULL;
-		*tail = cb;
-		tail = &cb->fc_next;
-	}
+	run = plat_freecb_take(&x->px_waiters, x->px_nfree);
 	pthread_mutex_unlock(&x->px_lock);
-	while ((cb = run) != NULL) {
-		run = cb->fc_next;
-		cb->fc_fn(cb->fc_arg);
-		free(cb);
-	}
+	plat_freecb_run(run);
 }
 
 int
@@ -159,45 +141,26 @@ px_gnt_request_free_callback(struct plat *p, unsigned int n,
     plat_gnt_free_fn *fn, void *arg)
 {
 	struct px *x = px_of(p);
-	struct px_freecb *cb, **pp;
+	int rc;
 
 	pthread_mutex_lock(&x->px_lock);
-	for (pp = &x->px_waiters; *pp != NULL; pp = &(*pp)->fc_next)
-		if ((*pp)->fc_arg == arg) {
-			pthread_mutex_unlock(&x->px_lock);
-			return (-EALREADY);
-		}
-	if (x->px_nfree >= n) {
-		/* Enough came back already: a wait could last forever. */
-		pthread_mutex_unlock(&x->px_lock);
-		fn(arg);
-		return (0);
-	}
-	if ((cb = calloc(1, sizeof(*cb))) == NULL) {
-		pthread_mutex_unlock(&x->px_lock);
-		return (-ENOMEM);
-	}
-	cb->fc_fn = fn;
-	cb->fc_arg = arg;
-	cb->fc_n = n;
-	*pp = cb;
+	rc = plat_freecb_request(&x->px_waiters, x->px_nfree, n, fn, arg);
 	pthread_mutex_unlock(&x->px_lock);
-	return (0);
+	/* Enough came back already: call now, without our lock. */
+	if (rc > 0) {
+		fn(arg);
+		rc = 0;
+	}
+	return (rc);
 }
 
 void
 px_gnt_cancel_free_callback(struct plat *p, void *arg)
 {
 	struct px *x = px_of(p);
-	struct px_freecb *cb, **pp;
 
 	pthread_mutex_lock(&x->px_lock);
-	for (pp = &x->px_waiters; (cb = *pp) != NULL; pp = &cb->fc_next)
-		if (cb->fc_arg == arg) {
-			*pp = cb->fc_next;
-			free(cb);
-			break;
-		}
+	plat_freecb_cancel(&x->px_waiters, arg);
 	pthread_mutex_unlock(&x->px_lock);
 }
 

@@ -22,6 +22,7 @@
 #include <stdatomic.h>
 
 #include "../plat.h"
+#include "../plat_freecb.h"
 
 /* After plat.h: the shim picks the Xen interface version first. */
 /* clang-format off */
@@ -45,14 +46,6 @@ struct px_region {
 	uint32_t *rg_refs;	   /* the grant reference of each page */
 };
 
-/* A waiter for free tokens (plat_gnt_request_free_callback). */
-struct px_freecb {
-	struct px_freecb *fc_next; /* the next waiter, in asking order */
-	plat_gnt_free_fn *fc_fn;   /* what to call */
-	void *fc_arg;		   /* its argument, and the waiter's key */
-	unsigned int fc_n;	   /* tokens it waits for */
-};
-
 /* Counters behind plat_stats. */
 struct px_stats {
 	atomic_uint_fast64_t st_notify;	    /* notifications sent */
@@ -68,15 +61,15 @@ struct px_stats {
 
 /* One domain's view of real Xen: the process's own domain. */
 struct px {
-	struct plat px_plat;	      /* embedded first (struct plat) */
-	xengntshr_handle *px_gs;      /* gntalloc: the granting side */
-	xengnttab_handle *px_gt;      /* gntdev: mapping and copying */
-	pthread_mutex_t px_lock;      /* regions, tokens and waiters */
-	struct px_region *px_regions; /* shared memory, newest first */
-	uint32_t *px_free;	      /* stack of free tokens */
-	uint32_t px_nfree;	      /* tokens on px_free */
-	struct px_freecb *px_waiters; /* free-callback waiters */
-	struct px_stats px_st;	      /* counters */
+	struct plat px_plat;		/* embedded first (struct plat) */
+	xengntshr_handle *px_gs;	/* gntalloc: the granting side */
+	xengnttab_handle *px_gt;	/* gntdev: mapping and copying */
+	pthread_mutex_t px_lock;	/* regions, tokens and waiters */
+	struct px_region *px_regions;	/* shared memory, newest first */
+	uint32_t *px_free;		/* stack of free tokens */
+	uint32_t px_nfree;		/* tokens on px_free */
+	struct plat_freecb *px_waiters; /* free-callback waiters */
+	struct px_stats px_st;		/* counters */
 };
 
 /* One xenevtchn handle: one fd for all ports bound through it. */
