@@ -3,7 +3,8 @@
 # The interop suite (label interop; the presets' test runs exclude it):
 # interop_boot boots Xen and dom0 under QEMU once and runs every check in
 # dom0 (tests/interop/run.sh); each check is then a test of its own that
-# reports that check's verdict and log.  Needs root for the Debian
+# reports that check's verdict and log; interop_kernel fails on any
+# warning the kernels logged meanwhile.  Needs root for the Debian
 # packages QEMU and busybox; downloads Xen and a kernel into
 # ~/.cache/xbd-interop the first time.
 
@@ -22,4 +23,9 @@ if(XENEVTCHN_FOUND AND XENGNTTAB_FOUND)
 		set_tests_properties(interop_${c} PROPERTIES LABELS interop
 		    TIMEOUT 30 FIXTURES_REQUIRED interop SKIP_RETURN_CODE 77)
 	endforeach()
+	# After every check: what the kernels logged over the whole run.
+	add_test(NAME interop_kernel COMMAND
+	    ${PROJECT_SOURCE_DIR}/tests/interop/kernel.sh ${XBD_INTEROP_OUT})
+	set_tests_properties(interop_kernel PROPERTIES LABELS interop
+	    TIMEOUT 30 FIXTURES_REQUIRED interop)
 endif()
