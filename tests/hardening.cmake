@@ -8,6 +8,10 @@ add_test(NAME check_catalogue
 set_tests_properties(check_catalogue PROPERTIES LABELS "hardening"
     SKIP_RETURN_CODE 77 TIMEOUT 60)
 
+# Only lib/ring touches the shared ring (reliability.md G2's lint rule).
+add_test(NAME check_shared COMMAND ${PROJECT_SOURCE_DIR}/scripts/check-shared.sh)
+set_tests_properties(check_shared PROPERTIES LABELS "hardening" TIMEOUT 60)
+
 # Both ends under a thread rewriting everything they share.
 if(TARGET xbd_sim AND TARGET xbd_back)
 	xbd_test(NAME test_flipper SOURCES integ/test_flipper.c LIBS xbdt

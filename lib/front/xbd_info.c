@@ -96,7 +96,7 @@ xbd_log(struct xbd_softc *sc, const char *fmt, ...)
 void
 xbd_log_rings(struct xbd_softc *sc, const char *why)
 {
-	struct blkif_sring *s;
+	struct xring_indices xi;
 	struct xbd_ring *ring;
 	uint32_t q;
 
@@ -104,13 +104,15 @@ xbd_log_rings(struct xbd_softc *sc, const char *why)
 	    sc->xbd_cm_q[XBD_Q_BUSY].q_length);
 	for (q = 0; q < sc->xbd_nqueues; q++) {
 		ring = &sc->xbd_rings[q];
-		if ((s = xring_front_sring(&ring->rq_ring)) == NULL)
+		if (ring->rq_sring == NULL)
 			continue;
+		xring_front_indices(&ring->rq_ring, &xi);
 		xbd_log(sc,
 		    "ring %u: req_prod %u req_event %u rsp_prod %u "
 		    "rsp_event %u; ours: outstanding %u busy %u",
-		    q, s->req_prod, s->req_event, s->rsp_prod, s->rsp_event,
-		    xring_front_outstanding(&ring->rq_ring), ring->rq_busy);
+		    q, xi.xi_req_prod, xi.xi_req_event, xi.xi_rsp_prod,
+		    xi.xi_rsp_event, xring_front_outstanding(&ring->rq_ring),
+		    ring->rq_busy);
 	}
 }
 

@@ -7,6 +7,7 @@
  */
 
 #include <errno.h>
+#include <string.h>
 
 #include "../common/xu_assert.h"
 #include "xring.h"
@@ -138,10 +139,18 @@ xring_front_final_check(struct xring_front *xr)
 	return (n < 0 ? n : n > 0);
 }
 
-struct blkif_sring *
-xring_front_sring(const struct xring_front *xr)
+void
+xring_front_indices(const struct xring_front *xr, struct xring_indices *out)
 {
-	return (xr->xr_ring.sring);
+	const struct blkif_sring *s = xr->xr_ring.sring;
+
+	memset(out, 0, sizeof(*out));
+	if (s == NULL)
+		return;
+	out->xi_req_prod = xring_load(&s->req_prod);
+	out->xi_req_event = xring_load(&s->req_event);
+	out->xi_rsp_prod = xring_load(&s->rsp_prod);
+	out->xi_rsp_event = xring_load(&s->rsp_event);
 }
 
 /* ---------------------------------------------------------------------

@@ -169,7 +169,16 @@ bool xring_back_push(struct xring_back *xr);
  */
 int xring_back_final_check(struct xring_back *xr);
 
-/* The shared ring header (for diagnostics and hostile-peer tests). */
-struct blkif_sring *xring_front_sring(const struct xring_front *xr);
+/* The four indices of the shared header, each read once (diagnostics). */
+struct xring_indices {
+	RING_IDX xi_req_prod;  /* requests published */
+	RING_IDX xi_req_event; /* the backend wants a notification here */
+	RING_IDX xi_rsp_prod;  /* responses published */
+	RING_IDX xi_rsp_event; /* the frontend wants a notification here */
+};
+
+/* Snapshot the shared indices; all zero before the ring is set up. */
+void xring_front_indices(const struct xring_front *xr,
+    struct xring_indices *out);
 
 #endif /* XBD_XRING_H */
