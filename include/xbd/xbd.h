@@ -304,8 +304,11 @@ struct xbd_stats {
 	uint64_t xs_grants;		       /* per-request grants made */
 	uint64_t xs_resizes;		       /* online resizes seen */
 	uint64_t xs_reconnects;		       /* resumes/reconnects */
-	uint64_t xs_recoveries; /* backends lost while connected */
-	uint64_t xs_reissued;	/* bios sent again after one */
+	uint64_t xs_recoveries;	     /* backends lost while connected */
+	uint64_t xs_reissued;	     /* bios sent again after one */
+	uint64_t xs_events_spurious; /* notifications with no response */
+	uint64_t xs_eoi_delayed;     /* of which left masked for a while
+					(storm throttling, XSA-391) */
 };
 
 XBD_API void xbd_get_info(struct xbd_dev *dev, struct xbd_info *info);

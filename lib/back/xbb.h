@@ -199,6 +199,9 @@ struct xbb_stats {
 	uint64_t st_syncs;	    /* fdatasyncs issued (flush, barrier) */
 	uint64_t st_sync_io;	    /* transfers done at once, without
 				       io_uring (storage in memory) */
+	/* Notification storms (late EOI, XSA-332). */
+	uint64_t st_events_spurious; /* events that brought no request */
+	uint64_t st_eoi_delayed;     /* of which kept masked for a while */
 };
 
 /*

@@ -35,6 +35,7 @@
 
 #include "common/xen_shim.h"
 #include "common/xu_assert.h"
+#include "common/xu_eoi.h"
 #include "platform/plat.h"
 #include "ring/xring.h"
 #include "xbb.h"
@@ -58,8 +59,9 @@ struct xbb_ring;
  * 1024-slot ring starts without waiting for the whole ring to be parsed.
  */
 #define XBB_INTAKE_BATCH 128
-/* io_uring entries beyond one per request: the two polls. */
-#define XBB_URING_SPARE 2
+/* io_uring entries beyond one per request: the two polls and the
+   delayed unmask of a throttled event channel. */
+#define XBB_URING_SPARE 3
 /*
  * Bounce pool pages when o_bounce_pages is 0: eleven pages (one direct
  * request) per ring slot, capped at 32 MiB per ring, but never smaller
@@ -138,6 +140,8 @@ enum xbb_ctr {
 	XBB_C_URING_CQES,
 	XBB_C_SYNCS,
 	XBB_C_SYNC_IO,
+	XBB_C_EVENTS_SPURIOUS,
+	XBB_C_EOI_DELAYED,
 	XBB_C_COUNT
 };
 
@@ -514,6 +518,16 @@ struct xbb_ring {
 					     copies are synchronous */
 	unsigned int rg_unpushed;	  /* responses not yet pushed */
 	uint64_t rg_kickbuf;		  /* eventfd read target */
+	/* Late EOI (common/xu_eoi.h): rg_port stays masked from its event
+	   until the intake after it, longer when it brought nothing. */
+	bool rg_eoi_owed;		    /* an event was taken: unmask
+					       after the next intake */
+	bool rg_eoi_armed;		    /* a delayed unmask is queued */
+	bool rg_work;			    /* the last intake saw requests
+					       (or could not look) */
+	struct xu_eoi rg_eoi;		    /* the spurious-event streak */
+	struct __kernel_timespec rg_eoi_ts; /* the delay, read by the
+					       kernel at submission */
 };
 
 /* Set up a ring's memory and io_uring (control thread, before start). */

@@ -23,6 +23,13 @@
  * Short transfers are resubmitted for the remainder; a transfer that
  * makes no progress is an I/O error, never silently truncated.
  *
+ * The event channel is acknowledged late (common/xu_eoi.h): the port
+ * stays masked from its event until the intake after it has looked at
+ * the ring, and an event that found no request is spurious; after a few
+ * in a row the unmask waits for an io_uring timeout, so a frontend
+ * notifying in a loop (XSA-332) costs a few wake-ups per second instead
+ * of one per notification.
+ *
  * Work per wake-up is bounded (XBB_INTAKE_BATCH requests, a bounded
  * number of event-channel ports), the number of requests in flight is
  * bounded by the ring's slots, and nothing is allocated here: request
@@ -46,6 +53,7 @@
 /* io_uring tags that are not requests (requests are aligned pointers). */
 #define XBB_TAG_EVTCHN 1u
 #define XBB_TAG_KICK 2u
+#define XBB_TAG_EOI 3u
 /* Ports taken from the event channel per wake-up (storm bound). */
 #define XBB_EVTCHN_BATCH 64
 
@@ -548,12 +556,15 @@ xbb_ring_intake(struct xbb_ring *r)
 	int i, n;
 
 	r->rg_more = false;
+	/* A closed intake cannot tell a storm from work: not spurious. */
+	r->rg_work = true;
 	if (!xbb_ring_open(r))
 		return;
 	if ((n = xring_back_poll(&r->rg_xr)) < 0) {
 		xbb_ring_broken(r);
 		return;
 	}
+	r->rg_work = n > 0;
 	if (n > XBB_INTAKE_BATCH) {
 		n = XBB_INTAKE_BATCH;
 		r->rg_more = true;
@@ -609,7 +620,11 @@ xbb_ring_arm(struct xbb_ring *r, uint64_t tag)
 	    POLLIN);
 }
 
-/* The event channel fired: take the ports, unmask, poll again. */
+/*
+ * The event channel fired: take the port (it stays masked until
+ * xbb_ring_eoi), poll again.  The handle holds rg_port only; anything
+ * else it reports is not ours to acknowledge.
+ */
 static void
 xbb_ring_evtchn(struct xbb_ring *r)
 {
@@ -620,9 +635,43 @@ xbb_ring_evtchn(struct xbb_ring *r)
 	     i < XBB_EVTCHN_BATCH && plat_evtchn_pending(r->rg_evh, &port) == 0;
 	     i++) {
 		xbb_ctr_add(&r->rg_ctrs, XBB_C_EVENTS, 1);
-		(void)plat_evtchn_unmask(r->rg_evh, port);
+		if (port == r->rg_port)
+			r->rg_eoi_owed = true;
 	}
 	xbb_ring_arm(r, XBB_TAG_EVTCHN);
+}
+
+/*
+ * After the intake that followed an event: unmask the port now, or, for
+ * a run of events that brought nothing, when an io_uring timeout fires.
+ */
+static void
+xbb_ring_eoi(struct xbb_ring *r)
+{
+	struct io_uring_sqe *sqe;
+	uint64_t ns;
+
+	if (!r->rg_eoi_owed)
+		return;
+	if (!r->rg_work)
+		xbb_ctr_add(&r->rg_ctrs, XBB_C_EVENTS_SPURIOUS, 1);
+	ns = xu_eoi_delay(&r->rg_eoi, !r->rg_work);
+	/* One timeout at a time; without room, unmask now and retry the
+	   throttle at the next event. */
+	if (ns != 0 && !r->rg_eoi_armed && xbb_io_room(&r->rg_io, 1)) {
+		r->rg_eoi_ts.tv_sec = (long long)(ns / 1000000000u);
+		r->rg_eoi_ts.tv_nsec = (long long)(ns % 1000000000u);
+		sqe = xbb_io_sqe(&r->rg_io, XBB_TAG_EOI);
+		io_uring_prep_timeout(sqe, &r->rg_eoi_ts, 0, 0);
+		r->rg_eoi_armed = true;
+		r->rg_eoi_owed = false;
+		xbb_ctr_add(&r->rg_ctrs, XBB_C_EOI_DELAYED, 1);
+		return;
+	}
+	if (r->rg_eoi_armed)
+		return; /* the timeout will unmask */
+	r->rg_eoi_owed = false;
+	(void)plat_evtchn_unmask(r->rg_evh, r->rg_port);
 }
 
 static void
@@ -708,6 +757,12 @@ xbb_ring_done(void *arg, uint64_t tag, int res)
 		xbb_ring_kicked(r);
 		return;
 	}
+	if (tag == XBB_TAG_EOI) {
+		/* -ETIME: the delay is over (nothing else completes it). */
+		r->rg_eoi_armed = false;
+		(void)plat_evtchn_unmask(r->rg_evh, r->rg_port);
+		return;
+	}
 	req = (struct xbb_req *)(uintptr_t)tag;
 	xbb_rq_remove(r, req);
 	switch (req->br_stage) {
@@ -759,6 +814,7 @@ xbb_ring_main(void *arg)
 	for (;;) {
 		xbb_ctr_add(&r->rg_ctrs, XBB_C_WAKEUPS, 1);
 		xbb_ring_intake(r);
+		xbb_ring_eoi(r);
 		xbb_ring_run_wait(r);
 		xbb_ring_push(r);
 		if (atomic_load(&r->rg_stop) && r->rg_inflight == 0)

@@ -71,6 +71,8 @@ static const struct {
 	XBB_STAT(XBB_C_URING_CQES, st_uring_cqes, XBB_K_SUM),
 	XBB_STAT(XBB_C_SYNCS, st_syncs, XBB_K_SUM),
 	XBB_STAT(XBB_C_SYNC_IO, st_sync_io, XBB_K_SUM),
+	XBB_STAT(XBB_C_EVENTS_SPURIOUS, st_events_spurious, XBB_K_SUM),
+	XBB_STAT(XBB_C_EOI_DELAYED, st_eoi_delayed, XBB_K_SUM),
 };
 
 /* Add one set of counters into the words of st. */

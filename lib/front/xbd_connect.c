@@ -134,6 +134,7 @@ xbd_free_ring(struct xbd_softc *sc, struct xbd_ring *ring)
 	if (ring->rq_bound) {
 		(void)plat_evtchn_unbind(sc->xbd_evtchn, ring->rq_port);
 		ring->rq_bound = false;
+		ring->rq_unmask_at = 0;
 	}
 	if (ring->rq_granted) {
 		/* A backend going away may not have unmapped the ring yet. */
@@ -198,6 +199,9 @@ xbd_alloc_ring(struct xbd_softc *sc, struct xbd_ring *ring)
 		 &ring->rq_port)) != 0)
 		goto fail;
 	ring->rq_bound = true;
+	/* A new port starts with a clean record (late EOI). */
+	memset(&ring->rq_eoi, 0, sizeof(ring->rq_eoi));
+	ring->rq_unmask_at = 0;
 	return (0);
 fail:
 	xbd_free_ring(sc, ring);

@@ -338,6 +338,10 @@ xbd_describe_text(struct xbd_softc *sc, struct xbd_buf *b,
 	xbd_put(b, "dev.%s.reconnects: %ju\n", n, (uintmax_t)st->xs_reconnects);
 	xbd_put(b, "dev.%s.recoveries: %ju\n", n, (uintmax_t)st->xs_recoveries);
 	xbd_put(b, "dev.%s.reissued: %ju\n", n, (uintmax_t)st->xs_reissued);
+	xbd_put(b, "dev.%s.events_spurious: %ju\n", n,
+	    (uintmax_t)st->xs_events_spurious);
+	xbd_put(b, "dev.%s.eoi_delayed: %ju\n", n,
+	    (uintmax_t)st->xs_eoi_delayed);
 }
 
 static void
@@ -400,8 +404,10 @@ xbd_describe_json(struct xbd_softc *sc, struct xbd_buf *b,
 	    (uintmax_t)st->xs_bounce_bytes, (uintmax_t)st->xs_grants);
 	xbd_put(b, "\"resizes\":%ju,\"reconnects\":%ju,",
 	    (uintmax_t)st->xs_resizes, (uintmax_t)st->xs_reconnects);
-	xbd_put(b, "\"recoveries\":%ju,\"reissued\":%ju}}",
+	xbd_put(b, "\"recoveries\":%ju,\"reissued\":%ju,",
 	    (uintmax_t)st->xs_recoveries, (uintmax_t)st->xs_reissued);
+	xbd_put(b, "\"events_spurious\":%ju,\"eoi_delayed\":%ju}}",
+	    (uintmax_t)st->xs_events_spurious, (uintmax_t)st->xs_eoi_delayed);
 }
 
 static void

@@ -20,6 +20,7 @@
 
 #include "common/xen_shim.h"
 #include "common/xu_assert.h"
+#include "common/xu_eoi.h"
 #include "platform/plat.h"
 #include "ring/xring.h"
 #include "xbd/xbd.h"
@@ -215,6 +216,10 @@ struct xbd_ring {
 	bool rq_granted;	       /* the ring pages are granted */
 	evtchn_port_t rq_port;	       /* our port for the backend */
 	bool rq_bound;		       /* rq_port is valid */
+	struct xu_eoi rq_eoi;	       /* spurious events in a row */
+	uint64_t rq_unmask_at;	       /* CLOCK_MONOTONIC ns when the
+					  throttled rq_port is unmasked;
+					  0: not throttled */
 	struct xbd_command *rq_shadow; /* commands, indexed by request id */
 	uint32_t rq_nslots;	       /* slots (= commands) */
 	uint32_t rq_busy;	       /* commands of this ring on BUSY */

@@ -41,28 +41,100 @@ xbd_port_ring(struct xbd_softc *sc, evtchn_port_t port)
 	return (NULL);
 }
 
+static uint64_t
+xbd_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+}
+
 /*
- * Take every fired port, process its ring, then unmask it.  A device in
- * the error state leaves its ports masked: a backend storming us with
- * events then costs nothing (Linux skips the EOI for the same reason).
+ * Whether to unmask a ring's port after its event (late EOI,
+ * common/xu_eoi.h): an event that brought no response is spurious, and a
+ * run of them leaves the port masked until rq_unmask_at, so a backend
+ * storming us (XSA-391) costs a few wake-ups per second.  Lock held.
+ */
+static bool
+xbd_eoi(struct xbd_softc *sc, struct xbd_ring *ring, bool spurious)
+{
+	uint64_t ns;
+
+	if (spurious)
+		sc->xbd_stats.xs_events_spurious++;
+	if ((ns = xu_eoi_delay(&ring->rq_eoi, spurious)) == 0)
+		return (true);
+	sc->xbd_stats.xs_eoi_delayed++;
+	ring->rq_unmask_at = xbd_now_ns() + ns;
+	return (false);
+}
+
+/*
+ * Take every fired port, process its ring, then unmask it (or leave it
+ * to xbd_eoi_due when throttled).  A device in the error state leaves
+ * its ports masked: a backend storming us with events then costs nothing
+ * (Linux skips the EOI for the same reason).
  */
 static void
 xbd_events(struct xbd_softc *sc)
 {
 	evtchn_port_t port;
 	struct xbd_ring *ring;
+	uint64_t before;
 	bool unmask;
 
 	while (plat_evtchn_pending(sc->xbd_evtchn, &port) == 0) {
 		XBD_LOCK(sc);
 		sc->xbd_stats.xs_events++;
-		if ((ring = xbd_port_ring(sc, port)) != NULL)
+		unmask = true;
+		if ((ring = xbd_port_ring(sc, port)) != NULL) {
+			before = sc->xbd_stats.xs_responses;
 			xbd_int(sc, ring);
-		unmask = sc->xbd_state != XBD_STATE_ERROR;
+			unmask = xbd_eoi(sc, ring,
+			    sc->xbd_stats.xs_responses == before);
+		}
+		if (sc->xbd_state == XBD_STATE_ERROR)
+			unmask = false;
 		XBD_UNLOCK(sc);
 		if (unmask)
 			(void)plat_evtchn_unmask(sc->xbd_evtchn, port);
 	}
+}
+
+/*
+ * Unmask the throttled ports whose delay is over; return the
+ * milliseconds until the next one is due (or XBD_WATCHDOG_MS).
+ */
+static int
+xbd_eoi_due(struct xbd_softc *sc)
+{
+	evtchn_port_t due[XBD_MAX_QUEUES];
+	uint64_t now = xbd_now_ns(), next = UINT64_MAX;
+	unsigned int n = 0, i;
+	struct xbd_ring *ring;
+	uint32_t q;
+
+	XBD_LOCK(sc);
+	for (q = 0; q < sc->xbd_nqueues; q++) {
+		ring = &sc->xbd_rings[q];
+		if (ring->rq_unmask_at == 0)
+			continue;
+		if (ring->rq_unmask_at <= now) {
+			ring->rq_unmask_at = 0;
+			if (ring->rq_bound && sc->xbd_state != XBD_STATE_ERROR)
+				due[n++] = ring->rq_port;
+		} else if (ring->rq_unmask_at < next) {
+			next = ring->rq_unmask_at;
+		}
+	}
+	XBD_UNLOCK(sc);
+	for (i = 0; i < n; i++)
+		(void)plat_evtchn_unmask(sc->xbd_evtchn, due[i]);
+	if (next == UINT64_MAX || next - now >= XBD_WATCHDOG_MS * 1000000ull)
+		return (XBD_WATCHDOG_MS);
+	/* Round up: waking a little late is fine, early is a spin. */
+	return ((int)((next - now + 999999) / 1000000));
 }
 
 /* XenStore watch events: the backend's state changed. */
@@ -163,23 +235,25 @@ xbd_thread_main(void *arg)
 {
 	struct xbd_softc *sc = arg;
 	struct pollfd pfd[3];
+	int n, timeout;
 	bool stop;
-	int n;
 
 	pfd[0].fd = plat_evtchn_fd(sc->xbd_evtchn);
 	pfd[1].fd = xs_fileno(sc->xbd_xs);
 	pfd[2].fd = sc->xbd_wakefd;
+	timeout = XBD_WATCHDOG_MS;
 	for (;;) {
 		pfd[0].events = pfd[1].events = pfd[2].events = POLLIN;
 		pfd[0].revents = pfd[1].revents = pfd[2].revents = 0;
 		/*
 		 * Always a timeout: requests may have gone out since we
 		 * started sleeping, and waking this thread for each first
-		 * request would cost a syscall per I/O at low depth.
+		 * request would cost a syscall per I/O at low depth.  A
+		 * throttled port shortens it.
 		 */
-		if ((n = poll(pfd, 3, XBD_WATCHDOG_MS)) < 0 && errno != EINTR)
+		if ((n = poll(pfd, 3, timeout)) < 0 && errno != EINTR)
 			break;
-		if (n == 0)
+		if (n == 0 && timeout == XBD_WATCHDOG_MS)
 			xbd_watchdog(sc);
 		if (pfd[0].revents != 0)
 			xbd_events(sc);
@@ -187,6 +261,7 @@ xbd_thread_main(void *arg)
 			xbd_watches(sc);
 		if (pfd[2].revents != 0)
 			xbd_kicked(sc);
+		timeout = xbd_eoi_due(sc);
 		xbd_closing_finish(sc);
 		xbd_recovery_check(sc);
 		xbd_deliver(sc);
