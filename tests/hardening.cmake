@@ -13,3 +13,10 @@ if(TARGET xbd_sim AND TARGET xbd_back)
 	xbd_test(NAME test_flipper SOURCES integ/test_flipper.c LIBS xbdt
 	    LABELS "integ;hardening" TIMEOUT 300)
 endif()
+
+# Power loss: the backend's write log replayed at every prefix (D2).
+if(TARGET xbd_sim AND TARGET xbd_back)
+	xbd_test(NAME test_xbd_powerloss
+	    SOURCES integ/test_xbd_powerloss.c integ/xbdt_wlog.c LIBS xbdt
+	    LABELS "integ;hardening" TIMEOUT 300)
+endif()
