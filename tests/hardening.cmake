@@ -24,3 +24,10 @@ if(TARGET xbbt_front AND TARGET xbd_front)
 	xbd_test(NAME test_storm SOURCES integ/test_storm.c integ/hostile.c
 	    LIBS xbbt_front xbd_front LABELS "integ;hardening" TIMEOUT 300)
 endif()
+
+# Power loss: the backend's write log replayed at every prefix (D2).
+if(TARGET xbd_sim AND TARGET xbd_back)
+	xbd_test(NAME test_xbd_powerloss
+	    SOURCES integ/test_xbd_powerloss.c integ/xbdt_wlog.c LIBS xbdt
+	    LABELS "integ;hardening" TIMEOUT 300)
+endif()

@@ -86,6 +86,10 @@ struct xbb_opts {
 	void (*o_log)(void *arg, const char *msg); /* diagnostics (NULL:
 						      silent) */
 	void *o_log_arg;			   /* passed to o_log */
+	const char *o_log_writes; /* record every completed write, discard
+				     and flush to this file, created or
+				     truncated at start (a test tool: see
+				     xbb_wlog.h; NULL: off, the default) */
 };
 
 void xbb_opts_init(struct xbb_opts *o);

@@ -332,6 +332,54 @@ typedef void xbb_io_done_fn(void *arg, uint64_t tag, int res);
 unsigned int xbb_io_reap(struct xbb_io *io, xbb_io_done_fn *fn, void *arg);
 
 /* ---------------------------------------------------------------------
+ * Write log (xbb_wlog.c, format in xbb_wlog.h): every ring of every
+ * device appends under one lock, so the entries have one order, that of
+ * the completions.  Off unless o_log_writes names a file; then logging
+ * costs the I/O threads a locked append per completion, which is why it
+ * is a test tool and not a production journal.
+ */
+struct xbb_wlog {
+	pthread_mutex_t wl_lock; /* orders appends */
+	int wl_fd;		 /* the log; -1: off */
+	uint64_t wl_off;	 /* where the next entry goes */
+	uint64_t wl_seq;	 /* entries appended */
+	bool wl_broken;		 /* an append failed: no more entries */
+};
+
+/*
+ * Create (or truncate) the log at path and write its header; path NULL
+ * leaves it off.  \return 0 or -errno.
+ */
+int xbb_wlog_open(struct xbb_wlog *wl, const char *path);
+/* Close it (idempotent, also when off). */
+void xbb_wlog_close(struct xbb_wlog *wl);
+
+static inline bool
+xbb_wlog_on(const struct xbb_wlog *wl)
+{
+	return (wl->wl_fd >= 0);
+}
+
+/*
+ * Entries appended so far: what an fdatasync issued now will cover.
+ * Only when the log is on.
+ */
+uint64_t xbb_wlog_seq(struct xbb_wlog *wl);
+
+/*
+ * Append a completed write of len bytes at off, the data being the
+ * first len bytes of the niov iovecs; a completed discard; a completed
+ * fdatasync that was issued when covers entries had been appended.
+ * Only when the log is on; a failure stops the log and marks it broken.
+ */
+void xbb_wlog_write(struct xbb_wlog *wl, const struct xbb_dev *dev,
+    uint64_t off, const struct iovec *iov, uint32_t niov, uint64_t len);
+void xbb_wlog_discard(struct xbb_wlog *wl, const struct xbb_dev *dev,
+    uint64_t off, uint64_t len);
+void xbb_wlog_mark(struct xbb_wlog *wl, const struct xbb_dev *dev,
+    uint64_t covers);
+
+/* ---------------------------------------------------------------------
  * Bounce pool (xbb_grant.c): contiguous runs of private pages for grant
  * copy and for O_DIRECT alignment.  First fit over a bitmap; requests
  * wait in FIFO order when it is short, so a large one cannot starve.
@@ -468,6 +516,8 @@ struct xbb_req {
 	uint32_t br_nbounce;		       /* bounce pages held (0: none) */
 	bool br_mapped;			       /* grants mapped / copied in */
 	struct iovec br_bounce_iov;	       /* the bounce run as one iovec */
+	uint64_t br_wlog_seq;		       /* write log entries when the
+						  sync in flight was issued */
 };
 
 /* A ring's transport, as read from XenStore. */
@@ -645,6 +695,7 @@ struct xbb {
 	pthread_t bk_thread;	       /* the control thread */
 	int bk_stopfd;		       /* eventfd: xbb_stop -> control */
 	int bk_kickfd;		       /* eventfd: I/O threads -> control */
+	struct xbb_wlog bk_wlog;       /* write log (o_log_writes) */
 };
 
 #endif /* XBD_XBB_INTERNAL_H */

@@ -21,7 +21,10 @@
  * discards, flushes and barriers are answered ERROR, and a flush that
  * completes after the failure is ERROR too, never OKAY (fsyncgate).
  * Short transfers are resubmitted for the remainder; a transfer that
- * makes no progress is an I/O error, never silently truncated.
+ * makes no progress is an I/O error, never silently truncated.  With
+ * o_log_writes, every completed write, discard and sync is appended to
+ * the write log here, as its completion is reaped and before anything
+ * is answered (xbb_wlog.c).
  *
  * The event channel is acknowledged late (common/xu_eoi.h): the port
  * stays masked from its event until the intake after it has looked at
@@ -111,6 +114,15 @@ xbb_dev_fail(struct xbb_ring *r)
 {
 	atomic_store_explicit(&xbb_ring_dev(r)->xb_failed, true,
 	    memory_order_release);
+}
+
+/* The write log, when o_log_writes turned it on; else NULL. */
+static struct xbb_wlog *
+xbb_ring_wlog(const struct xbb_ring *r)
+{
+	struct xbb_wlog *wl = &xbb_ring_dev(r)->xb_bk->bk_wlog;
+
+	return (xbb_wlog_on(wl) ? wl : NULL);
 }
 
 static bool
@@ -214,25 +226,34 @@ xbb_req_next(const struct xbb_req *req, enum xbb_stage st)
 	}
 }
 
-/* The iovecs and offset of what is left of the request's transfer. */
+/*
+ * The iovecs and offset of what is left of the request's transfer: the
+ * next chunk to move or, until its completion is handled, the one in
+ * flight.
+ */
+static struct iovec *
+xbb_req_cur(struct xbb_req *req, uint32_t *niov, uint64_t *off)
+{
+	*off = (req->br_info.ri_sector << XBD_SECTOR_SHIFT) + req->br_done;
+	if (req->br_nbounce > 0) {
+		*niov = 1;
+		return (&req->br_bounce_iov);
+	}
+	*niov = XU_MIN(req->br_niov - req->br_iov_next, (uint32_t)IOV_MAX);
+	return (&req->br_iov[req->br_iov_next]);
+}
+
+/* The same, starting the transfer of that chunk (br_chunk). */
 static struct iovec *
 xbb_req_chunk(struct xbb_req *req, uint32_t *niov, uint64_t *off)
 {
 	struct iovec *iov;
-	uint32_t n, i;
+	uint32_t i;
 
-	if (req->br_nbounce > 0) {
-		iov = &req->br_bounce_iov;
-		n = 1;
-	} else {
-		iov = &req->br_iov[req->br_iov_next];
-		n = XU_MIN(req->br_niov - req->br_iov_next, (uint32_t)IOV_MAX);
-	}
+	iov = xbb_req_cur(req, niov, off);
 	req->br_chunk = 0;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < *niov; i++)
 		req->br_chunk += iov[i].iov_len;
-	*niov = n;
-	*off = (req->br_info.ri_sector << XBD_SECTOR_SHIFT) + req->br_done;
 	return (iov);
 }
 
@@ -300,6 +321,7 @@ xbb_req_try_issue(struct xbb_ring *r, struct xbb_req *req)
 {
 	struct xbb_store *so = &xbb_ring_dev(r)->xb_store;
 	struct io_uring_sqe *sqe;
+	struct xbb_wlog *wl;
 	uint64_t off, len;
 	int rc;
 
@@ -312,6 +334,9 @@ xbb_req_try_issue(struct xbb_ring *r, struct xbb_req *req)
 		}
 		if (!xbb_io_room(&r->rg_io, 1))
 			return (false);
+		/* What the sync will cover: what completed before it. */
+		if ((wl = xbb_ring_wlog(r)) != NULL)
+			req->br_wlog_seq = xbb_wlog_seq(wl);
 		sqe = xbb_io_sqe(&r->rg_io, (uint64_t)(uintptr_t)req);
 		io_uring_prep_fsync(sqe, so->so_fd, IORING_FSYNC_DATASYNC);
 		xbb_ctr_add(&r->rg_ctrs, XBB_C_SYNCS, 1);
@@ -347,6 +372,9 @@ xbb_req_try_issue(struct xbb_ring *r, struct xbb_req *req)
 			} else {
 				xbb_ctr_add(&r->rg_ctrs, XBB_C_BYTES_DISCARDED,
 				    len);
+				if ((wl = xbb_ring_wlog(r)) != NULL)
+					xbb_wlog_discard(wl, xbb_ring_dev(r),
+					    off, len);
 				xbb_req_finish(r, req);
 			}
 			return (true);
@@ -714,6 +742,10 @@ static void
 xbb_req_data_done(struct xbb_ring *r, struct xbb_req *req, int res)
 {
 	bool reading = req->br_info.ri_op == BLKIF_OP_READ;
+	struct xbb_wlog *wl;
+	struct iovec *iov;
+	uint32_t niov;
+	uint64_t off;
 
 	if (res <= 0) {
 		/* No progress is an error too: never loop, never truncate. */
@@ -725,6 +757,12 @@ xbb_req_data_done(struct xbb_ring *r, struct xbb_req *req, int res)
 	XU_ASSERT((uint64_t)res <= req->br_chunk,
 	    ("transfer of %d for %llu", res,
 		(unsigned long long)req->br_chunk));
+	if (!reading && (wl = xbb_ring_wlog(r)) != NULL) {
+		/* What reached the file: the chunk's first res bytes. */
+		iov = xbb_req_cur(req, &niov, &off);
+		xbb_wlog_write(wl, xbb_ring_dev(r), off, iov, niov,
+		    (uint64_t)res);
+	}
 	req->br_done += (uint64_t)res;
 	xbb_ctr_add(&r->rg_ctrs,
 	    reading ? XBB_C_BYTES_READ : XBB_C_BYTES_WRITTEN, (uint64_t)res);
@@ -747,6 +785,7 @@ static void
 xbb_ring_done(void *arg, uint64_t tag, int res)
 {
 	struct xbb_ring *r = arg;
+	struct xbb_wlog *wl;
 	struct xbb_req *req;
 
 	if (tag == XBB_TAG_EVTCHN) {
@@ -774,6 +813,8 @@ xbb_ring_done(void *arg, uint64_t tag, int res)
 			xbb_req_fail(r, req, XBB_CAUSE_IO);
 			return;
 		}
+		if ((wl = xbb_ring_wlog(r)) != NULL)
+			xbb_wlog_mark(wl, xbb_ring_dev(r), req->br_wlog_seq);
 		req->br_stage = xbb_req_next(req, req->br_stage);
 		xbb_req_issue(r, req);
 		break;
@@ -789,6 +830,10 @@ xbb_ring_done(void *arg, uint64_t tag, int res)
 		}
 		xbb_ctr_add(&r->rg_ctrs, XBB_C_BYTES_DISCARDED,
 		    req->br_info.ri_nsect << XBD_SECTOR_SHIFT);
+		if ((wl = xbb_ring_wlog(r)) != NULL)
+			xbb_wlog_discard(wl, xbb_ring_dev(r),
+			    req->br_info.ri_sector << XBD_SECTOR_SHIFT,
+			    req->br_info.ri_nsect << XBD_SECTOR_SHIFT);
 		req->br_stage = XBB_ST_DONE;
 		xbb_req_issue(r, req);
 		break;

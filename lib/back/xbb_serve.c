@@ -323,12 +323,14 @@ xbb_start(struct plat *p, const struct xbb_opts *o, struct xbb **out)
 	}
 	b->bk_plat = p;
 	b->bk_stopfd = b->bk_kickfd = -1;
+	if ((rc = xbb_wlog_open(&b->bk_wlog, b->bk_opts.o_log_writes)) != 0)
+		goto fail_alloc;
 	TAILQ_INIT(&b->bk_devs);
 	snprintf(b->bk_root, sizeof(b->bk_root), "/local/domain/%u/backend/vbd",
 	    plat_domid(p));
 	if ((rc = pthread_mutex_init(&b->bk_lock, NULL)) != 0) {
 		rc = -rc;
-		goto fail_alloc;
+		goto fail_wlog;
 	}
 	if ((b->bk_stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
 	    (b->bk_kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
@@ -360,6 +362,8 @@ fail_fds:
 	if (b->bk_kickfd >= 0)
 		close(b->bk_kickfd);
 	pthread_mutex_destroy(&b->bk_lock);
+fail_wlog:
+	xbb_wlog_close(&b->bk_wlog);
 fail_alloc:
 	free(b);
 	return (rc);
@@ -381,6 +385,8 @@ xbb_stop(struct xbb *b)
 	close(b->bk_stopfd);
 	close(b->bk_kickfd);
 	pthread_mutex_destroy(&b->bk_lock);
+	/* Every ring has stopped: nothing appends any more. */
+	xbb_wlog_close(&b->bk_wlog);
 	free(b);
 }
 

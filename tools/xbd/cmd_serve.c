@@ -92,6 +92,8 @@ serve_usage(FILE *out)
 	    "  --grant-copy              grant copy instead of mapping\n"
 	    "  --uring-depth N           io_uring entries per ring (auto)\n"
 	    "  --sector-size N           sector-size to publish (auto)\n"
+	    "  --log-writes FILE         record completed writes, discards\n"
+	    "                            and flushes for power-loss replay\n"
 	    "  --quiet                   no diagnostics on stderr\n");
 }
 
@@ -133,6 +135,7 @@ enum serve_opt {
 	SO_COPY,
 	SO_DEPTH,
 	SO_SECTOR,
+	SO_LOGW,
 	SO_QUIET,
 	SO_PLATFORM,
 };
@@ -162,6 +165,7 @@ serve_parse(int argc, char **argv, struct serve_args *a)
 		{ "grant-copy", no_argument, NULL, SO_COPY },
 		{ "uring-depth", required_argument, NULL, SO_DEPTH },
 		{ "sector-size", required_argument, NULL, SO_SECTOR },
+		{ "log-writes", required_argument, NULL, SO_LOGW },
 		{ "quiet", no_argument, NULL, SO_QUIET },
 		{ "platform", required_argument, NULL, SO_PLATFORM },
 		{ NULL, 0, NULL, 0 },
@@ -250,6 +254,9 @@ serve_parse(int argc, char **argv, struct serve_args *a)
 		case SO_SECTOR:
 			rc = serve_u32("--sector-size", optarg, &v);
 			a->sa_o.o_sector_size = v;
+			break;
+		case SO_LOGW:
+			a->sa_o.o_log_writes = optarg;
 			break;
 		case SO_QUIET:
 			a->sa_quiet = true;
