@@ -376,12 +376,21 @@ xbd_detach(struct xbd_dev *dev)
 	sc->xbd_close_done = true;
 	XBD_UNLOCK(sc);
 
-	/* Close towards the backend and let it unmap before we revoke. */
-	if (!closed && sc->xbd_otherend[0] != '\0') {
-		(void)xbd_set_state(sc, XenbusStateClosing);
-		(void)xbus_wait_state(sc->xbd_xs, sc->xbd_otherend,
-		    xbd_backend_closing, NULL, XBD_DETACH_TIMEOUT_MS / 2);
-		(void)xbd_set_state(sc, XenbusStateClosed);
+	/*
+	 * Close towards the backend and let it unmap before we revoke.  Even
+	 * when we closed already (a backend that went away with no recovery
+	 * time), a new backend may have mapped the ring from our state before
+	 * it read Closed: it is waited for too, or the teardown would retire
+	 * pages it is about to unmap.
+	 */
+	if (sc->xbd_otherend[0] != '\0') {
+		if (!closed) {
+			(void)xbd_set_state(sc, XenbusStateClosing);
+			(void)xbus_wait_state(sc->xbd_xs, sc->xbd_otherend,
+			    xbd_backend_closing, NULL,
+			    XBD_DETACH_TIMEOUT_MS / 2);
+			(void)xbd_set_state(sc, XenbusStateClosed);
+		}
 		(void)xbus_wait_state(sc->xbd_xs, sc->xbd_otherend,
 		    xbd_backend_closed, NULL, XBD_DETACH_TIMEOUT_MS);
 	}
