@@ -60,6 +60,12 @@
  */
 #define XSD_REC_HDR 24
 #define XSD_REC_PERM 8
+/*
+ * What the memory quota charges a global node beyond its bytes: the
+ * allocator's header and rounding (about 16 bytes) on each of its five
+ * allocations (struct, path, perms, value, child names).
+ */
+#define XSD_NODE_SLOP (5 * 16)
 /* "No generation": the node did not exist when a transaction looked. */
 #define XSD_NO_GEN UINT64_MAX
 /* Domain ids a domain may have: below Xen's reserved ids (DOMID_SELF...). */

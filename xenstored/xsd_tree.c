@@ -98,7 +98,7 @@ xsd_node_dup(const struct xsd_node *n)
 size_t
 xsd_node_mem(const struct xsd_node *n)
 {
-	return (sizeof(*n) + n->n_pathlen + xsd_node_size(n));
+	return (sizeof(*n) + n->n_pathlen + xsd_node_size(n) + XSD_NODE_SLOP);
 }
 
 void
@@ -416,7 +416,8 @@ xsd_tree_create(const struct xsd_view *v, const char *path, size_t len,
 			    base + vlen;
 			if (sz > o->o_node_size)
 				return (-ENOSPC);
-			bytes += sizeof(struct xsd_node) + pos + 1 + clen + sz;
+			bytes += sizeof(struct xsd_node) + pos + 1 + clen + sz +
+			    XSD_NODE_SLOP;
 		}
 		bytes += xsd_comp_len(path, len, start) + 1;
 	}
