@@ -44,11 +44,13 @@ xsd_conn_new(struct xsd_core *core, unsigned int domid, bool priv,
 	c->c_domid = priv ? 0 : domid;
 	/* dom0 itself is privileged, whichever socket it comes through. */
 	c->c_priv = priv || domid == 0;
-	/* Its input buffer makes a connection 8 KiB: charged, as nodes. */
-	if (!c->c_priv && xsd_dom_charge(c, sizeof(*c)) != 0) {
-		free(c);
-		return (-ENOMEM);
-	}
+	/*
+	 * Its input buffer makes a connection 8 KiB: charged, but without
+	 * a check (o_domain_conns bounds them), so that a domain at its
+	 * quota can still connect and delete nodes.
+	 */
+	if (!c->c_priv)
+		xsd_dom_mem_add(core, domid, sizeof(*c), false);
 	c->c_homelen = (size_t)snprintf(c->c_home, sizeof(c->c_home),
 	    "/local/domain/%u", c->c_domid);
 	TAILQ_INIT(&c->c_out);
