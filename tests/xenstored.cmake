@@ -17,3 +17,7 @@ xbd_test(NAME test_xsd_hostile SOURCES integ/test_xsd_hostile.c LIBS xsd
 xbd_script_test(NAME test_xsd_cmd
     COMMAND sh ${PROJECT_SOURCE_DIR}/tests/integ/test_xsd_cmd.sh
     LABELS "integ;xenstored" TIMEOUT 60)
+# G5: the daemon as a process under every XSA-326/416/419/421 pattern at
+# once; XBD_SIEGE_SECONDS=600 is the documented run.
+xbd_test(NAME test_xsd_siege SOURCES integ/test_xsd_siege.c LIBS xsd
+    ARGS $<TARGET_FILE:xbd> LABELS "integ;xenstored;hardening" TIMEOUT 120)

@@ -2,7 +2,8 @@
 /*
  * Counting a process's resources for the leak checks of cycle tests:
  * open file descriptors, memory mappings, threads, heap in use.  Each
- * count is compared before and after thousands of cycles.
+ * count is compared before and after thousands of cycles.  Another
+ * process's memory (a daemon under test) comes from /proc/PID/status.
  */
 
 #ifndef XBD_TESTS_XT_RES_H
@@ -11,6 +12,7 @@
 #include <dirent.h>
 #include <malloc.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "xt.h"
 
@@ -71,6 +73,30 @@ xt_heap_in_use(void)
 #else
 	return (mallinfo2().uordblks);
 #endif
+}
+
+/*
+ * A "kB" line of /proc/PID/status (VmRSS, VmHWM...): its value in KiB,
+ * or -1 when the process or the line is gone.
+ */
+static inline long
+xt_proc_status_kb(long pid, const char *field)
+{
+	char path[64], line[256];
+	size_t flen = strlen(field);
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (-1);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, field, flen) == 0 && line[flen] == ':') {
+			kb = strtol(line + flen + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return (kb);
 }
 
 #endif /* XBD_TESTS_XT_RES_H */

@@ -11,6 +11,14 @@
  * connection stops taking requests until the client reads.  Events:
  * past o_watch_events pending the connection is dropped, since other
  * clients' writes would otherwise grow its queue without end.
+ *
+ * A domain's connections and their queued output are charged to its
+ * memory quota too, since a domain has up to o_domain_conns connections,
+ * each holding a thousand events of up to 4 KiB.  An event over the quota
+ * drops the connection, like one over o_watch_events.  A reply is
+ * never lost (the client would lose its place), so it is charged
+ * without a check; instead a connection with an unread reply takes no
+ * more requests while its domain is over the quota.
  */
 
 #include <errno.h>
@@ -36,6 +44,13 @@ xsd_conn_new(struct xsd_core *core, unsigned int domid, bool priv,
 	c->c_domid = priv ? 0 : domid;
 	/* dom0 itself is privileged, whichever socket it comes through. */
 	c->c_priv = priv || domid == 0;
+	/*
+	 * Its input buffer makes a connection 8 KiB: charged, but without
+	 * a check (o_domain_conns bounds them), so that a domain at its
+	 * quota can still connect and delete nodes.
+	 */
+	if (!c->c_priv)
+		xsd_dom_mem_add(core, domid, sizeof(*c), false);
 	c->c_homelen = (size_t)snprintf(c->c_home, sizeof(c->c_home),
 	    "/local/domain/%u", c->c_domid);
 	TAILQ_INIT(&c->c_out);
@@ -60,15 +75,29 @@ xsd_conn_new_mem(struct xsd_core *core, unsigned int domid,
 	return (xsd_conn_new(core, domid, false, out));
 }
 
+size_t
+xsd_out_mem(const struct xsd_out *m)
+{
+	return (sizeof(*m) + m->m_len);
+}
+
+/* Unlink a queued message and free it with its charge. */
+static void
+xsd_out_free(struct xsd_conn *c, struct xsd_out *m)
+{
+	TAILQ_REMOVE(&c->c_out, m, m_link);
+	if (!c->c_priv)
+		xsd_dom_uncharge(c, xsd_out_mem(m));
+	free(m);
+}
+
 static void
 xsd_conn_drop_output(struct xsd_conn *c)
 {
 	struct xsd_out *m;
 
-	while ((m = TAILQ_FIRST(&c->c_out)) != NULL) {
-		TAILQ_REMOVE(&c->c_out, m, m_link);
-		free(m);
-	}
+	while ((m = TAILQ_FIRST(&c->c_out)) != NULL)
+		xsd_out_free(c, m);
 	c->c_outoff = 0;
 	c->c_nreplies = c->c_nevents = 0;
 }
@@ -102,6 +131,8 @@ xsd_conn_free(struct xsd_conn *c)
 	if (!c->c_reaped)
 		xsd_conn_reap(c);
 	TAILQ_REMOVE(&c->c_core->x_conns, c, c_link);
+	if (!c->c_priv)
+		xsd_dom_uncharge(c, sizeof(*c));
 	free(c);
 }
 
@@ -152,6 +183,14 @@ xsd_conn_queue(struct xsd_conn *c, enum xsd_out_kind kind, uint32_t type,
 	hdr.len = (uint32_t)len;
 	m->m_kind = kind;
 	m->m_len = XSD_HDR_LEN + len;
+	if (!c->c_priv && kind == XSD_OUT_EVENT &&
+	    xsd_dom_charge(c, xsd_out_mem(m)) != 0) {
+		free(m);
+		xsd_conn_close(c, "watch events over the memory quota");
+		return;
+	}
+	if (!c->c_priv && kind == XSD_OUT_REPLY)
+		xsd_dom_mem_add(c->c_core, c->c_domid, xsd_out_mem(m), false);
 	memcpy(m->m_buf, &hdr, XSD_HDR_LEN);
 	if (len > 0)
 		memcpy(m->m_buf + XSD_HDR_LEN, payload, len);
@@ -240,14 +279,18 @@ xsd_conn_output_peek(const struct xsd_conn *c, const void **p)
  * Input
  */
 
-/* Too many unread replies: take no more requests (back-pressure). */
+/*
+ * Too many unread replies, or any while the domain is over its memory
+ * quota: take no more requests (back-pressure).
+ */
 static bool
 xsd_conn_stalled(const struct xsd_conn *c)
 {
 	unsigned int limit =
 	    c->c_priv ? XSD_PRIV_OUTSTANDING : c->c_core->x_opts.o_outstanding;
 
-	return (c->c_nreplies >= limit);
+	return (c->c_nreplies >= limit ||
+	    (!c->c_priv && c->c_nreplies > 0 && xsd_dom_over(c, 0)));
 }
 
 /* Run every complete request buffered, unless stalled. */
@@ -293,12 +336,11 @@ xsd_conn_output_consume(struct xsd_conn *c, size_t n)
 		n -= k;
 		if (c->c_outoff < m->m_len)
 			break;
-		TAILQ_REMOVE(&c->c_out, m, m_link);
 		if (m->m_kind == XSD_OUT_REPLY)
 			c->c_nreplies--;
 		else
 			c->c_nevents--;
-		free(m);
+		xsd_out_free(c, m);
 		c->c_outoff = 0;
 	}
 	/* Reading may have lifted back-pressure: run what waited. */

@@ -49,7 +49,7 @@ static const struct xsd_quota_desc xsd_quotas[] = {
 	{ "outstanding", offsetof(struct xsd_opts, o_outstanding), false,
 	    "unread replies before input stops" },
 	{ "memory", offsetof(struct xsd_opts, o_memory), true,
-	    "bytes of transactions and watches of a domain" },
+	    "bytes a domain makes the daemon hold" },
 	{ "watch-events", offsetof(struct xsd_opts, o_watch_events), false,
 	    "pending events before a connection is dropped" },
 };

@@ -162,10 +162,31 @@ xsd_dom_charge(struct xsd_conn *c, size_t bytes)
 void
 xsd_dom_uncharge(struct xsd_conn *c, size_t bytes)
 {
-	struct xsd_domain *d = xsd_dom_find(c->c_core, c->c_domid);
+	xsd_dom_mem_add(c->c_core, c->c_domid, bytes, true);
+}
 
-	if (d != NULL)
+void
+xsd_dom_mem_add(struct xsd_core *core, unsigned int domid, size_t bytes,
+    bool sub)
+{
+	struct xsd_domain *d =
+	    sub ? xsd_dom_find(core, domid) : xsd_dom_get(core, domid);
+
+	/* No record (out of memory) means nothing was charged either. */
+	if (d == NULL)
+		return;
+	if (!sub)
+		d->d_mem += bytes;
+	else
 		d->d_mem -= bytes < d->d_mem ? bytes : d->d_mem;
+}
+
+bool
+xsd_dom_over(const struct xsd_conn *c, size_t bytes)
+{
+	const struct xsd_domain *d = xsd_dom_find(c->c_core, c->c_domid);
+
+	return (d != NULL && d->d_mem + bytes > c->c_core->x_opts.o_memory);
 }
 
 /* By path length: ancestors before their descendants. */
@@ -212,6 +233,7 @@ xsd_dom_forget_nodes(struct xsd_core *core, unsigned int domid)
 			n->n_perms[0].domid = 0;
 			xsd_dom_nodes_add(core, domid, -1);
 			xsd_dom_nodes_add(core, 0, 1);
+			xsd_node_account(core, n);
 			continue;
 		}
 		grown = xsd_grow(owned, &cap, count + 1, sizeof(*owned));
@@ -391,6 +413,25 @@ xsd_check_node(struct xsd_core *core, const struct xsd_node *n)
 	return (0);
 }
 
+/* Add up what c's domain is charged for on c's account. */
+static void
+xsd_check_conn_mem(const struct xsd_conn *c, struct xsd_domain *d)
+{
+	const struct xsd_watch *w;
+	const struct xsd_txn *t;
+	const struct xsd_out *m;
+
+	if (c->c_priv)
+		return;
+	d->d_chk_mem += sizeof(*c);
+	TAILQ_FOREACH(w, &c->c_watches, w_link)
+		d->d_chk_mem += w->w_mem;
+	TAILQ_FOREACH(t, &c->c_txns, t_link)
+		d->d_chk_mem += t->t_mem;
+	TAILQ_FOREACH(m, &c->c_out, m_link)
+		d->d_chk_mem += xsd_out_mem(m);
+}
+
 int
 xsd_core_check(struct xsd_core *core)
 {
@@ -404,8 +445,10 @@ xsd_core_check(struct xsd_core *core)
 	if (xsd_tree_find(core, "/", 1) == NULL)
 		return (-EIO);
 	for (b = 0; b < XSD_DOM_BUCKETS; b++)
-		LIST_FOREACH(d, &core->x_dom[b], d_link)
+		LIST_FOREACH(d, &core->x_dom[b], d_link) {
 			d->d_chk_nodes = d->d_chk_watches = 0;
+			d->d_chk_mem = 0;
+		}
 	for (e = xsd_htab_next(&core->x_nodes, NULL); e != NULL;
 	     e = xsd_htab_next(&core->x_nodes, e)) {
 		n = XSD_CONTAINER(e, struct xsd_node, n_hent);
@@ -416,23 +459,33 @@ xsd_core_check(struct xsd_core *core)
 			return (-EIO);
 		}
 		d->d_chk_nodes++;
+		if (n->n_memdom != d->d_domid || n->n_mem != xsd_node_mem(n)) {
+			xsd_log(core, "check: %s: charged %zu to %u", n->n_path,
+			    n->n_mem, n->n_memdom);
+			return (-EIO);
+		}
+		d->d_chk_mem += n->n_mem;
 	}
 	TAILQ_FOREACH(c, &core->x_conns, c_link) {
 		if ((d = xsd_dom_find(core, c->c_domid)) == NULL)
 			return (-EIO);
 		TAILQ_FOREACH(w, &c->c_watches, w_link)
 			d->d_chk_watches++;
+		xsd_check_conn_mem(c, d);
 	}
 	for (b = 0; b < XSD_DOM_BUCKETS; b++) {
 		LIST_FOREACH(d, &core->x_dom[b], d_link) {
 			if (d->d_chk_nodes == d->d_nodes &&
-			    d->d_chk_watches == (long)d->d_watches)
+			    d->d_chk_watches == (long)d->d_watches &&
+			    d->d_chk_mem == d->d_mem)
 				continue;
 			xsd_log(core,
 			    "check: domain %u: %ld nodes (counted %ld), "
-			    "%u watches (counted %ld)",
+			    "%u watches (counted %ld), memory %zu (counted "
+			    "%zu)",
 			    d->d_domid, d->d_nodes, d->d_chk_nodes,
-			    d->d_watches, d->d_chk_watches);
+			    d->d_watches, d->d_chk_watches, d->d_mem,
+			    d->d_chk_mem);
 			return (-EIO);
 		}
 	}

@@ -60,6 +60,12 @@
  */
 #define XSD_REC_HDR 24
 #define XSD_REC_PERM 8
+/*
+ * What the memory quota charges a global node beyond its bytes: the
+ * allocator's header and rounding (about 16 bytes) on each of its five
+ * allocations (struct, path, perms, value, child names).
+ */
+#define XSD_NODE_SLOP (5 * 16)
 /* "No generation": the node did not exist when a transaction looked. */
 #define XSD_NO_GEN UINT64_MAX
 /* Domain ids a domain may have: below Xen's reserved ids (DOMID_SELF...). */
@@ -150,6 +156,8 @@ struct xsd_node {
 	size_t n_vlen;		  /* bytes of n_value */
 	char *n_kids;		  /* child names, each NUL-terminated */
 	size_t n_kidlen;	  /* bytes of n_kids */
+	size_t n_mem;		  /* bytes charged for it (global only) */
+	unsigned int n_memdom;	  /* the domain n_mem is charged to */
 };
 
 /* ---------------------------------------------------------------------
@@ -174,9 +182,10 @@ struct xsd_domain {
 	unsigned int d_target;	       /* SET_TARGET domid or NONE */
 	long d_nodes;		       /* nodes it owns in the global tree */
 	unsigned int d_watches;	       /* watches of its connections */
-	size_t d_mem;		       /* bytes charged (txns, watches) */
+	size_t d_mem;		       /* bytes charged: see xsd_dom_charge */
 	long d_chk_nodes;	       /* scratch of xsd_core_check() */
 	long d_chk_watches;	       /* scratch of xsd_core_check() */
+	size_t d_chk_mem;	       /* scratch of xsd_core_check() */
 };
 
 /* ---------------------------------------------------------------------
@@ -330,9 +339,20 @@ bool xsd_dom_valid(const struct xsd_core *core, unsigned int domid,
     uint64_t gen);
 /* Adjust the count of nodes owned by domid. */
 void xsd_dom_nodes_add(struct xsd_core *core, unsigned int domid, long n);
-/* Charge bytes to the caller's domain: -ENOMEM over o_memory. */
+/*
+ * The memory quota (o_memory) bounds everything a domain makes the
+ * daemon hold, as 4.17's hard memory quota does (XSA-326): the global
+ * nodes it owns, its transactions' copies and queued events, its
+ * watches, its connections and the replies and events queued for them.
+ * Charge bytes to the caller's domain: -ENOMEM over o_memory.
+ */
 int xsd_dom_charge(struct xsd_conn *c, size_t bytes);
 void xsd_dom_uncharge(struct xsd_conn *c, size_t bytes);
+/* Charge (or with sub, uncharge) domid without a check. */
+void xsd_dom_mem_add(struct xsd_core *core, unsigned int domid, size_t bytes,
+    bool sub);
+/* Would bytes more take the caller's domain over o_memory? */
+bool xsd_dom_over(const struct xsd_conn *c, size_t bytes);
 /* RELEASE: drop connections and nodes, fire @releaseDomain. */
 void xsd_dom_release(struct xsd_core *core, unsigned int domid);
 
@@ -387,6 +407,12 @@ struct xsd_perm *xsd_perms_dup(const struct xsd_perm *p, unsigned int n);
 ssize_t xsd_kids_find(const struct xsd_node *n, const char *name, size_t len);
 /* Bytes 4.17 would store for the node (the entry-size quota). */
 size_t xsd_node_size(const struct xsd_node *n);
+/* Bytes a global node costs its owner's memory quota. */
+size_t xsd_node_mem(const struct xsd_node *n);
+/* Charge a global node's current size to its current owner. */
+void xsd_node_account(struct xsd_core *core, struct xsd_node *n);
+/* Take back what the node was charged (before it leaves the tree). */
+void xsd_node_unaccount(struct xsd_core *core, struct xsd_node *n);
 struct xsd_node *xsd_node_new(const char *path, size_t len);
 struct xsd_node *xsd_node_dup(const struct xsd_node *n);
 void xsd_node_free(struct xsd_node *n);
@@ -437,9 +463,13 @@ struct xsd_trec *xsd_txn_rec(const struct xsd_txn *t, const char *path,
 /* Record a first access; the global node (or NULL) is copied. */
 int xsd_txn_access(struct xsd_conn *c, struct xsd_txn *t, const char *path,
     size_t len, struct xsd_trec **out);
-/* Queue an event to fire on commit.  -ENOMEM fails the transaction. */
-int xsd_txn_add_event(struct xsd_txn *t, const char *path, bool exact,
-    const struct xsd_node *n, const struct xsd_perm *old, unsigned int nold);
+/*
+ * Queue an event of c's transaction t to fire on commit.  -ENOMEM
+ * (memory or quota) fails the transaction.
+ */
+int xsd_txn_add_event(struct xsd_conn *c, struct xsd_txn *t, const char *path,
+    bool exact, const struct xsd_node *n, const struct xsd_perm *old,
+    unsigned int nold);
 
 /* ---------------------------------------------------------------------
  * xsd_watch.c: watches and events
@@ -495,6 +525,8 @@ size_t xsd_conn_input_room(const struct xsd_conn *c);
 size_t xsd_conn_output_peek(const struct xsd_conn *c, const void **p);
 /* n bytes were sent; may resume stalled input. */
 void xsd_conn_output_consume(struct xsd_conn *c, size_t n);
+/* Bytes a queued message costs its domain's memory quota. */
+size_t xsd_out_mem(const struct xsd_out *m);
 /* Copy out up to cap bytes of output (peek + consume). */
 size_t xsd_conn_read(struct xsd_conn *c, void *buf, size_t cap);
 bool xsd_conn_is_closing(const struct xsd_conn *c);

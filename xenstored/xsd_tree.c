@@ -95,6 +95,29 @@ xsd_node_dup(const struct xsd_node *n)
 	return (d);
 }
 
+size_t
+xsd_node_mem(const struct xsd_node *n)
+{
+	return (sizeof(*n) + n->n_pathlen + xsd_node_size(n) + XSD_NODE_SLOP);
+}
+
+void
+xsd_node_account(struct xsd_core *core, struct xsd_node *n)
+{
+	xsd_node_unaccount(core, n);
+	n->n_mem = xsd_node_mem(n);
+	n->n_memdom = n->n_perms[0].domid;
+	xsd_dom_mem_add(core, n->n_memdom, n->n_mem, false);
+}
+
+void
+xsd_node_unaccount(struct xsd_core *core, struct xsd_node *n)
+{
+	if (n->n_mem > 0)
+		xsd_dom_mem_add(core, n->n_memdom, n->n_mem, true);
+	n->n_mem = 0;
+}
+
 /* Append a child name (NUL-terminated in the list).  0 or -ENOMEM. */
 static int
 xsd_kids_add(struct xsd_node *n, const char *name, size_t len)
@@ -162,6 +185,7 @@ xsd_tree_add_initial(struct xsd_core *core, const char *path, const char *kid)
 	n->n_gen = ++core->x_gen;
 	xsd_htab_insert(&core->x_nodes, &n->n_hent);
 	xsd_dom_nodes_add(core, 0, 1);
+	xsd_node_account(core, n);
 	return (0);
 }
 
@@ -212,17 +236,20 @@ xsd_view_lookup(const struct xsd_view *v, const char *path, size_t len,
 }
 
 /*
- * Charge bytes a transaction's private copies grow by to the caller's
- * domain (the memory quota); the global tree is bounded by the node and
- * entry-size quotas instead.
+ * Bytes the caller's domain is about to hold more (the memory quota).
+ * A transaction's private copies are charged here; growth of the global
+ * tree is only checked, since xsd_node_account() charges each changed
+ * node to its owner once it changed.
  */
 static int
 xsd_view_charge(const struct xsd_view *v, size_t bytes)
 {
 	int rc;
 
-	if (v->txn == NULL || v->conn->c_priv || bytes == 0)
+	if (v->conn == NULL || v->conn->c_priv || bytes == 0)
 		return (0);
+	if (v->txn == NULL)
+		return (xsd_dom_over(v->conn, bytes) ? -ENOMEM : 0);
 	if ((rc = xsd_dom_charge(v->conn, bytes)) != 0)
 		return (rc);
 	v->txn->t_mem += bytes;
@@ -247,6 +274,8 @@ xsd_view_touch(const struct xsd_view *v, struct xsd_node *n)
 	n->n_gen = ++v->core->x_gen;
 	if (v->txn != NULL)
 		(void)xsd_view_rec(v, n);
+	else
+		xsd_node_account(v->core, n);
 }
 
 /* Count n's ownership (dir +1 when it appears, -1 when it goes). */
@@ -268,6 +297,7 @@ xsd_view_insert(const struct xsd_view *v, struct xsd_node *n)
 	n->n_gen = ++v->core->x_gen;
 	if (v->txn == NULL) {
 		xsd_htab_insert(&v->core->x_nodes, &n->n_hent);
+		xsd_node_account(v->core, n);
 	} else {
 		r = xsd_view_rec(v, n);
 		XU_ASSERT(r->r_node == NULL, ("%s exists", n->n_path));
@@ -281,9 +311,10 @@ static void
 xsd_view_remove(const struct xsd_view *v, struct xsd_node *n)
 {
 	xsd_view_own(v, n->n_perms[0].domid, -1);
-	if (v->txn == NULL)
+	if (v->txn == NULL) {
 		xsd_htab_remove(&v->core->x_nodes, &n->n_hent);
-	else
+		xsd_node_unaccount(v->core, n);
+	} else
 		xsd_view_rec(v, n)->r_node = NULL;
 	xsd_node_free(n);
 }
@@ -385,7 +416,8 @@ xsd_tree_create(const struct xsd_view *v, const char *path, size_t len,
 			    base + vlen;
 			if (sz > o->o_node_size)
 				return (-ENOSPC);
-			bytes += sizeof(struct xsd_node) + pos + 1 + clen + sz;
+			bytes += sizeof(struct xsd_node) + pos + 1 + clen + sz +
+			    XSD_NODE_SLOP;
 		}
 		bytes += xsd_comp_len(path, len, start) + 1;
 	}

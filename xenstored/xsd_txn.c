@@ -108,12 +108,13 @@ xsd_txn_access(struct xsd_conn *c, struct xsd_txn *t, const char *path,
 }
 
 int
-xsd_txn_add_event(struct xsd_txn *t, const char *path, bool exact,
-    const struct xsd_node *n, const struct xsd_perm *old, unsigned int nold)
+xsd_txn_add_event(struct xsd_conn *c, struct xsd_txn *t, const char *path,
+    bool exact, const struct xsd_node *n, const struct xsd_perm *old,
+    unsigned int nold)
 {
 	struct xsd_tevent *e;
 	struct xsd_trec *r;
-	size_t len = strlen(path);
+	size_t len = strlen(path), cost;
 	unsigned int bit = exact ? XSD_TEV_EXACT : XSD_TEV_SUBTREE;
 
 	/*
@@ -124,6 +125,14 @@ xsd_txn_add_event(struct xsd_txn *t, const char *path, bool exact,
 	r = xsd_txn_rec(t, path, len);
 	if (r != NULL && (r->r_events & bit))
 		return (0);
+	/* Long paths make these as big as the copies: charged alike. */
+	cost = sizeof(*e) + len + 1 +
+	    (n->n_nperms + nold) * sizeof(struct xsd_perm);
+	if (!c->c_priv) {
+		if (xsd_dom_charge(c, cost) != 0)
+			goto nomem;
+		t->t_mem += cost;
+	}
 	if ((e = calloc(1, sizeof(*e) + len + 1)) == NULL)
 		goto nomem;
 	memcpy(e->e_path, path, len + 1);
@@ -143,6 +152,30 @@ xsd_txn_add_event(struct xsd_txn *t, const char *path, bool exact,
 nomem:
 	t->t_failed = true;
 	return (-ENOMEM);
+}
+
+/*
+ * Bytes the global nodes c's domain owns grow by if t commits (the
+ * nodes it owns after minus before), or 0 if they shrink.
+ */
+static size_t
+xsd_txn_growth(const struct xsd_conn *c, const struct xsd_txn *t)
+{
+	const struct xsd_trec *r;
+	const struct xsd_node *g;
+	size_t add = 0, sub = 0;
+
+	TAILQ_FOREACH(r, &t->t_order, r_link) {
+		if (!r->r_modified)
+			continue;
+		g = xsd_tree_find(c->c_core, r->r_path, r->r_hent.he_keylen);
+		if (g != NULL && g->n_memdom == c->c_domid)
+			sub += g->n_mem;
+		if (r->r_node != NULL &&
+		    r->r_node->n_perms[0].domid == c->c_domid)
+			add += xsd_node_mem(r->r_node);
+	}
+	return (add > sub ? add - sub : 0);
 }
 
 /* Check, then apply; nothing is applied unless everything checks. */
@@ -179,6 +212,13 @@ xsd_txn_commit(struct xsd_conn *c, struct xsd_txn *t)
 		    (long)core->x_opts.o_nodes)
 			return (-ENOSPC);
 	}
+	/*
+	 * The copies' charge goes when t does; the nodes they become must
+	 * fit the memory quota in its place.
+	 */
+	if (!c->c_priv && (d = xsd_dom_find(core, c->c_domid)) != NULL &&
+	    d->d_mem - t->t_mem + xsd_txn_growth(c, t) > core->x_opts.o_memory)
+		return (-ENOMEM);
 	TAILQ_FOREACH(r, &t->t_order, r_link) {
 		if (!r->r_modified)
 			continue;
@@ -186,6 +226,7 @@ xsd_txn_commit(struct xsd_conn *c, struct xsd_txn *t)
 		if (g != NULL) {
 			xsd_htab_remove(&core->x_nodes, &g->n_hent);
 			xsd_dom_nodes_add(core, g->n_perms[0].domid, -1);
+			xsd_node_unaccount(core, g);
 			xsd_node_free(g);
 		}
 		if ((n = r->r_node) == NULL)
@@ -198,6 +239,7 @@ xsd_txn_commit(struct xsd_conn *c, struct xsd_txn *t)
 		n->n_gen = ++core->x_gen;
 		xsd_htab_insert(&core->x_nodes, &n->n_hent);
 		xsd_dom_nodes_add(core, n->n_perms[0].domid, 1);
+		xsd_node_account(core, n);
 	}
 	TAILQ_FOREACH(e, &t->t_events, e_link)
 		xsd_watch_deliver(core, e->e_path, e->e_exact, e->e_perms,

@@ -166,7 +166,8 @@ xsd_watch_fire(const struct xsd_view *v, const char *path, bool exact,
     const struct xsd_node *n, const struct xsd_perm *old, unsigned int nold)
 {
 	if (v->txn != NULL)
-		(void)xsd_txn_add_event(v->txn, path, exact, n, old, nold);
+		(void)xsd_txn_add_event(v->conn, v->txn, path, exact, n, old,
+		    nold);
 	else
 		xsd_watch_deliver(v->core, path, exact, n->n_perms, n->n_nperms,
 		    old, nold);

@@ -191,9 +191,13 @@ xi_send(int fd, uint32_t type, uint32_t tx, const void *p, size_t len)
 		assert_int_equal(send(fd, p, len, MSG_NOSIGNAL), (ssize_t)len);
 }
 
-/* Read exactly len bytes within the deadline; false on EOF or error. */
-static inline bool
-xi_read_full(int fd, void *buf, size_t len)
+/*
+ * Read exactly len bytes within the deadline: 1, 0 on EOF or error, -1
+ * when nothing came in time.  It never fails the test, so that threads
+ * may use it.
+ */
+static inline int
+xi_read_some(int fd, void *buf, size_t len)
 {
 	struct pollfd pfd = { fd, POLLIN, 0 };
 	size_t n = 0;
@@ -201,13 +205,24 @@ xi_read_full(int fd, void *buf, size_t len)
 
 	while (n < len) {
 		if (poll(&pfd, 1, XI_DEADLINE_MS) != 1)
-			fail_msg("no reply in time");
+			return (-1);
 		r = read(fd, (char *)buf + n, len - n);
 		if (r <= 0)
-			return (false);
+			return (0);
 		n += (size_t)r;
 	}
-	return (true);
+	return (1);
+}
+
+/* Read exactly len bytes within the deadline; false on EOF or error. */
+static inline bool
+xi_read_full(int fd, void *buf, size_t len)
+{
+	int r = xi_read_some(fd, buf, len);
+
+	if (r < 0)
+		fail_msg("no reply in time");
+	return (r > 0);
 }
 
 /* Read one message: its type (or -1 at EOF), payload NUL-terminated. */

@@ -286,4 +286,29 @@ xt_event(struct xsd_conn *c, const char *path, const char *token)
 	assert_int_equal(m.hdr.len, plen + 1 + strlen(token) + 1);
 }
 
+/*
+ * What domid's memory quota is charged beyond its global nodes and
+ * connections (their watches, transactions and queued output): 0 once
+ * they are gone.
+ */
+static inline size_t
+xt_mem_beyond_nodes(const struct xsd_core *core, unsigned int domid)
+{
+	const struct xsd_hent *e;
+	const struct xsd_node *n;
+	const struct xsd_conn *c;
+	size_t nodes = 0;
+
+	TAILQ_FOREACH(c, &core->x_conns, c_link)
+		if (!c->c_priv && c->c_domid == domid)
+			nodes += sizeof(*c);
+	for (e = xsd_htab_next(&core->x_nodes, NULL); e != NULL;
+	     e = xsd_htab_next(&core->x_nodes, e)) {
+		n = XSD_CONTAINER(e, struct xsd_node, n_hent);
+		if (n->n_memdom == domid)
+			nodes += n->n_mem;
+	}
+	return (xsd_dom_find(core, domid)->d_mem - nodes);
+}
+
 #endif /* XBD_TESTS_TEST_XSD_H */

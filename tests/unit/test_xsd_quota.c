@@ -8,7 +8,8 @@
  * 129th still succeeds as in 4.17, the 130th is E2BIG), transactions
  * (10; the 11th still opens), perms per SET_PERMS (5), nodes touched by
  * one transaction (1024; the transaction then fails), outstanding
- * replies (20: the 21st request waits), the memory quota, and the
+ * replies (20: the 21st request waits), the memory quota (which bounds
+ * a domain's nodes and queued output too, XSA-326), and the
  * pending-event bound that drops a client that never reads.  The
  * privileged connection is exempt from all of them.
  */
@@ -235,7 +236,7 @@ test_txn_nodes(void **state)
 		xt_read_err(env.priv, t, path, "ENOENT");
 	}
 	xt_op(env.priv, XS_TRANSACTION_END, t, "T", "OK");
-	assert_int_equal(xsd_dom_find(env.core, 5)->d_mem, 0);
+	assert_int_equal(xt_mem_beyond_nodes(env.core, 5), 0);
 }
 
 /* catalogue: X7 */
@@ -279,17 +280,25 @@ test_memory(void **state)
 
 	xt_env_fini(&env);
 	xsd_opts_init(&o);
-	o.o_memory = 8192;
 	env_up(&o);
-	/* Watches are charged: long tokens run out. */
+	/*
+	 * Watches are charged: long tokens run out.  Room for two and the
+	 * first event of each (as big as the watch), drained meanwhile.
+	 */
+	env.core->x_opts.o_memory = xsd_dom_find(env.core, 5)->d_mem +
+	    3 * (sizeof(struct xsd_watch) + 3 + 2997) + 64;
 	memset(buf, 't', sizeof(buf));
 	memcpy(buf, "/x\0", 3);
 	buf[2999] = '\0';
 	xt_expect(d5, XS_WATCH, 0, buf, 3000, "OK");
+	xt_drain(d5);
 	buf[3] = 'u';
 	xt_expect(d5, XS_WATCH, 0, buf, 3000, "OK");
+	xt_drain(d5);
 	buf[3] = 'v';
-	xt_expect(d5, XS_WATCH, 0, buf, 3000, "ENOMEM");
+	buf[2999] = 't';
+	buf[3499] = '\0';
+	xt_expect(d5, XS_WATCH, 0, buf, 3500, "ENOMEM");
 	xt_expect(d5, XS_RESET_WATCHES, 0, XT_S("\0"), "OK");
 	xt_drain(d5);
 	/* Transaction copies are charged: the transaction fails. */
@@ -301,7 +310,7 @@ test_memory(void **state)
 	}
 	xt_read_err(d5, t, "one-more-node", "ENOMEM");
 	xt_op(d5, XS_TRANSACTION_END, t, "T", "ENOMEM");
-	assert_int_equal(xsd_dom_find(env.core, 5)->d_mem, 0);
+	assert_int_equal(xt_mem_beyond_nodes(env.core, 5), 0);
 	/* Privileged: not charged. */
 	t = xt_txn(env.priv);
 	for (i = 0; i < 200; i++) {
@@ -309,6 +318,67 @@ test_memory(void **state)
 		xt_read_err(env.priv, t, buf, "ENOENT");
 	}
 	xt_op(env.priv, XS_TRANSACTION_END, t, "T", "OK");
+}
+
+/*
+ * XSA-326: the memory quota holds everything a domain makes the daemon
+ * keep.  Its nodes: writes of big values stop at the quota, well below
+ * the node quota.  A reply it does not read while over the quota: the
+ * next request waits.  Events queued for it: over the quota, the
+ * connection is dropped long before o_watch_events.
+ */
+/* catalogue: X21 */
+static void
+test_memory_all(void **state)
+{
+	static char val[2000];
+	struct xsd_opts o;
+	char path[1500], buf[XENSTORE_PAYLOAD_MAX];
+	struct xt_msg m;
+	size_t len;
+	int i;
+
+	xt_env_fini(&env);
+	xsd_opts_init(&o);
+	o.o_memory = 64 * 1024;
+	env_up(&o);
+	memset(val, 'v', sizeof(val));
+	for (i = 0; i < 100; i++) {
+		snprintf(path, sizeof(path), "/local/domain/5/n%d", i);
+		len = xt_pv(buf, sizeof(buf), path, val, sizeof(val));
+		xt_req(d5, XS_WRITE, 0, buf, len, &m);
+		if (m.hdr.type == XS_ERROR)
+			break;
+	}
+	assert_string_equal(m.data, "ENOMEM");
+	assert_true(i > 20 && i < 32);
+	assert_true(xsd_dom_find(env.core, 5)->d_mem <= o.o_memory);
+	assert_int_equal(xsd_core_check(env.core), 0);
+	/* Reads of 2000 bytes: one reply over the quota, then it waits. */
+	for (i = 0; i < 4; i++)
+		xt_send(d5, XS_READ, 0, XT_S("/local/domain/5/n0\0"));
+	assert_true(d5->c_nreplies < 4);
+	assert_int_equal(xsd_conn_input_room(d5), 0);
+	for (i = 0; i < 4; i++) {
+		xt_recv(d5, &m);
+		assert_int_equal(m.hdr.type, XS_READ);
+	}
+	assert_false(xt_pending(d5));
+	/* Room for a watch with a long token; its events fill the rest. */
+	xt_op(d5, XS_RM, 0, "/local/domain/5/n1", "OK");
+	xt_op(d5, XS_RM, 0, "/local/domain/5/n2", "OK");
+	memset(path, 'w', sizeof(path));
+	path[sizeof(path) - 1] = '\0';
+	xt_watch(d5, "/local/domain/5", path);
+	for (i = 0; i < 100 && !xsd_conn_is_closing(d5); i++) {
+		snprintf(buf, sizeof(buf), "/local/domain/5/e%d", i);
+		xt_write(env.priv, 0, buf, "", "OK");
+	}
+	assert_true(xsd_conn_is_closing(d5));
+	assert_true(i < 10);
+	assert_int_equal(xsd_core_check(env.core), 0);
+	xsd_core_reap(env.core);
+	assert_int_equal(xt_mem_beyond_nodes(env.core, 5), 0);
 }
 
 /* catalogue: X14 */
@@ -357,6 +427,7 @@ main(void)
 		cmocka_unit_test(test_txn_nodes),
 		cmocka_unit_test(test_outstanding),
 		cmocka_unit_test(test_memory),
+		cmocka_unit_test(test_memory_all),
 		cmocka_unit_test(test_event_bound),
 	};
 

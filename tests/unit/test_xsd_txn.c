@@ -281,7 +281,7 @@ test_reset_watches(void **state)
 	assert_int_equal(xt_txn(d5), 3);
 	assert_int_equal(xsd_dom_find(env.core, 5)->d_watches, 0);
 	xsd_conn_free(d5);
-	assert_int_equal(xsd_dom_find(env.core, 5)->d_mem, 0);
+	assert_int_equal(xt_mem_beyond_nodes(env.core, 5), 0);
 	clean();
 }
 
