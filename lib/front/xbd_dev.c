@@ -232,6 +232,8 @@ xbd_destroy(struct xbd_softc *sc)
 	free(sc);
 }
 
+static void xbd_detach_within(struct xbd_softc *sc, uint32_t wait_ms);
+
 /* Run the callbacks of bios finished without an event thread. */
 static void
 xbd_run_done(struct xbd_softc *sc)
@@ -322,7 +324,14 @@ xbd_attach(struct xbd_plat *xp, const char *vbd, const struct xbd_opts *o,
 	XBD_UNLOCK(sc);
 	if (rc != 0) {
 		xbd_log(sc, "attach failed: %s", strerror(-rc));
-		xbd_detach((struct xbd_dev *)sc);
+		/*
+		 * A backend that did not connect in the caller's time is not
+		 * waited for longer to close: it may be dead.  What it might
+		 * still map is retired, never reused (XSA-396).
+		 */
+		xbd_detach_within(sc,
+		    XU_MIN(sc->xbd_opts.o_connect_timeout_ms,
+			XBD_DETACH_TIMEOUT_MS));
 		return (rc);
 	}
 	*out = (struct xbd_dev *)sc;
@@ -347,17 +356,18 @@ xbd_backend_closing(enum xenbus_state s, void *arg)
 	return (s == XenbusStateClosing || xbd_backend_closed(s, arg));
 }
 
-void
-xbd_detach(struct xbd_dev *dev)
+/*
+ * Detach, waiting at most about 1.5 * wait_ms for in-flight I/O and for
+ * the backend to close.
+ */
+static void
+xbd_detach_within(struct xbd_softc *sc, uint32_t wait_ms)
 {
-	struct xbd_softc *sc = &dev->xd_sc;
 	struct timespec deadline;
 	bool closed;
 
-	if (dev == NULL)
-		return;
 	/* No new I/O; what is queued fails; what is in flight may finish. */
-	deadline = xbd_deadline(XBD_DETACH_TIMEOUT_MS);
+	deadline = xbd_deadline(wait_ms);
 	XBD_LOCK(sc);
 	if (sc->xbd_state == XBD_STATE_CONNECTED ||
 	    sc->xbd_state == XBD_STATE_SUSPENDED)
@@ -380,16 +390,24 @@ xbd_detach(struct xbd_dev *dev)
 	if (!closed && sc->xbd_otherend[0] != '\0') {
 		(void)xbd_set_state(sc, XenbusStateClosing);
 		(void)xbus_wait_state(sc->xbd_xs, sc->xbd_otherend,
-		    xbd_backend_closing, NULL, XBD_DETACH_TIMEOUT_MS / 2);
+		    xbd_backend_closing, NULL, wait_ms / 2);
 		(void)xbd_set_state(sc, XenbusStateClosed);
 		(void)xbus_wait_state(sc->xbd_xs, sc->xbd_otherend,
-		    xbd_backend_closed, NULL, XBD_DETACH_TIMEOUT_MS);
+		    xbd_backend_closed, NULL, wait_ms);
 	}
 	xbd_thread_stop(sc);
 	xbd_free(sc);
 	/* Every bio gets its completion, even now. */
 	xbd_run_done(sc);
 	xbd_destroy(sc);
+}
+
+void
+xbd_detach(struct xbd_dev *dev)
+{
+	if (dev == NULL)
+		return;
+	xbd_detach_within(&dev->xd_sc, XBD_DETACH_TIMEOUT_MS);
 }
 
 int
