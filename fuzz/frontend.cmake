@@ -23,4 +23,9 @@ if(TARGET xbd_sim)
 	    LIBS xbd_front LABELS frontend)
 	target_include_directories(fuzz_xbus_front PRIVATE
 	    ${PROJECT_SOURCE_DIR}/tests)
+	# The same scripts with the state machine run on the fuzzer's thread.
+	xbd_fuzz(NAME fuzz_xbd_bus SOURCES fuzz_xbd_bus.c fz_sim.c
+	    LIBS xbd_front LABELS frontend)
+	target_include_directories(fuzz_xbd_bus PRIVATE
+	    ${PROJECT_SOURCE_DIR}/tests)
 endif()

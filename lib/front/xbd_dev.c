@@ -253,18 +253,15 @@ xbd_run_done(struct xbd_softc *sc)
 }
 
 int
-xbd_attach(struct xbd_plat *xp, const char *vbd, const struct xbd_opts *o,
-    struct xbd_dev **out)
+xbd_create(struct xbd_plat *xp, const char *vbd, const struct xbd_opts *o,
+    struct xbd_softc **out)
 {
 	struct xbd_softc *sc;
 	pthread_condattr_t ca;
-	struct timespec deadline;
 	enum xbd_q_index q;
 	const char *name;
 	int rc;
 
-	if (xp == NULL || out == NULL)
-		return (-EINVAL);
 	if ((sc = calloc(1, sizeof(struct xbd_dev))) == NULL)
 		return (-ENOMEM);
 	xbd_opts_init(&sc->xbd_opts);
@@ -305,9 +302,36 @@ xbd_attach(struct xbd_plat *xp, const char *vbd, const struct xbd_opts *o,
 	if ((rc = plat_evtchn_open(sc->xbd_plat, &sc->xbd_evtchn)) != 0)
 		goto fail;
 	if ((rc = xbd_set_state(sc, XenbusStateInitialising)) != 0 ||
-	    (rc = xbd_watch_otherend(sc)) != 0 ||
-	    (rc = xbd_thread_start(sc)) != 0)
+	    (rc = xbd_watch_otherend(sc)) != 0)
 		goto fail;
+	*out = sc;
+	return (0);
+fail:
+	if (sc->xbd_xs != NULL && sc->xbd_node[0] != '\0' && rc != -ENOENT)
+		xbd_log(sc, "attach of %s failed: %s", sc->xbd_node,
+		    strerror(-rc));
+	xbd_destroy(sc);
+	return (rc);
+}
+
+int
+xbd_attach(struct xbd_plat *xp, const char *vbd, const struct xbd_opts *o,
+    struct xbd_dev **out)
+{
+	struct xbd_softc *sc;
+	struct timespec deadline;
+	int rc;
+
+	if (xp == NULL || out == NULL)
+		return (-EINVAL);
+	if ((rc = xbd_create(xp, vbd, o, &sc)) != 0)
+		return (rc);
+	if ((rc = xbd_thread_start(sc)) != 0) {
+		xbd_log(sc, "attach of %s failed: %s", sc->xbd_node,
+		    strerror(-rc));
+		xbd_destroy(sc);
+		return (rc);
+	}
 
 	/* The watch fires at once; the event thread does the rest. */
 	deadline = xbd_deadline(sc->xbd_opts.o_connect_timeout_ms);
@@ -336,12 +360,6 @@ xbd_attach(struct xbd_plat *xp, const char *vbd, const struct xbd_opts *o,
 	}
 	*out = (struct xbd_dev *)sc;
 	return (0);
-fail:
-	if (sc->xbd_xs != NULL && sc->xbd_node[0] != '\0' && rc != -ENOENT)
-		xbd_log(sc, "attach of %s failed: %s", sc->xbd_node,
-		    strerror(-rc));
-	xbd_destroy(sc);
-	return (rc);
 }
 
 static bool
