@@ -280,6 +280,18 @@ once_done(struct xbd_bio *bp, int error)
 	pthread_mutex_unlock(&o->o_lock);
 }
 
+/* A write of len bytes at buf reporting to o. */
+static void
+once_write(struct xbd_bio *bp, void *buf, size_t len, struct once *o)
+{
+	memset(bp, 0, sizeof(*bp));
+	bp->bio_cmd = XBD_CMD_WRITE;
+	bp->bio_length = len;
+	bp->bio_data = buf;
+	bp->bio_done = once_done;
+	bp->bio_caller = o;
+}
+
 /* A bio split in four whose parts fail twice completes once, failed. */
 static void
 test_split_completes_once(void **state)
@@ -292,12 +304,7 @@ test_split_completes_once(void **state)
 	int writes = 0, i;
 
 	assert_int_equal(sfix_up(&f, hook_fail_parts, &writes, NULL, NULL), 0);
-	memset(&bio, 0, sizeof(bio));
-	bio.bio_cmd = XBD_CMD_WRITE;
-	bio.bio_length = sizeof(buf);
-	bio.bio_data = buf;
-	bio.bio_done = once_done;
-	bio.bio_caller = &o;
+	once_write(&bio, buf, sizeof(buf), &o);
 	assert_int_equal(xbd_submit(f.f_dev, &bio), 0);
 	for (i = 0; i < 5000; i++) {
 		pthread_mutex_lock(&o.o_lock);
@@ -364,16 +371,8 @@ test_flush_after_bounce_shortage(void **state)
 	opt.o_bounce_pages = 11; /* one direct request's worth */
 	assert_int_equal(sfix_up(&f, hook_flush_segs, &bad, NULL, &opt), 0);
 	hostile_pause(sfix_backend(&f), true);
-	memset(&a, 0, sizeof(a));
-	a.bio_cmd = XBD_CMD_WRITE;
-	a.bio_length = sizeof(big);
-	a.bio_data = big;
-	a.bio_done = once_done;
-	a.bio_caller = &oa;
-	b = a;
-	b.bio_length = sizeof(small);
-	b.bio_data = small;
-	b.bio_caller = &ob;
+	once_write(&a, big, sizeof(big), &oa);
+	once_write(&b, small, sizeof(small), &ob);
 	/* 10 of the 11 pages stay out; the second write needs 2. */
 	assert_int_equal(xbd_submit(f.f_dev, &a), 0);
 	assert_int_equal(xbd_submit(f.f_dev, &b), 0);
