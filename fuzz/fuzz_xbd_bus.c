@@ -18,9 +18,9 @@
  * errno and a connected device must report a sane geometry; every read
  * accepted must complete exactly once by the end of the detach.
  *
- * Input: as fuzz_xbus_front (its seeds are valid here).  The script's
- * step 2 submits a read, which nobody answers until the detach; step 3
- * fires the watch with no change.
+ * Input: see fz_front.h (fuzz_xbus_front's seeds are valid here).  The
+ * script's step 2 submits a read, which nobody answers until the
+ * detach; step 3 fires the watch with no change.
  */
 
 #include <errno.h>
@@ -28,37 +28,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fz_sim.h"
+#include "fz_front.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define FZ_NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define FZ_READS 4 /* reads submitted per input at most */
 
-static const char *const fz_nodes[] = { "sectors", "sector-size",
-	"physical-sector-size", "info", "feature-flush-cache",
-	"feature-barrier", "feature-discard", "discard-granularity",
-	"discard-alignment", "discard-secure", "max-ring-page-order",
-	"max-ring-pages", "feature-max-indirect-segments",
-	"multi-queue-max-queues", "feature-persistent", "mode" };
-
 /* What the scripted backend of fuzz_xbus_front publishes by default. */
-static const char *const fz_defaults[FZ_NELEM(fz_nodes)] = { "2048", "512",
-	NULL, "0", "1", "1" };
-
-static const char *const fz_nasty[] = { "", "0", "1", "-1", "1abc", " 1", "7",
-	"9", "31", "255", "511", "512", "513", "4096", "8192", "65536",
-	"4294967295", "4294967296", "18446744073709551615",
-	"18446744073709551616", "36028797018963968", "r", "w", "abc" };
-
-static const char *const fz_states[] = { "0", "1", "2", "3", "4", "5", "6", "7",
-	"8", "99", "abc", "" };
+static const char *const fz_defaults[FZ_FRONT_NODES] = { "2048", "512", NULL,
+	"0", "1", "1" };
 
 static struct {
-	struct fz_sim m_sim;		     /* the machine */
-	struct xs_handle *m_bxs;	     /* XenStore as domain 0 */
-	char m_be[XBUS_PATH_MAX];	     /* the backend directory */
-	char m_vals[FZ_NELEM(fz_nodes)][40]; /* raw values published */
+	struct fz_sim m_sim;	  /* the machine */
+	struct xs_handle *m_bxs;  /* XenStore as domain 0 */
+	char m_be[XBUS_PATH_MAX]; /* the backend directory */
 } fz;
 
 static _Alignas(4096) unsigned char fz_buf[FZ_READS][4096];
@@ -74,12 +57,6 @@ fz_bio_done(struct xbd_bio *bp, int error)
 		fz_die("a read completed twice");
 }
 
-static uint8_t
-fz_byte(const uint8_t **p, const uint8_t *end)
-{
-	return (*p < end ? *(*p)++ : 0);
-}
-
 static void
 fz_write(const char *node, const char *val)
 {
@@ -89,59 +66,23 @@ fz_write(const char *node, const char *val)
 		(void)xbus_write(fz.m_bxs, XBT_NULL, fz.m_be, node, val);
 }
 
-/* The machine and a vbd whose backend half this harness plays. */
-static void
-fz_up(void)
-{
-	struct xbus_vbd v;
-	char fe[XBUS_PATH_MAX];
-
-	fz_sim_start(&fz.m_sim);
-	memset(&v, 0, sizeof(v));
-	v.v_frontend_id = 1;
-	v.v_vdev = 51712;
-	v.v_kind = "vbd";
-	v.v_params = "fuzz";
-	if ((fz.m_bxs = plat_xs_open(fz.m_sim.s_be)) == NULL ||
-	    xbus_vbd_paths(&v, fe, sizeof(fe), fz.m_be, sizeof(fz.m_be)) != 0 ||
-	    xbus_vbd_add(fz.m_sim.s_priv, &v) != 0)
-		fz_die("no vbd");
-}
-
 /* Publish every node as the input says. */
 static void
 fz_nodes_pick(const uint8_t **p, const uint8_t *end)
 {
-	size_t i, k, len;
+	const char *vals[FZ_FRONT_NODES];
+	bool keep[FZ_FRONT_NODES];
+	size_t i;
 
-	for (i = 0; i < FZ_NELEM(fz_nodes); i++) {
-		switch (fz_byte(p, end) % 4) {
-		case 0:
-			fz_write(fz_nodes[i], fz_defaults[i]);
-			break;
-		case 1:
-			fz_write(fz_nodes[i], NULL);
-			break;
-		case 2:
-			fz_write(fz_nodes[i],
-			    fz_nasty[fz_byte(p, end) % FZ_NELEM(fz_nasty)]);
-			break;
-		default:
-			len = fz_byte(p, end) % (sizeof(fz.m_vals[i]) - 1);
-			for (k = 0; k < len && *p < end; k++, (*p)++)
-				fz.m_vals[i][k] = **p != 0 ? (char)**p : '0';
-			fz.m_vals[i][k] = '\0';
-			fz_write(fz_nodes[i], fz.m_vals[i]);
-		}
-	}
+	fz_front_pick(p, end, vals, keep);
+	for (i = 0; i < FZ_FRONT_NODES; i++)
+		fz_write(fz_front_nodes[i], keep[i] ? fz_defaults[i] : vals[i]);
 }
 
-/* What a connected frontend reports must make sense. */
+/* The device is in a state it can be in, and a connected one is sane. */
 static void
 fz_check(struct xbd_softc *sc)
 {
-	struct xbd_info in;
-
 	if (sc->xbd_attach_error > 0)
 		fz_die("a negotiation failed with a positive value");
 	switch (sc->xbd_state) {
@@ -151,20 +92,11 @@ fz_check(struct xbd_softc *sc)
 	case XBD_STATE_RECOVERING:
 		return;
 	case XBD_STATE_CONNECTED:
-		break;
+		fz_front_check_info((struct xbd_dev *)sc);
+		return;
 	default:
 		fz_die("a state the device cannot be in");
 	}
-	xbd_get_info((struct xbd_dev *)sc, &in);
-	if (in.xi_sector_size < 512 || in.xi_sector_size > 4096 ||
-	    (in.xi_sector_size & (in.xi_sector_size - 1)) != 0)
-		fz_die("sector size accepted");
-	if (in.xi_sectors == 0 || in.xi_size / 512 != in.xi_sectors ||
-	    in.xi_size % in.xi_sector_size != 0)
-		fz_die("size accepted");
-	if (in.xi_ring_pages == 0 || in.xi_ring_pages > 32 ||
-	    in.xi_queues == 0 || in.xi_max_request_segments == 0)
-		fz_die("limits accepted");
 }
 
 /* The backend's state watch fired: what the event thread does. */
@@ -204,18 +136,18 @@ static void
 fz_script(struct xbd_softc *sc, const uint8_t *p, const uint8_t *end,
     unsigned int *nreads)
 {
+	const char *node, *val;
+
 	for (; end - p >= 2; p += 2) {
 		switch (p[0] % 4) {
 		case 0:
-			fz_write("state",
-			    fz_states[p[1] % FZ_NELEM(fz_states)]);
+			fz_write("state", fz_front_state(p[1]));
 			fz_changed(sc);
 			break;
 		case 1:
 			/* Only the state node is watched. */
-			fz_write(fz_nodes[p[1] % FZ_NELEM(fz_nodes)],
-			    fz_nasty[p[1] / FZ_NELEM(fz_nodes) %
-				FZ_NELEM(fz_nasty)]);
+			val = fz_front_nasty(p[1], &node);
+			fz_write(node, val);
 			break;
 		case 2:
 			fz_read(sc, nreads);
@@ -236,8 +168,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t flags;
 
 	if (fz.m_bxs == NULL)
-		fz_up();
-	flags = fz_byte(&p, end);
+		fz_sim_vbd(&fz.m_sim, &fz.m_bxs, fz.m_be, sizeof(fz.m_be));
+	flags = fz_front_byte(&p, end);
 	fz_nodes_pick(&p, end);
 	fz_write("state", (flags & 1) != 0 ? "4" : "2");
 	xbd_opts_init(&o);

@@ -20,7 +20,7 @@
  * place by the library's own path: teardown, then the Initialising,
  * initialise and connect steps it takes when a backend comes back.
  *
- * Input: as fuzz_xbd_rsp (its seeds are valid here).
+ * Input: see fz_rsp.h (fuzz_xbd_rsp's seeds are valid here).
  */
 
 #include <errno.h>
@@ -29,14 +29,11 @@
 #include <string.h>
 
 #include "front/xbd_queue.h"
-#include "fz_sim.h"
+#include "fz_rsp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define FZ_BIOS 8      /* bios per input: a quarter of the ring */
-#define FZ_MAX_PAGES 4 /* pages per bio: 16 KiB, one request each */
-#define FZ_REQS 64     /* requests recorded per input */
-#define FZ_ROUNDS 8    /* honest rounds before a bio counts as lost */
+#define FZ_ROUNDS 8 /* honest rounds before a bio counts as lost */
 
 static struct {
 	struct fz_sim m_sim;	 /* the machine */
@@ -47,34 +44,11 @@ static struct {
 	grant_ref_t m_ref;	 /* the ring reference mapped */
 } fz;
 
-static _Alignas(4096) unsigned char fz_buf[FZ_BIOS][FZ_MAX_PAGES * 4096];
-static struct xbd_bio fz_bio[FZ_BIOS];
-static unsigned int fz_done[FZ_BIOS];
-
-static void
-fz_bio_done(struct xbd_bio *bp, int error)
-{
-	if (++fz_done[bp - fz_bio] > 1)
-		fz_die("a bio completed twice");
-}
-
 /* Run the completions the event thread would run, without the lock. */
 static void
 fz_deliver(void)
 {
-	struct xbd_softc *sc = &fz.m_dev->xd_sc;
-	struct xbd_bio_pvt *pvt;
-	struct xbd_bio *bp;
-
-	XBD_LOCK(sc);
-	while ((pvt = TAILQ_FIRST(&sc->xbd_done)) != NULL) {
-		TAILQ_REMOVE(&sc->xbd_done, pvt, bp_link);
-		XBD_UNLOCK(sc);
-		bp = xbd_pvt_bio(pvt);
-		bp->bio_done(bp, pvt->bp_error);
-		XBD_LOCK(sc);
-	}
-	XBD_UNLOCK(sc);
+	xbd_run_done(&fz.m_dev->xd_sc);
 }
 
 /* Map the frontend's ring as its backend (the ref it advertises). */
@@ -99,20 +73,9 @@ fz_backend(void)
 		{ "sector-size", "512" }, { "info", "0" },
 		{ "feature-flush-cache", "1" }, { "feature-barrier", "1" },
 		{ "feature-discard", "1" }, { "state", "4" } };
-	struct xbus_vbd v;
-	char fe[XBUS_PATH_MAX];
 	size_t i;
 
-	memset(&v, 0, sizeof(v));
-	v.v_frontend_id = 1;
-	v.v_vdev = 51712;
-	v.v_kind = "vbd";
-	v.v_params = "fuzz";
-	if ((fz.m_bxs = plat_xs_open(fz.m_sim.s_be)) == NULL ||
-	    xbus_vbd_paths(&v, fe, sizeof(fe), fz.m_h.h_be,
-		sizeof(fz.m_h.h_be)) != 0 ||
-	    xbus_vbd_add(fz.m_sim.s_priv, &v) != 0)
-		fz_die("no vbd");
+	fz_sim_vbd(&fz.m_sim, &fz.m_bxs, fz.m_h.h_be, sizeof(fz.m_h.h_be));
 	for (i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++)
 		if (xbus_write(fz.m_bxs, XBT_NULL, fz.m_h.h_be, nodes[i][0],
 			nodes[i][1]) != 0)
@@ -128,7 +91,6 @@ fz_up(void)
 {
 	struct xbd_opts o;
 
-	fz_sim_start(&fz.m_sim);
 	fz_backend();
 	fz.m_h.h_no_notify = true;
 	xbd_opts_init(&o);
@@ -141,7 +103,7 @@ fz_up(void)
 	 * bios fit, so the pool never runs short: a shortage waits for the
 	 * event thread's retry, which this harness does not run.
 	 */
-	o.o_bounce_pages = FZ_BIOS * FZ_MAX_PAGES;
+	o.o_bounce_pages = FZ_RSP_BIOS * FZ_RSP_MAX_PAGES;
 	if (xbd_attach(fz.m_sim.s_xp, "xvda", &o, &fz.m_dev) != 0)
 		fz_die("no attachment");
 	xbd_thread_stop(&fz.m_dev->xd_sc);
@@ -192,38 +154,9 @@ fz_take(union xring_req *reqs, unsigned int n)
 {
 	int k;
 
-	while (n < FZ_REQS && (k = xring_back_poll(&fz.m_h.h_ring)) > 0)
-		while (k-- > 0 && n < FZ_REQS)
+	while (n < FZ_RSP_REQS && (k = xring_back_poll(&fz.m_h.h_ring)) > 0)
+		while (k-- > 0 && n < FZ_RSP_REQS)
 			xring_back_take(&fz.m_h.h_ring, &reqs[n++]);
-	return (n);
-}
-
-/* Submit the input's bios; return how many. */
-static unsigned int
-fz_submit(const uint8_t **p, const uint8_t *end)
-{
-	static const enum xbd_cmd cmds[] = { XBD_CMD_READ, XBD_CMD_WRITE,
-		XBD_CMD_FLUSH, XBD_CMD_DISCARD };
-	struct xbd_bio *bp;
-	unsigned int i, n;
-
-	n = *p < end ? 1 + *(*p)++ % FZ_BIOS : 1;
-	for (i = 0; i < n; i++) {
-		bp = &fz_bio[i];
-		memset(bp, 0, sizeof(*bp));
-		bp->bio_cmd = cmds[*p < end ? *(*p)++ % 4 : 0];
-		bp->bio_length =
-		    (uint64_t)(1 + (*p < end ? *(*p)++ : 0) % FZ_MAX_PAGES) *
-		    4096;
-		bp->bio_offset = (uint64_t)(*p < end ? *(*p)++ : 0) * 4096;
-		bp->bio_data = fz_buf[i];
-		bp->bio_done = fz_bio_done;
-		if (bp->bio_cmd == XBD_CMD_FLUSH)
-			bp->bio_length = bp->bio_offset = 0;
-		fz_done[i] = 0;
-		if (xbd_submit(fz.m_dev, bp) != 0)
-			fz_done[i] = 1; /* refused up front: never called */
-	}
 	return (n);
 }
 
@@ -242,21 +175,6 @@ fz_check_released(void)
 	for (i = 0; i < sc->xbd_ncms; i++)
 		if (sc->xbd_cms[i].cm_bp != NULL)
 			fz_die("a completed bio is still held by a command");
-}
-
-static int16_t
-fz_status(uint8_t st, uint8_t raw)
-{
-	switch (st % 4) {
-	case 0:
-		return (BLKIF_RSP_OKAY);
-	case 1:
-		return (BLKIF_RSP_ERROR);
-	case 2:
-		return (BLKIF_RSP_EOPNOTSUPP);
-	default:
-		return ((int16_t)(st | raw << 8));
-	}
 }
 
 /*
@@ -293,45 +211,25 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *p = data, *end = data + size;
-	union xring_req reqs[FZ_REQS];
-	unsigned int nbios, nreqs, i, k;
+	union xring_req reqs[FZ_RSP_REQS];
+	unsigned int nbios, nreqs, sent;
 	struct xbd_softc *sc;
 
 	if (fz.m_dev == NULL)
 		fz_up();
 	sc = &fz.m_dev->xd_sc;
-	nbios = fz_submit(&p, end);
+	nbios = fz_rsp_submit(fz.m_dev, &p, end, &sent);
 	nreqs = fz_take(reqs, 0);
-	for (; end - p >= 4; p += 4) {
-		switch (p[0] % 4) {
-		case 0:
-			if (nreqs == 0)
-				break;
-			k = p[1] % nreqs;
-			hostile_respond(&fz.m_h, reqs[k].rw.id,
-			    (p[3] & 0x80) != 0 ? p[3] & 0x7f :
-						 reqs[k].rw.operation,
-			    fz_status(p[2], p[3]));
-			break;
-		case 1:
-			hostile_respond(&fz.m_h, (uint64_t)(p[1] | p[2] << 8),
-			    p[3], BLKIF_RSP_OKAY);
-			break;
-		case 2:
-			fz.m_h.h_ring.xr_u.native.rsp_prod_pvt += (int8_t)p[1];
-			break;
-		default:
+	for (; end - p >= FZ_RSP_STEP; p += FZ_RSP_STEP)
+		if (fz_rsp_step(&fz.m_h, p, reqs, nreqs))
 			fz_publish();
-		}
-	}
 	fz_publish();
 	fz_honest(reqs, nreqs);
-	/* Every bio completes, exactly once (fz_bio_done checks twice). */
-	for (i = 0; i < nbios; i++)
-		if (fz_done[i] != 1)
-			fz_die(sc->xbd_state == XBD_STATE_ERROR ?
-				"a bio never completed on a failed device" :
-				"a bio never completed");
+	/* Every bio completes, exactly once (a second completion aborts). */
+	if (!fz_rsp_all_done(nbios))
+		fz_die(sc->xbd_state == XBD_STATE_ERROR ?
+			"a bio never completed on a failed device" :
+			"a bio never completed");
 	fz_check_released();
 	if (sc->xbd_state != XBD_STATE_CONNECTED &&
 	    sc->xbd_state != XBD_STATE_ERROR)

@@ -234,8 +234,7 @@ xbd_destroy(struct xbd_softc *sc)
 
 static void xbd_detach_within(struct xbd_softc *sc, uint32_t wait_ms);
 
-/* Run the callbacks of bios finished without an event thread. */
-static void
+void
 xbd_run_done(struct xbd_softc *sc)
 {
 	struct xbd_bio_pvt *pvt;

@@ -428,6 +428,8 @@ int xbd_plat_wrap(struct plat *p, struct xbd_plat **out);
  */
 int xbd_create(struct xbd_plat *xp, const char *vbd, const struct xbd_opts *o,
     struct xbd_softc **out);
+/* Run the callbacks of finished bios here: for a device with no thread. */
+void xbd_run_done(struct xbd_softc *sc);
 
 /* xbd_thread.c: the event thread. */
 int xbd_thread_start(struct xbd_softc *sc);
