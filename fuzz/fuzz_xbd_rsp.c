@@ -13,12 +13,7 @@
  * connected or in the error state; a violation aborts.  A device left
  * in the error state or out of step is replaced by a fresh attachment.
  *
- * Input: [nbios][per bio: cmd, pages, offset]... then 4-byte steps:
- *   0 k st op  answer request k; st picks OKAY/ERROR/EOPNOTSUPP/raw
- *              status, op bit 7 sends op & 0x7f instead of the right op
- *   1 lo hi op answer id lo | hi << 8 with operation op
- *   2 d  -  -  move the response producer by (int8_t)d
- *   3 -  -  -  publish and notify, wait until the frontend is done
+ * Input: see fz_rsp.h.
  */
 
 #include <errno.h>
@@ -29,35 +24,15 @@
 #include <unistd.h>
 
 #include "front/xbd_queue.h"
-#include "fz_sim.h"
+#include "fz_rsp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FZ_BIOS 8      /* bios per input: a quarter of the ring */
-#define FZ_MAX_PAGES 4 /* pages per bio: 16 KiB, one request each */
-#define FZ_REQS 64     /* requests recorded per input */
 
 static struct {
 	struct fz_sim m_sim;   /* the machine */
 	struct hostile m_h;    /* the backend */
 	struct xbd_dev *m_dev; /* the attached frontend */
 } fz;
-
-static _Alignas(4096) unsigned char fz_buf[FZ_BIOS][FZ_MAX_PAGES * 4096];
-static struct xbd_bio fz_bio[FZ_BIOS];
-static unsigned int fz_done[FZ_BIOS];
-static pthread_mutex_t fz_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void
-fz_bio_done(struct xbd_bio *bp, int error)
-{
-	unsigned int i = (unsigned int)(bp - fz_bio);
-
-	pthread_mutex_lock(&fz_lock);
-	if (++fz_done[i] > 1)
-		fz_die("a bio completed twice");
-	pthread_mutex_unlock(&fz_lock);
-}
 
 /* A fresh vbd, backend and attached frontend; the backend paused. */
 static void
@@ -158,87 +133,22 @@ fz_take(union xring_req *reqs, unsigned int max, unsigned int expect)
 	return (n);
 }
 
-/* Submit the input's bios; return how many requests they make. */
-static unsigned int
-fz_submit(const uint8_t **p, const uint8_t *end, unsigned int *nbios)
-{
-	static const enum xbd_cmd cmds[] = { XBD_CMD_READ, XBD_CMD_WRITE,
-		XBD_CMD_FLUSH, XBD_CMD_DISCARD };
-	unsigned int i, n, reqs = 0;
-	struct xbd_bio *bp;
-
-	n = *p < end ? 1 + *(*p)++ % FZ_BIOS : 1;
-	for (i = 0; i < n; i++) {
-		bp = &fz_bio[i];
-		memset(bp, 0, sizeof(*bp));
-		bp->bio_cmd = cmds[*p < end ? *(*p)++ % 4 : 0];
-		bp->bio_length =
-		    (uint64_t)(1 + (*p < end ? *(*p)++ : 0) % FZ_MAX_PAGES) *
-		    4096;
-		bp->bio_offset = (uint64_t)(*p < end ? *(*p)++ : 0) * 4096;
-		bp->bio_data = fz_buf[i];
-		bp->bio_done = fz_bio_done;
-		if (bp->bio_cmd == XBD_CMD_FLUSH)
-			bp->bio_length = bp->bio_offset = 0;
-		fz_done[i] = 0;
-		if (xbd_submit(fz.m_dev, bp) != 0)
-			fz_done[i] = 1; /* refused up front: never called */
-		else
-			reqs++;
-	}
-	*nbios = n;
-	return (reqs);
-}
-
-static int16_t
-fz_status(uint8_t st, uint8_t raw)
-{
-	switch (st % 4) {
-	case 0:
-		return (BLKIF_RSP_OKAY);
-	case 1:
-		return (BLKIF_RSP_ERROR);
-	case 2:
-		return (BLKIF_RSP_EOPNOTSUPP);
-	default:
-		return ((int16_t)(st | raw << 8));
-	}
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *p = data, *end = data + size;
-	union xring_req reqs[FZ_REQS];
-	unsigned int nbios, nreqs, i, k;
+	union xring_req reqs[FZ_RSP_REQS];
+	unsigned int nbios, nreqs, sent, i;
 	uint64_t t0;
 	bool all;
 
 	if (fz.m_dev == NULL)
 		fz_up();
-	nreqs = fz_take(reqs, FZ_REQS, fz_submit(&p, end, &nbios));
-	for (; end - p >= 4; p += 4) {
-		switch (p[0] % 4) {
-		case 0:
-			if (nreqs == 0)
-				break;
-			k = p[1] % nreqs;
-			hostile_respond(&fz.m_h, reqs[k].rw.id,
-			    (p[3] & 0x80) != 0 ? p[3] & 0x7f :
-						 reqs[k].rw.operation,
-			    fz_status(p[2], p[3]));
-			break;
-		case 1:
-			hostile_respond(&fz.m_h, (uint64_t)(p[1] | p[2] << 8),
-			    p[3], BLKIF_RSP_OKAY);
-			break;
-		case 2:
-			fz.m_h.h_ring.xr_u.native.rsp_prod_pvt += (int8_t)p[1];
-			break;
-		default:
+	nbios = fz_rsp_submit(fz.m_dev, &p, end, &sent);
+	nreqs = fz_take(reqs, FZ_RSP_REQS, sent);
+	for (; end - p >= FZ_RSP_STEP; p += FZ_RSP_STEP)
+		if (fz_rsp_step(&fz.m_h, p, reqs, nreqs))
 			fz_publish();
-		}
-	}
 	fz_publish();
 	/*
 	 * Whatever the frontend still waits for is answered properly, from
@@ -253,17 +163,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    reqs[i].rw.operation, BLKIF_RSP_OKAY);
 	}
 	fz_publish();
-	/* Every bio completes, exactly once (fz_bio_done checks twice). */
+	/* Every bio completes, exactly once (a second completion aborts). */
 	t0 = fz_now_ms();
-	do {
-		all = true;
-		pthread_mutex_lock(&fz_lock);
-		for (i = 0; i < nbios; i++)
-			all = all && fz_done[i] == 1;
-		pthread_mutex_unlock(&fz_lock);
-		if (!all)
-			usleep(50);
-	} while (!all && fz_now_ms() - t0 < 5000);
+	while (!(all = fz_rsp_all_done(nbios)) && fz_now_ms() - t0 < 5000)
+		usleep(50);
 	/* Answered or failed: a bio left waiting is lost. */
 	if (!all)
 		fz_die(fz_state() == XBD_STATE_ERROR ?

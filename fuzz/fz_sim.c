@@ -50,3 +50,22 @@ fz_sim_hostile(struct fz_sim *s, struct hostile *h)
 	h->h_vdev = 51712;
 	h->h_disk_size = 1u << 20;
 }
+
+void
+fz_sim_vbd(struct fz_sim *s, struct xs_handle **bxs, char *be, size_t belen)
+{
+	struct xbus_vbd v;
+	char fe[XBUS_PATH_MAX];
+
+	if (s->s_hv == NULL)
+		fz_sim_start(s);
+	memset(&v, 0, sizeof(v));
+	v.v_frontend_id = 1;
+	v.v_vdev = 51712;
+	v.v_kind = "vbd";
+	v.v_params = "fuzz";
+	if ((*bxs = plat_xs_open(s->s_be)) == NULL ||
+	    xbus_vbd_paths(&v, fe, sizeof(fe), be, belen) != 0 ||
+	    xbus_vbd_add(s->s_priv, &v) != 0)
+		fz_die("no vbd");
+}

@@ -7,6 +7,7 @@
 #ifndef XBD_FUZZ_FZ_SIM_H
 #define XBD_FUZZ_FZ_SIM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "front/xbd_internal.h"
@@ -29,6 +30,13 @@ void fz_sim_start(struct fz_sim *s);
  * its nodes and hook, then calls hostile_start.
  */
 void fz_sim_hostile(struct fz_sim *s, struct hostile *h);
+/*
+ * Start the machine if need be and create vbd xvda of domain 1 whose
+ * backend half the caller plays: *bxs is domain 0's XenStore handle, be
+ * (belen bytes) gets the backend directory.
+ */
+void fz_sim_vbd(struct fz_sim *s, struct xs_handle **bxs, char *be,
+    size_t belen);
 /* Report a broken invariant of the target and abort (the finding). */
 void fz_die(const char *why);
 /* CLOCK_MONOTONIC in milliseconds. */

@@ -678,6 +678,14 @@ int xbb_connect(struct xbb_dev *dev);
 void xbb_disconnect(struct xbb_dev *dev);
 /* Wake the control thread (from an I/O thread: a ring broke). */
 void xbb_kick_control(struct xbb *b);
+/*
+ * xbb_start without the control thread: nothing acts on the watches
+ * until the owner calls xbb_control_wake when xs_fileno(bk_xs) or
+ * bk_kickfd (then kicked) is readable, as that thread does when it wakes
+ * up.  xbb_stop frees it.
+ */
+int xbb_create(struct plat *p, const struct xbb_opts *o, struct xbb **out);
+void xbb_control_wake(struct xbb *b, bool kicked);
 
 /* Fill a stats struct (xbb_stats.c). */
 void xbb_stats_fill(const struct xbb_dev *dev, int ring, struct xbb_stats *st);
@@ -693,6 +701,7 @@ struct xbb {
 	pthread_mutex_t bk_lock;       /* device list and device state */
 	TAILQ_HEAD(, xbb_dev) bk_devs; /* known devices */
 	pthread_t bk_thread;	       /* the control thread */
+	bool bk_threaded;	       /* bk_thread runs (xbb_start) */
 	int bk_stopfd;		       /* eventfd: xbb_stop -> control */
 	int bk_kickfd;		       /* eventfd: I/O threads -> control */
 	struct xbb_wlog bk_wlog;       /* write log (o_log_writes) */

@@ -224,13 +224,42 @@ xbb_serve_pass(struct xbb *b)
 	}
 }
 
+/* Stop serving every device and forget it. */
+static void
+xbb_shutdown_all(struct xbb *b)
+{
+	struct xbb_dev *dev, *tmp;
+
+	pthread_mutex_lock(&b->bk_lock);
+	TAILQ_FOREACH_SAFE(dev, &b->bk_devs, xb_link, tmp) {
+		xbb_dev_shutdown(dev);
+		xbb_dev_destroy(dev);
+	}
+	pthread_mutex_unlock(&b->bk_lock);
+}
+
+void
+xbb_control_wake(struct xbb *b, bool kicked)
+{
+	struct xbb_dev *dev;
+	uint64_t v;
+
+	pthread_mutex_lock(&b->bk_lock);
+	if (kicked && read(b->bk_kickfd, &v, sizeof(v)) == sizeof(v)) {
+		/* A ring broke: its device reports it. */
+		TAILQ_FOREACH(dev, &b->bk_devs, xb_link)
+			if (dev->xb_rings != NULL)
+				dev->xb_dirty = true;
+	}
+	xbb_serve_pass(b);
+	pthread_mutex_unlock(&b->bk_lock);
+}
+
 static void *
 xbb_control_main(void *arg)
 {
 	struct xbb *b = arg;
 	struct pollfd pfd[3];
-	struct xbb_dev *dev, *tmp;
-	uint64_t v;
 
 	pfd[0].fd = xs_fileno(b->bk_xs);
 	pfd[1].fd = b->bk_stopfd;
@@ -241,23 +270,9 @@ xbb_control_main(void *arg)
 			break;
 		if (pfd[1].revents != 0)
 			break;
-		pthread_mutex_lock(&b->bk_lock);
-		if (pfd[2].revents != 0 &&
-		    read(b->bk_kickfd, &v, sizeof(v)) == sizeof(v)) {
-			/* A ring broke: its device reports it. */
-			TAILQ_FOREACH(dev, &b->bk_devs, xb_link)
-				if (dev->xb_rings != NULL)
-					dev->xb_dirty = true;
-		}
-		xbb_serve_pass(b);
-		pthread_mutex_unlock(&b->bk_lock);
+		xbb_control_wake(b, pfd[2].revents != 0);
 	}
-	pthread_mutex_lock(&b->bk_lock);
-	TAILQ_FOREACH_SAFE(dev, &b->bk_devs, xb_link, tmp) {
-		xbb_dev_shutdown(dev);
-		xbb_dev_destroy(dev);
-	}
-	pthread_mutex_unlock(&b->bk_lock);
+	xbb_shutdown_all(b);
 	return (NULL);
 }
 
@@ -293,7 +308,7 @@ xbb_probe_uring(void)
 }
 
 int
-xbb_start(struct plat *p, const struct xbb_opts *o, struct xbb **out)
+xbb_create(struct plat *p, const struct xbb_opts *o, struct xbb **out)
 {
 	struct xbb *b;
 	int rc;
@@ -347,11 +362,6 @@ xbb_start(struct plat *p, const struct xbb_opts *o, struct xbb **out)
 		rc = errno != 0 ? -errno : -EIO;
 		goto fail_xs;
 	}
-	if ((rc = pthread_create(&b->bk_thread, NULL, xbb_control_main, b)) !=
-	    0) {
-		rc = -rc;
-		goto fail_xs;
-	}
 	*out = b;
 	return (0);
 fail_xs:
@@ -369,6 +379,24 @@ fail_alloc:
 	return (rc);
 }
 
+int
+xbb_start(struct plat *p, const struct xbb_opts *o, struct xbb **out)
+{
+	struct xbb *b;
+	int rc;
+
+	if ((rc = xbb_create(p, o, &b)) != 0)
+		return (rc);
+	if ((rc = pthread_create(&b->bk_thread, NULL, xbb_control_main, b)) !=
+	    0) {
+		xbb_stop(b);
+		return (-rc);
+	}
+	b->bk_threaded = true;
+	*out = b;
+	return (0);
+}
+
 void
 xbb_stop(struct xbb *b)
 {
@@ -376,10 +404,15 @@ xbb_stop(struct xbb *b)
 
 	if (b == NULL)
 		return;
-	if (write(b->bk_stopfd, &one, sizeof(one)) != sizeof(one)) {
-		/* Cannot happen for a fresh eventfd; join regardless. */
+	if (b->bk_threaded) {
+		if (write(b->bk_stopfd, &one, sizeof(one)) != sizeof(one)) {
+			/* Cannot happen for a fresh eventfd; join regardless.
+			 */
+		}
+		pthread_join(b->bk_thread, NULL);
+	} else {
+		xbb_shutdown_all(b);
 	}
-	pthread_join(b->bk_thread, NULL);
 	(void)xs_unwatch(b->bk_xs, b->bk_root, XBB_BE_TOKEN);
 	xs_close(b->bk_xs);
 	close(b->bk_stopfd);

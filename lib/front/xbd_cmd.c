@@ -299,7 +299,15 @@ xbd_bio_command(struct xbd_softc *sc)
 	    ((sc->xbd_flags & XBDF_PERSISTENT) != 0 && len != 0 &&
 		!xbd_zc_persistent(sc));
 	if (xbd_cm_reserve(sc, cm, bounce) != 0) {
+		/*
+		 * Back to the free queue as xbd_free_command leaves a
+		 * command: a flush or discard taking it next sets no
+		 * segment count of its own and would send this one's.
+		 */
 		cm->cm_bp = NULL;
+		cm->cm_data = NULL;
+		cm->cm_datalen = 0;
+		cm->cm_nseg = 0;
 		cm->cm_flags = XBDCF_INITIALIZER;
 		xbd_enqueue_cm(cm, XBD_Q_FREE);
 		xbd_requeue_bio(sc, bp);

@@ -232,8 +232,9 @@ xbd_destroy(struct xbd_softc *sc)
 	free(sc);
 }
 
-/* Run the callbacks of bios finished without an event thread. */
-static void
+static void xbd_detach_within(struct xbd_softc *sc, uint32_t wait_ms);
+
+void
 xbd_run_done(struct xbd_softc *sc)
 {
 	struct xbd_bio_pvt *pvt;
@@ -251,18 +252,15 @@ xbd_run_done(struct xbd_softc *sc)
 }
 
 int
-xbd_attach(struct xbd_plat *xp, const char *vbd, const struct xbd_opts *o,
-    struct xbd_dev **out)
+xbd_create(struct xbd_plat *xp, const char *vbd, const struct xbd_opts *o,
+    struct xbd_softc **out)
 {
 	struct xbd_softc *sc;
 	pthread_condattr_t ca;
-	struct timespec deadline;
 	enum xbd_q_index q;
 	const char *name;
 	int rc;
 
-	if (xp == NULL || out == NULL)
-		return (-EINVAL);
 	if ((sc = calloc(1, sizeof(struct xbd_dev))) == NULL)
 		return (-ENOMEM);
 	xbd_opts_init(&sc->xbd_opts);
@@ -303,9 +301,36 @@ xbd_attach(struct xbd_plat *xp, const char *vbd, const struct xbd_opts *o,
 	if ((rc = plat_evtchn_open(sc->xbd_plat, &sc->xbd_evtchn)) != 0)
 		goto fail;
 	if ((rc = xbd_set_state(sc, XenbusStateInitialising)) != 0 ||
-	    (rc = xbd_watch_otherend(sc)) != 0 ||
-	    (rc = xbd_thread_start(sc)) != 0)
+	    (rc = xbd_watch_otherend(sc)) != 0)
 		goto fail;
+	*out = sc;
+	return (0);
+fail:
+	if (sc->xbd_xs != NULL && sc->xbd_node[0] != '\0' && rc != -ENOENT)
+		xbd_log(sc, "attach of %s failed: %s", sc->xbd_node,
+		    strerror(-rc));
+	xbd_destroy(sc);
+	return (rc);
+}
+
+int
+xbd_attach(struct xbd_plat *xp, const char *vbd, const struct xbd_opts *o,
+    struct xbd_dev **out)
+{
+	struct xbd_softc *sc;
+	struct timespec deadline;
+	int rc;
+
+	if (xp == NULL || out == NULL)
+		return (-EINVAL);
+	if ((rc = xbd_create(xp, vbd, o, &sc)) != 0)
+		return (rc);
+	if ((rc = xbd_thread_start(sc)) != 0) {
+		xbd_log(sc, "attach of %s failed: %s", sc->xbd_node,
+		    strerror(-rc));
+		xbd_destroy(sc);
+		return (rc);
+	}
 
 	/* The watch fires at once; the event thread does the rest. */
 	deadline = xbd_deadline(sc->xbd_opts.o_connect_timeout_ms);
@@ -322,17 +347,18 @@ xbd_attach(struct xbd_plat *xp, const char *vbd, const struct xbd_opts *o,
 	XBD_UNLOCK(sc);
 	if (rc != 0) {
 		xbd_log(sc, "attach failed: %s", strerror(-rc));
-		xbd_detach((struct xbd_dev *)sc);
+		/*
+		 * A backend that did not connect in the caller's time is not
+		 * waited for longer to close: it may be dead.  What it might
+		 * still map is retired, never reused (XSA-396).
+		 */
+		xbd_detach_within(sc,
+		    XU_MIN(sc->xbd_opts.o_connect_timeout_ms,
+			XBD_DETACH_TIMEOUT_MS));
 		return (rc);
 	}
 	*out = (struct xbd_dev *)sc;
 	return (0);
-fail:
-	if (sc->xbd_xs != NULL && sc->xbd_node[0] != '\0' && rc != -ENOENT)
-		xbd_log(sc, "attach of %s failed: %s", sc->xbd_node,
-		    strerror(-rc));
-	xbd_destroy(sc);
-	return (rc);
 }
 
 static bool
@@ -347,17 +373,18 @@ xbd_backend_closing(enum xenbus_state s, void *arg)
 	return (s == XenbusStateClosing || xbd_backend_closed(s, arg));
 }
 
-void
-xbd_detach(struct xbd_dev *dev)
+/*
+ * Detach, waiting at most about 1.5 * wait_ms for in-flight I/O and for
+ * the backend to close.
+ */
+static void
+xbd_detach_within(struct xbd_softc *sc, uint32_t wait_ms)
 {
-	struct xbd_softc *sc = &dev->xd_sc;
 	struct timespec deadline;
 	bool closed;
 
-	if (dev == NULL)
-		return;
 	/* No new I/O; what is queued fails; what is in flight may finish. */
-	deadline = xbd_deadline(XBD_DETACH_TIMEOUT_MS);
+	deadline = xbd_deadline(wait_ms);
 	XBD_LOCK(sc);
 	if (sc->xbd_state == XBD_STATE_CONNECTED ||
 	    sc->xbd_state == XBD_STATE_SUSPENDED)
@@ -387,18 +414,25 @@ xbd_detach(struct xbd_dev *dev)
 		if (!closed) {
 			(void)xbd_set_state(sc, XenbusStateClosing);
 			(void)xbus_wait_state(sc->xbd_xs, sc->xbd_otherend,
-			    xbd_backend_closing, NULL,
-			    XBD_DETACH_TIMEOUT_MS / 2);
+			    xbd_backend_closing, NULL, wait_ms / 2);
 			(void)xbd_set_state(sc, XenbusStateClosed);
 		}
 		(void)xbus_wait_state(sc->xbd_xs, sc->xbd_otherend,
-		    xbd_backend_closed, NULL, XBD_DETACH_TIMEOUT_MS);
+		    xbd_backend_closed, NULL, wait_ms);
 	}
 	xbd_thread_stop(sc);
 	xbd_free(sc);
 	/* Every bio gets its completion, even now. */
 	xbd_run_done(sc);
 	xbd_destroy(sc);
+}
+
+void
+xbd_detach(struct xbd_dev *dev)
+{
+	if (dev == NULL)
+		return;
+	xbd_detach_within(&dev->xd_sc, XBD_DETACH_TIMEOUT_MS);
 }
 
 int

@@ -425,6 +425,16 @@ void xbd_zc_release(struct xbd_softc *sc);
  * wrapper.
  */
 int xbd_plat_wrap(struct plat *p, struct xbd_plat **out);
+/*
+ * xbd_dev.c: the first half of xbd_attach: a device watching its
+ * backend's state but with no event thread yet, so nothing acts on the
+ * watch (a harness may call xbd_backend_changed itself).  Freed by
+ * xbd_detach like an attached one.
+ */
+int xbd_create(struct xbd_plat *xp, const char *vbd, const struct xbd_opts *o,
+    struct xbd_softc **out);
+/* Run the callbacks of finished bios here: for a device with no thread. */
+void xbd_run_done(struct xbd_softc *sc);
 
 /* xbd_thread.c: the event thread. */
 int xbd_thread_start(struct xbd_softc *sc);

@@ -640,6 +640,36 @@ test_F29_skip_initwait(void **state)
 	hfix_down(&f);
 }
 
+/*
+ * A backend that stops answering half way through the handshake (this
+ * one cannot serve two queues and gives up) fails the attach within
+ * the caller's connect timeout, not the 7.5 s a detach waits for a live
+ * backend to close.
+ */
+static void
+test_attach_timeout_bounded(void **state)
+{
+	const struct hostile_node nodes[] = { { "multi-queue-max-queues", "2" },
+		{ NULL, NULL } };
+	struct timespec t0, t1;
+	struct xbd_opts o;
+	struct hfix f;
+	double ms;
+
+	xbd_opts_init(&o);
+	o.o_max_queues = 2;
+	o.o_connect_timeout_ms = 300;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(hfix_up(&f, NULL, NULL, nodes, &o), -ETIMEDOUT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	print_message("attach failed after %.0f ms\n", ms);
+	/* 300 ms to connect, at most 450 ms to close, and slack. */
+	assert_true(ms < 2500);
+	hfix_down(&f);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -663,6 +693,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_F23_F24_F31_odd_values),
 		cmocka_unit_test(test_F26_F27_F28_limits_clamped),
 		cmocka_unit_test(test_F29_skip_initwait),
+		cmocka_unit_test(test_attach_timeout_bounded),
 	};
 
 	/* An argument runs only the tests it matches (while debugging). */

@@ -5,7 +5,9 @@
  * nothing past nr_segments, even when a command's previous request was
  * longer; secure discard is flagged; EOPNOTSUPP for a discard or for a
  * barrier carrying data turns the feature off and is reported; a split
- * bio whose parts fail completes once, with an error.
+ * bio whose parts fail completes once, with an error; a command that
+ * found the bounce pool empty carries nothing of that attempt into the
+ * flush that uses it next.
  */
 
 #include <errno.h>
@@ -278,6 +280,18 @@ once_done(struct xbd_bio *bp, int error)
 	pthread_mutex_unlock(&o->o_lock);
 }
 
+/* A write of len bytes at buf reporting to o. */
+static void
+once_write(struct xbd_bio *bp, void *buf, size_t len, struct once *o)
+{
+	memset(bp, 0, sizeof(*bp));
+	bp->bio_cmd = XBD_CMD_WRITE;
+	bp->bio_length = len;
+	bp->bio_data = buf;
+	bp->bio_done = once_done;
+	bp->bio_caller = o;
+}
+
 /* A bio split in four whose parts fail twice completes once, failed. */
 static void
 test_split_completes_once(void **state)
@@ -290,12 +304,7 @@ test_split_completes_once(void **state)
 	int writes = 0, i;
 
 	assert_int_equal(sfix_up(&f, hook_fail_parts, &writes, NULL, NULL), 0);
-	memset(&bio, 0, sizeof(bio));
-	bio.bio_cmd = XBD_CMD_WRITE;
-	bio.bio_length = sizeof(buf);
-	bio.bio_data = buf;
-	bio.bio_done = once_done;
-	bio.bio_caller = &o;
+	once_write(&bio, buf, sizeof(buf), &o);
 	assert_int_equal(xbd_submit(f.f_dev, &bio), 0);
 	for (i = 0; i < 5000; i++) {
 		pthread_mutex_lock(&o.o_lock);
@@ -316,6 +325,75 @@ test_split_completes_once(void **state)
 	sfix_down(&f);
 }
 
+static int
+once_calls(struct once *o)
+{
+	int n;
+
+	pthread_mutex_lock(&o->o_lock);
+	n = o->o_calls;
+	pthread_mutex_unlock(&o->o_lock);
+	return (n);
+}
+
+/* Count flushes that carry segments (a flush has none). */
+static int
+hook_flush_segs(struct hostile *h, const union xring_req *req)
+{
+	int *bad = h->h_arg;
+
+	if (req->rw.operation == BLKIF_OP_FLUSH_DISKCACHE &&
+	    req->rw.nr_segments != 0)
+		(*bad)++;
+	return (0);
+}
+
+/*
+ * A write that finds the bounce pool short goes back to wait and its
+ * command back to the free queue.  That command must not keep the
+ * segment count of the failed attempt: a flush using it later sent
+ * that many segments of nothing (an assertion with invariants on).
+ */
+static void
+test_flush_after_bounce_shortage(void **state)
+{
+	static char big[40 * 1024], small[8 * 1024];
+	struct xbd_bio a, b;
+	struct xbd_opts opt;
+	struct once oa = { PTHREAD_MUTEX_INITIALIZER, 0, 0 };
+	struct once ob = { PTHREAD_MUTEX_INITIALIZER, 0, 0 };
+	struct xbd_stats st;
+	struct sfix f;
+	int bad = 0, i;
+
+	xbd_opts_init(&opt);
+	opt.o_bounce = 1;
+	opt.o_bounce_pages = 11; /* one direct request's worth */
+	assert_int_equal(sfix_up(&f, hook_flush_segs, &bad, NULL, &opt), 0);
+	hostile_pause(sfix_backend(&f), true);
+	once_write(&a, big, sizeof(big), &oa);
+	once_write(&b, small, sizeof(small), &ob);
+	/* 10 of the 11 pages stay out; the second write needs 2. */
+	assert_int_equal(xbd_submit(f.f_dev, &a), 0);
+	assert_int_equal(xbd_submit(f.f_dev, &b), 0);
+	sfix_stats(&f, &st);
+	assert_true(st.xs_gnt_shortage > 0);
+	hostile_pause(sfix_backend(&f), false);
+	for (i = 0; i < 5000 && (once_calls(&oa) == 0 || once_calls(&ob) == 0);
+	     i++)
+		usleep(1000);
+	assert_int_equal(oa.o_calls, 1);
+	assert_int_equal(ob.o_calls, 1);
+	assert_int_equal(oa.o_error, 0);
+	assert_int_equal(ob.o_error, 0);
+	/* Cycle through every command of the ring, the one that failed too. */
+	for (i = 0; i < 40; i++)
+		assert_int_equal(xbd_flush(f.f_dev), 0);
+	assert_int_equal(bad, 0);
+	assert_int_equal(sfix_state(&f), 1);
+	sfix_down(&f);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -325,6 +403,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_discard_eopnotsupp),
 		cmocka_unit_test(test_barrier_data_eopnotsupp),
 		cmocka_unit_test(test_split_completes_once),
+		cmocka_unit_test(test_flush_after_bounce_shortage),
 	};
 
 	if (argc > 1)
