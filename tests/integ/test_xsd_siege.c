@@ -81,15 +81,15 @@ struct sg_stat {
 };
 
 static struct sg_stat sg_stats[SG_NKIND] = {
-	[SG_NOREAD] = { "326a/416 replies never read" },
-	[SG_STORM] = { "326b watch storm, huge tokens" },
-	[SG_TXNFILL] = { "326c max in open transactions" },
-	[SG_FILL] = { "326c max nodes x size x path" },
-	[SG_TXNWIDE] = { "326d wide transaction, 484/330" },
-	[SG_XSA421] = { "421 create+delete in a txn" },
-	[SG_DEEP] = { "418 nesting, rm of the top" },
-	[SG_PERMS] = { "perms: too many, unknown ids" },
-	[SG_REBOOT] = { "419 accomplice writes, reboots" },
+	[SG_NOREAD] = { .s_name = "326a/416 replies never read" },
+	[SG_STORM] = { .s_name = "326b watch storm, huge tokens" },
+	[SG_TXNFILL] = { .s_name = "326c max in open transactions" },
+	[SG_FILL] = { .s_name = "326c max nodes x size x path" },
+	[SG_TXNWIDE] = { .s_name = "326d wide transaction, 484/330" },
+	[SG_XSA421] = { .s_name = "421 create+delete in a txn" },
+	[SG_DEEP] = { .s_name = "418 nesting, rm of the top" },
+	[SG_PERMS] = { .s_name = "perms: too many, unknown ids" },
+	[SG_REBOOT] = { .s_name = "419 accomplice writes, reboots" },
 };
 
 /* The daemon and the run, shared by the threads. */
