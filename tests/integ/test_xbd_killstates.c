@@ -84,8 +84,8 @@ static const char *xbd_bin;
 
 /* A watch on one state node; every write to it is an event. */
 struct ks_watch {
-	struct xs_handle *w_xs; /* the handle it is set on */
-	char w_dir[XBUS_PATH_MAX];
+	struct xs_handle *w_xs;		/* the handle it is set on */
+	char w_dir[XBUS_PATH_MAX];	/* the directory of the node */
 	char w_path[XBUS_PATH_MAX + 8]; /* dir/state */
 	unsigned int w_events;		/* events seen so far */
 };
@@ -117,7 +117,7 @@ ks_watch_drain(struct ks_watch *w, int ms)
 	return (n);
 }
 
-/* Watch dir's state node; returns once the first (registration) event is in. */
+/* Watch dir's state node; returns once the registration event is in. */
 static void
 ks_watch_start(struct ks_watch *w, struct xs_handle *xs, const char *dir)
 {
@@ -155,7 +155,7 @@ ks_watch_next(struct ks_watch *w)
 		fail_msg("%s was never written", w->w_path);
 }
 
-/* Wait until the state is one of the mask (bit per state); it. */
+/* Wait until the state is in mask (a bit per state); return it. */
 static enum xenbus_state
 ks_await(struct ks_watch *w, unsigned int mask)
 {
@@ -672,7 +672,7 @@ struct kf {
 	char f_dom[32];		/* /local/domain/2 */
 };
 
-/* `xbd attach` as domain 2; with a workload of ms, or holding the disk. */
+/* `xbd attach` as domain 2: under a workload, or holding the disk. */
 static pid_t
 kf_spawn(struct kf *f, bool workload, int *out)
 {
