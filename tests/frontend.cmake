@@ -69,3 +69,12 @@ if(TARGET xbd_sim)
 	    SOURCES integ/test_xbd_hostile_io.c integ/hostile.c integ/hfix.c
 	    LIBS xbd_front LABELS "integ;frontend;hardening" TIMEOUT 300)
 endif()
+
+# A peer process killed in every XenBus state, both ways, with leak
+# accounting (XBD_KILLSTATES_CYCLES a side).
+if(TARGET xbd_sim AND TARGET xbd_back)
+	xbd_test(NAME test_xbd_killstates
+	    SOURCES integ/test_xbd_killstates.c integ/xbdt_wl.c integ/xbdt_mp.c
+	    LIBS xbd_front xbd_back ARGS $<TARGET_FILE:xbd>
+	    LABELS "integ;hardening" TIMEOUT 600)
+endif()

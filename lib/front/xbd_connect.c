@@ -1057,6 +1057,44 @@ xbd_recovery_check(struct xbd_softc *sc)
 }
 
 /*
+ * Is the transport we published for a backend that is no more?  While we
+ * wait at Initialised for a backend to connect, it may die and the
+ * toolstack create the vbd again: that resets our directory (state
+ * Initialising, no ring-ref), and the new backend waits for an offer we
+ * believe made.  Our own state node says so whatever watch events
+ * coalesced on the way.
+ */
+static bool
+xbd_offer_lost(struct xbd_softc *sc)
+{
+	enum xenbus_state ours;
+	bool waiting;
+
+	XBD_LOCK(sc);
+	waiting = sc->xbd_xbstate == XenbusStateInitialised &&
+	    !sc->xbd_closing &&
+	    (sc->xbd_state == XBD_STATE_DISCONNECTED ||
+		sc->xbd_state == XBD_STATE_RECOVERING);
+	XBD_UNLOCK(sc);
+	/* A directory removed for good is not ours to write again. */
+	return (waiting &&
+	    xbus_read_state_rc(sc->xbd_xs, sc->xbd_node, &ours) == 0 &&
+	    ours != XenbusStateInitialised);
+}
+
+/* Drop the lost offer and negotiate again from Initialising. */
+static void
+xbd_renegotiate(struct xbd_softc *sc)
+{
+	xbd_log(sc,
+	    "backend %s started over during negotiation: starting "
+	    "over too",
+	    sc->xbd_otherend);
+	xbd_teardown(sc, true);
+	(void)xbd_set_state(sc, XenbusStateInitialising);
+}
+
+/*
  * The backend's state changed: FreeBSD's xbd_backend_changed.  Runs on
  * the event thread.
  */
@@ -1121,6 +1159,10 @@ xbd_backend_changed(struct xbd_softc *sc)
 	default:
 		break;
 	}
+	if ((state == XenbusStateUnknown || state == XenbusStateInitialising ||
+		state == XenbusStateInitWait) &&
+	    xbd_offer_lost(sc))
+		xbd_renegotiate(sc);
 	switch (state) {
 	case XenbusStateUnknown:
 	case XenbusStateInitialising:

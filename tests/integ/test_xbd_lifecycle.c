@@ -25,17 +25,10 @@
 #include "platform/sim/hv.h"
 #include "xt.h"
 #include "xt_res.h"
+#include "xt_xs.h"
 
 #define LC_DEFAULT_CYCLES 120
 #define LC_WARMUP 10
-/*
- * Heap drift allowed: malloc's caches and the XenStore daemon's settle
- * after some hundred cycles (measured: +24 KiB after 60 cycles, +48 KiB
- * after 240), where a leak grows with every cycle; LeakSanitizer (the
- * asan preset) reports any block actually lost.
- */
-#define LC_MEM_FIXED (64 * 1024)
-#define LC_MEM_SLACK 64
 /* How long the toolstack waits for a backend to close (libxl: 10 s). */
 #define LC_REMOVE_MS 10000
 
@@ -55,18 +48,6 @@ struct lc {
 	char l_be[XBUS_PATH_MAX];
 };
 
-/* Does path exist in the store? */
-static bool
-lc_exists(struct xs_handle *xs, const char *path)
-{
-	unsigned int len;
-	char *v;
-
-	v = xs_read(xs, XBT_NULL, path, &len);
-	free(v);
-	return (v != NULL);
-}
-
 /* Nothing of the vbd is left: frontend, backend, toolstack record. */
 static void
 lc_no_nodes(struct lc *l)
@@ -75,9 +56,9 @@ lc_no_nodes(struct lc *l)
 
 	snprintf(lx, sizeof(lx), "/libxl/%u/device/vbd/%u",
 	    l->l_vbd.v_frontend_id, l->l_vbd.v_vdev);
-	assert_false(lc_exists(l->l_xs, l->l_fe));
-	assert_false(lc_exists(l->l_xs, l->l_be));
-	assert_false(lc_exists(l->l_xs, lx));
+	assert_false(xt_xs_exists(l->l_xs, l->l_fe));
+	assert_false(xt_xs_exists(l->l_xs, l->l_be));
+	assert_false(xt_xs_exists(l->l_xs, lx));
 }
 
 /*
@@ -174,13 +155,13 @@ test_cycles(void **state)
 {
 	struct hv_dom_usage u0, u1;
 	struct xemb_opts eo;
+	struct xt_res r0;
 	struct lc l;
 	char img[] = "/tmp/xbd-lifecycle.XXXXXX";
 	unsigned int n = xt_env_count("XBD_LIFECYCLE_CYCLES",
 			 LC_DEFAULT_CYCLES),
 		     i;
-	int fd, fds = 0, threads = 0, maps = 0;
-	size_t heap = 0;
+	int fd;
 
 	assert_true((fd = mkstemp(img)) >= 0);
 	assert_int_equal(ftruncate(fd, 1 << 20), 0);
@@ -195,12 +176,8 @@ test_cycles(void **state)
 			     l.l_be, sizeof(l.l_be)),
 	    0);
 	for (i = 0; i < n + LC_WARMUP; i++) {
-		if (i == LC_WARMUP) {
-			fds = xt_count_fds();
-			threads = xt_count_threads();
-			maps = xt_count_maps();
-			heap = xt_heap_in_use();
-		}
+		if (i == LC_WARMUP)
+			xt_res_take(&r0);
 		lc_cycle(&l, (enum lc_end)(i % LC_ENDS), i);
 		/* Nothing of the cycle is held by either domain. */
 		assert_int_equal(hv_domain_usage(xemb_hv(l.l_e), 1, &u1), 0);
@@ -212,19 +189,7 @@ test_cycles(void **state)
 			    i, i % LC_ENDS, u1.du_grants, u1.du_ports,
 			    u1.du_mapped, u0.du_mapped);
 	}
-	fprintf(stderr,
-	    "%u cycles: fds %d -> %d, threads %d -> %d, mappings %d -> %d, "
-	    "heap %zu -> %zu\n",
-	    n, fds, xt_count_fds(), threads, xt_count_threads(), maps,
-	    xt_count_maps(), heap, xt_heap_in_use());
-	assert_int_equal(xt_count_fds(), fds);
-	assert_int_equal(xt_count_threads(), threads);
-#if !defined(__SANITIZE_ADDRESS__)
-	/* ASan's allocator maps more as its quarantine fills. */
-	assert_int_equal(xt_count_maps(), maps);
-#endif
-	assert_true(
-	    xt_heap_in_use() <= heap + LC_MEM_FIXED + (size_t)n * LC_MEM_SLACK);
+	xt_res_check(&r0, n, "lifecycle");
 	xemb_stop(l.l_e);
 	unlink(img);
 }

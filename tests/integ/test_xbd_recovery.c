@@ -8,7 +8,9 @@
  * then serves the same image: the frontend reconnects, sends again what
  * was in flight, and the workload finishes with no error and no byte
  * out of place.  A backend that never comes back makes the held I/O fail
- * with EIO once the recovery time is up.
+ * with EIO once the recovery time is up.  A backend that dies while the
+ * frontend waits for it to connect, and whose vbd the toolstack creates
+ * again, gets a fresh offer: the attach succeeds.
  */
 
 #include <errno.h>
@@ -20,9 +22,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/wait.h>
+#include <xenstore.h>
+
 #include "front/xbd_internal.h"
+#include "platform/sim/hv.h"
 #include "xbdt_mp.h"
 #include "xbdt_wl.h"
+#include "xenbus/xbus.h"
 #include "xt.h"
 
 static const char *xbd_bin;
@@ -153,12 +160,71 @@ test_backend_never_returns(void **state)
 	xbdt_mp_down(&f);
 }
 
+struct neg {
+	struct xbd_plat *xp;
+	struct xbd_dev *dev;
+	int rc;
+};
+
+static void *
+neg_attach(void *arg)
+{
+	struct neg *n = arg;
+
+	n->rc = xbd_attach(n->xp, "xvda", NULL, &n->dev);
+	return (NULL);
+}
+
+/*
+ * The backend dies after the frontend published its ring (Initialised)
+ * and before it connected; the new backend's toolstack step resets the
+ * frontend's directory.  The frontend used to wait for a Connected that
+ * never came (its offer was gone) until the attach timed out.
+ */
+static void
+test_backend_killed_while_negotiating(void **state)
+{
+	const char *fe = "/local/domain/2/device/vbd/51712";
+	struct xs_handle *xs;
+	struct xbdt_mp f;
+	struct neg n;
+	pthread_t th;
+	char sock[400], buf[4096];
+	int i, st;
+
+	xbdt_mp_up(&f, xbd_bin, 16 << 20);
+	snprintf(sock, sizeof(sock), "%s/socket", f.mp_mdir);
+	assert_non_null(xs = hv_xs_open_path(sock));
+	assert_int_equal(xbd_plat_open_sim(f.mp_mdir, 2, true, &n.xp), 0);
+	/* The backend, stopped at InitWait, cannot connect. */
+	assert_int_equal(kill(f.mp_serve, SIGSTOP), 0);
+	assert_int_equal(waitpid(f.mp_serve, &st, WUNTRACED), f.mp_serve);
+	assert_int_equal(pthread_create(&th, NULL, neg_attach, &n), 0);
+	for (i = 0;
+	     i < 2000 && xbus_read_state(xs, fe) != XenbusStateInitialised; i++)
+		usleep(5000);
+	assert_int_equal(xbus_read_state(xs, fe), XenbusStateInitialised);
+	xbdt_mp_kill_serve(&f, SIGKILL);
+	xbdt_mp_serve(&f);
+	pthread_join(th, NULL);
+	assert_int_equal(n.rc, 0);
+	memset(buf, 0x5a, sizeof(buf));
+	assert_int_equal(xbd_write(n.dev, buf, 0, sizeof(buf)), 0);
+	assert_int_equal(xbd_read(n.dev, buf, 0, sizeof(buf)), 0);
+	assert_int_equal(buf[sizeof(buf) - 1], 0x5a);
+	xbd_detach(n.dev);
+	xbd_plat_close(n.xp);
+	xs_close(xs);
+	xbdt_mp_down(&f);
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_backend_killed_and_restarted),
 		cmocka_unit_test(test_backend_never_returns),
+		cmocka_unit_test(test_backend_killed_while_negotiating),
 	};
 
 	if (argc < 2) {

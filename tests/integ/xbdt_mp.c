@@ -17,17 +17,26 @@
 #include "xenbus/xbus.h"
 #include "xt.h"
 
-/* Start a program that dies with us, whatever kills us. */
-static pid_t
-xbdt_spawn(char *const argv[])
+/* A program that dies with us, whatever kills us. */
+pid_t
+xbdt_mp_spawn(char *const argv[], int *out)
 {
+	int p[2] = { -1, -1 };
 	pid_t pid;
 
+	if (out != NULL)
+		assert_int_equal(pipe2(p, O_CLOEXEC), 0);
 	assert_true((pid = fork()) >= 0);
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (out != NULL && dup2(p[1], STDOUT_FILENO) < 0)
+			_exit(127);
 		execv(argv[0], argv);
 		_exit(127);
+	}
+	if (out != NULL) {
+		close(p[1]);
+		*out = p[0];
 	}
 	return (pid);
 }
@@ -51,7 +60,7 @@ xbdt_mp_serve(struct xbdt_mp *m)
 	struct xs_handle *xs;
 	int i, st;
 
-	m->mp_serve = xbdt_spawn(argv);
+	m->mp_serve = xbdt_mp_spawn(argv, NULL);
 	snprintf(sock, sizeof(sock), "%s/socket", m->mp_mdir);
 	assert_non_null(xs = hv_xs_open_path(sock));
 	/* The vbd exists once the backend reached InitWait or further. */
@@ -74,7 +83,7 @@ xbdt_mp_kill_serve(struct xbdt_mp *m, int sig)
 }
 
 void
-xbdt_mp_up(struct xbdt_mp *m, const char *xbd, uint64_t bytes)
+xbdt_mp_machine(struct xbdt_mp *m, const char *xbd, uint64_t bytes)
 {
 	char *argv[] = { (char *)xbd, "hv", "--dir", m->mp_mdir, NULL };
 	struct stat st;
@@ -92,11 +101,17 @@ xbdt_mp_up(struct xbdt_mp *m, const char *xbd, uint64_t bytes)
 	assert_true((fd = open(m->mp_img, O_RDWR | O_CREAT, 0600)) >= 0);
 	assert_int_equal(ftruncate(fd, (off_t)bytes), 0);
 	close(fd);
-	m->mp_hv = xbdt_spawn(argv);
+	m->mp_hv = xbdt_mp_spawn(argv, NULL);
 	snprintf(sock, sizeof(sock), "%s/hv.sock", m->mp_mdir);
 	for (i = 0; i < 500 && stat(sock, &st) != 0; i++)
 		usleep(10000);
 	assert_int_equal(stat(sock, &st), 0);
+}
+
+void
+xbdt_mp_up(struct xbdt_mp *m, const char *xbd, uint64_t bytes)
+{
+	xbdt_mp_machine(m, xbd, bytes);
 	xbdt_mp_serve(m);
 }
 

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * A machine of separate processes for frontend tests: `xbd hv` and an
- * `xbd serve` backend (domain 1) serving an image to domain 2 as xvda;
- * the test itself is domain 2.  The backend can be killed and started
- * again; both processes die with the test, however it ends.
+ * A machine of separate processes for tests: `xbd hv` and an `xbd
+ * serve` backend (domain 1) serving an image to domain 2 as xvda; the
+ * test itself is domain 2.  The backend can be killed and started
+ * again; every process started here dies with the test, however it
+ * ends.  A test that is the backend itself starts only the machine.
  */
 
 #ifndef XBD_TESTS_XBDT_MP_H
@@ -23,6 +24,15 @@ struct xbdt_mp {
 
 /* Create the image (bytes long) and start the machine and a backend. */
 void xbdt_mp_up(struct xbdt_mp *m, const char *xbd, uint64_t bytes);
+
+/* The same without the backend: only `xbd hv` runs. */
+void xbdt_mp_machine(struct xbdt_mp *m, const char *xbd, uint64_t bytes);
+
+/*
+ * Start argv (argv[0] a path) in a process that dies with us; with out,
+ * its stdout is a pipe we read from *out.
+ */
+pid_t xbdt_mp_spawn(char *const argv[], int *out);
 
 /* Start a backend and wait until the vbd is at InitWait or further. */
 void xbdt_mp_serve(struct xbdt_mp *m);

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,6 +159,7 @@ cmd_attach(int argc, char **argv)
 	struct xwl_cfg wc;
 	struct xwl_result wr;
 	struct sigaction sa;
+	sigset_t stopsigs, mask;
 	double workload = 0;
 	uint32_t domid = 0, v, bs = 4096;
 	unsigned int waited;
@@ -244,6 +246,17 @@ cmd_attach(int argc, char **argv)
 	if (getenv("XBD_VERBOSE") == NULL)
 		setenv("XBD_QUIET", "1", 0);
 
+	/*
+	 * SIGINT and SIGTERM are for the main thread alone: the threads of
+	 * the library and of the statistics socket inherit this mask.  A
+	 * handler run on one of them would set attach_stop while the main
+	 * thread went on waiting.  Until the handler is in place (below)
+	 * either signal still ends the process, once those threads exist.
+	 */
+	sigemptyset(&stopsigs);
+	sigaddset(&stopsigs, SIGINT);
+	sigaddset(&stopsigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stopsigs, &mask);
 	if (xen && (rc = xbd_plat_open_xen(&xp)) != 0) {
 		fprintf(stderr,
 		    "xbd attach: opening Xen: %s (as root, with "
@@ -277,6 +290,7 @@ cmd_attach(int argc, char **argv)
 	    (rc = statsock_start(dir, domid, info.xi_vdevice, dev, &ss)) != 0)
 		fprintf(stderr, "xbd attach: no statistics socket: %s\n",
 		    strerror(-rc));
+	pthread_sigmask(SIG_SETMASK, &mask, NULL);
 
 	if (workload > 0) {
 		memset(&wc, 0, sizeof(wc));
@@ -323,10 +337,12 @@ cmd_attach(int argc, char **argv)
 		sa.sa_handler = attach_signal;
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
+		/* Blocked between the test and the wait: none is missed. */
+		pthread_sigmask(SIG_BLOCK, &stopsigs, NULL);
 		printf("%s: attached; SIGINT or SIGTERM detaches\n",
 		    info.xi_name);
 		while (attach_stop == 0)
-			pause();
+			sigsuspend(&mask);
 	}
 out:
 	statsock_stop(ss);

@@ -103,6 +103,13 @@ struct hv_dom_usage {
 };
 int hv_domain_usage(struct hv *hv, uint32_t domid, struct hv_dom_usage *u);
 
+/*
+ * The same counts seen from a domain's view p (in-process or a domain
+ * process of a multi-process machine): any live domain, not only p's.
+ * \return 0, -ESRCH (no such domain), -EINVAL (p is not a sim view).
+ */
+int plat_sim_usage(struct plat *p, uint32_t domid, struct hv_dom_usage *u);
+
 /* A privileged (toolstack) libxenstore handle; NULL and errno on error. */
 struct xs_handle *hv_xs_open_priv(struct hv *hv);
 

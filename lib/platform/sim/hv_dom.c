@@ -555,19 +555,20 @@ hv_domain_count(struct hv *hv)
 	return (n);
 }
 
+/*
+ * The counts of hv_domain_usage from machine memory alone, which every
+ * view maps too; without the machine's lock a domain dying meanwhile
+ * gives a snapshot of its teardown.
+ */
 int
-hv_domain_usage(struct hv *hv, uint32_t domid, struct hv_dom_usage *u)
+hv_shm_usage(const struct hv_shm *m, uint32_t domid, struct hv_dom_usage *u)
 {
-	const struct hv_shm *m = &hv->hv_shm;
 	unsigned int slot, g;
 	uint32_t gen, i, hwm;
 
 	memset(u, 0, sizeof(*u));
-	pthread_mutex_lock(&hv->hv_lock);
-	if (hv_dom_find(m, domid, &slot, &gen) != 0) {
-		pthread_mutex_unlock(&hv->hv_lock);
+	if (hv_dom_find(m, domid, &slot, &gen) != 0)
 		return (-ESRCH);
-	}
 	hwm = XU_MIN(atomic_load(&hv_dom_at(m, slot)->dom_gnt_hwm),
 	    m->hv_geom.hv_nents);
 	for (i = 0; i < hwm; i++)
@@ -585,6 +586,16 @@ hv_domain_usage(struct hv *hv, uint32_t domid, struct hv_dom_usage *u)
 		if (g != slot)
 			u->du_mapped +=
 			    atomic_load(&m->hv_hdr->hv_pins[g][slot]);
-	pthread_mutex_unlock(&hv->hv_lock);
 	return (0);
+}
+
+int
+hv_domain_usage(struct hv *hv, uint32_t domid, struct hv_dom_usage *u)
+{
+	int error;
+
+	pthread_mutex_lock(&hv->hv_lock);
+	error = hv_shm_usage(&hv->hv_shm, domid, u);
+	pthread_mutex_unlock(&hv->hv_lock);
+	return (error);
 }

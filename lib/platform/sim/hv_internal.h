@@ -306,6 +306,8 @@ int hv_m_arena_fd(struct hv *hv, unsigned int slot, uint32_t gen, int *fd);
 void hv_m_release_leases(struct hv *hv, unsigned int slot, uint32_t gen,
     uint32_t view_id);
 void hv_put(struct hv *hv);
+int hv_shm_usage(const struct hv_shm *m, uint32_t domid,
+    struct hv_dom_usage *u);
 int hv_xs_path(const char *dir, uint32_t domid, char *buf, size_t len);
 
 /* hv_evtchn.c (machine side) */

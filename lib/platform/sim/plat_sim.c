@@ -370,6 +370,14 @@ hv_plat_stats(struct plat *p, struct plat_stats *st)
 	hv_ref_counts(v, &st->ps_refs_in_use, &st->ps_refs_total);
 }
 
+int
+plat_sim_usage(struct plat *p, uint32_t domid, struct hv_dom_usage *u)
+{
+	if (p == NULL || p->pl_ops != &hv_plat_ops)
+		return (-EINVAL);
+	return (hv_shm_usage(&hv_view_of(p)->hv_shm, domid, u));
+}
+
 const struct plat_ops hv_plat_ops = {
 	.po_name = "sim",
 	.po_caps = PLAT_CAP_GNT_PER_PAGE | PLAT_CAP_GNT_READONLY |
