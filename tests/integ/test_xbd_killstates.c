@@ -282,7 +282,7 @@ ks_run(struct ks_vbd *k, const char *side, const char *const *names,
 	unsigned int n = xt_env_count("XBD_KILLSTATES_CYCLES",
 			 KS_DEFAULT_CYCLES),
 		     c, t = 0, rounds = 0;
-	struct xt_res r0;
+	struct xt_res r0 = { 0 };
 	long t0 = ks_now_ms(), ms;
 	int s;
 

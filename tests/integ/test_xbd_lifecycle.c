@@ -155,7 +155,7 @@ test_cycles(void **state)
 {
 	struct hv_dom_usage u0, u1;
 	struct xemb_opts eo;
-	struct xt_res r0;
+	struct xt_res r0 = { 0 };
 	struct lc l;
 	char img[] = "/tmp/xbd-lifecycle.XXXXXX";
 	unsigned int n = xt_env_count("XBD_LIFECYCLE_CYCLES",
