@@ -57,17 +57,22 @@ echo "--- multi-process: hv, serve, attach, stat"
 m=$tmp/m
 truncate -s 128M "$tmp/disk.img"
 machine_start "$m" "$tmp/disk.img"
-# attach LOG: `xbd attach` as domain 2 in the background ($apid), with a
-# verified workload; returns once it holds the disk.
-attach() {
-	local i
-	"$xbd" attach --dir "$m" --domid 2 --workload 1 xvda >"$1" 2>&1 &
+# attach_bg LOG [OPTION...]: `xbd attach` as domain 2 in the background
+# ($apid); returns once it holds the disk.
+attach_bg() {
+	local log=$1 i
+	shift
+	"$xbd" attach --dir "$m" --domid 2 "$@" xvda >"$log" 2>&1 &
 	apid=$!
 	pids+=($apid)
 	for i in $(seq 100); do
-		grep -q 'attached; SIGINT' "$1" && break
+		grep -q 'attached; SIGINT' "$log" && break
 		sleep 0.1
 	done
+}
+# attach LOG: the same with a verified workload, which must be clean.
+attach() {
+	attach_bg "$1" --workload 1
 	cat "$1"
 	grep -q ' 0 bad, 0 errors' "$1"
 }
@@ -113,13 +118,8 @@ echo "--- SIGINT detaches, whichever thread the kernel hands it to"
 # thread paused and the disk attached.
 for i in $(seq 10); do
 	vbd_gone
-	"$xbd" attach --dir "$m" --domid 2 xvda >"$tmp/sig.log" 2>&1 &
-	spid=$!
-	pids+=($spid)
-	for j in $(seq 100); do
-		grep -q 'attached; SIGINT' "$tmp/sig.log" && break
-		sleep 0.1
-	done
+	attach_bg "$tmp/sig.log"
+	spid=$apid
 	kill -INT $spid
 	for j in $(seq 50); do
 		kill -0 $spid 2>/dev/null || break
