@@ -90,17 +90,36 @@ struct xbb_opts {
 				     and flush to this file, created or
 				     truncated at start (a test tool: see
 				     xbb_wlog.h; NULL: off, the default) */
+	const char *o_state_dir;  /* directory for the rings' shadows and the
+				     backend's lock (xbb_shadow.h), which let
+				     a restarted backend resume connected
+				     rings; it must outlive the process and
+				     exist (NULL: none, the default: a ring
+				     can then be resumed only when idle) */
+	bool o_keep_connected;	  /* xbb_stop() leaves connected vbds
+				     connected: it drains the rings, pushes
+				     every response and unmaps, for the next
+				     backend to resume (default false:
+				     Closing, then Closed) */
 };
 
 void xbb_opts_init(struct xbb_opts *o);
+
+/*
+ * The process serving backend domain domid with state directory dir
+ * (o_state_dir), for a message when xbb_start() said -EBUSY.
+ * \return its pid, or a negative errno (-ENOENT: none recorded).
+ */
+int xbb_holder(const char *dir, uint32_t domid);
 
 /*
  * Start serving: open a XenStore handle as the platform's domain, watch
  * /local/domain/<me>/backend/vbd/ and serve each vbd that appears there.
  * o may be NULL for the defaults.
  * \return 0, -EINVAL (an option out of range, o_size too large),
- *         -ENOSYS/-EPERM (no io_uring on this host), -ENOMEM, or an
- *         error from XenStore.
+ *         -ENOSYS/-EPERM (no io_uring on this host), -EBUSY (another
+ *         backend holds o_state_dir's lock for this domain), -ENOMEM,
+ *         or an error from XenStore.
  * \note p must outlive the backend.
  */
 int xbb_start(struct plat *p, const struct xbb_opts *o, struct xbb **out);
@@ -108,7 +127,9 @@ int xbb_start(struct plat *p, const struct xbb_opts *o, struct xbb **out);
 /*
  * Stop serving and free everything: each device finishes the I/O in
  * flight, is disconnected (rings and grants unmapped, channels closed)
- * and left Closed in XenStore.  NULL is a no-op.
+ * and left Closed in XenStore, or with o_keep_connected left as it is,
+ * every response pushed, for the next backend to resume.  NULL is a
+ * no-op.
  */
 void xbb_stop(struct xbb *b);
 
@@ -206,6 +227,11 @@ struct xbb_stats {
 	/* Notification storms (late EOI, XSA-332). */
 	uint64_t st_events_spurious; /* events that brought no request */
 	uint64_t st_eoi_delayed;     /* of which kept masked for a while */
+	/* Restarts (xbb_shadow.h). */
+	uint64_t st_replayed; /* requests a previous backend took and did
+				 not answer visibly, re-executed */
+	uint64_t st_resumes;  /* rings taken over from a previous backend
+				 under a connected frontend */
 };
 
 /*

@@ -21,12 +21,17 @@
  */
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "xbb_internal.h"
 #include "xenbus/xbus.h"
+
+/* How long a resume waits for the previous backend's port to close. */
+#define XBB_REBIND_MS 3000
+#define XBB_REBIND_STEP_MS 10
 
 /* Report why connecting failed, in the store and to the log. */
 static int
@@ -138,9 +143,113 @@ xbb_read_protocol(struct xbb_dev *dev, enum xring_abi *abi)
 	return (rc);
 }
 
-/* Map a ring, bind its channel, set up its memory and io_uring. */
+/* What identifies this connection of ring r to its shadow. */
+static void
+xbb_shadow_key_of(const struct xbb_dev *dev, const struct xbb_ring *r,
+    struct xbb_shadow_key *key)
+{
+	unsigned int i;
+
+	memset(key, 0, sizeof(*key));
+	key->sk_slots = r->rg_slots;
+	key->sk_npages = r->rg_cfg.rc_npages;
+	key->sk_abi = (uint32_t)dev->xb_abi;
+	key->sk_port = r->rg_cfg.rc_port;
+	for (i = 0; i < r->rg_cfg.rc_npages; i++)
+		key->sk_refs[i] = r->rg_cfg.rc_refs[i];
+}
+
+/*
+ * Resume a ring a previous backend served under a connected frontend
+ * (a restart): with its shadow, take requests where it stopped and
+ * re-execute the ones it left without a visible response; without one,
+ * only a ring with nothing outstanding is safe to take over.
+ */
 static int
-xbb_ring_attach(struct xbb_dev *dev, struct xbb_ring *r, const char **why)
+xbb_ring_resume(struct xbb_ring *r, const struct xbb_shadow_key *key, bool same)
+{
+	enum xring_abi abi = (enum xring_abi)key->sk_abi;
+	int rc;
+
+	if (!same) {
+		if (!xring_back_idle(&r->rg_xr))
+			return (-ESTALE);
+		xbb_shadow_reset(&r->rg_sw, key,
+		    xring_back_rsp_next(&r->rg_xr));
+		return (0);
+	}
+	if ((r->rg_replay.sr_slots = calloc(r->rg_slots,
+		 sizeof(*r->rg_replay.sr_slots))) == NULL)
+		return (-ENOMEM);
+	if ((rc = xbb_shadow_recover(&r->rg_sw, xring_back_rsp_next(&r->rg_xr),
+		 &r->rg_replay)) != 0)
+		return (rc);
+	return (xring_back_resume(&r->rg_xr, r->rg_sring, key->sk_npages, abi,
+	    r->rg_replay.sr_req_cons));
+}
+
+/*
+ * Take the mapped ring over: a new connection starts at its rsp_prod
+ * (0), a resumed one where the previous backend stopped.
+ */
+static int
+xbb_ring_adopt(struct xbb_dev *dev, struct xbb_ring *r, bool resume,
+    const char **why)
+{
+	const struct xbb *b = dev->xb_bk;
+	struct xbb_shadow_key key;
+	bool same = false;
+	int rc;
+
+	xbb_shadow_key_of(dev, r, &key);
+	if (b->bk_opts.o_state_dir != NULL &&
+	    (rc = xbb_shadow_open(&r->rg_sw, b->bk_opts.o_state_dir,
+		 plat_domid(b->bk_plat), dev->xb_feid, dev->xb_vdev,
+		 r->rg_index, &key, &same)) != 0) {
+		*why = "opening the ring's shadow";
+		return (rc);
+	}
+	*why = "initialising the ring";
+	if ((rc = xring_back_init(&r->rg_xr, r->rg_sring, key.sk_npages,
+		 dev->xb_abi)) != 0)
+		return (rc);
+	if (!resume) {
+		xbb_shadow_reset(&r->rg_sw, &key,
+		    xring_back_rsp_next(&r->rg_xr));
+		return (0);
+	}
+	*why = same ? "resuming the ring from its shadow" :
+		      "resuming a busy ring without a shadow";
+	if ((rc = xbb_ring_resume(r, &key, same)) != 0)
+		return (rc);
+	xbb_ctr_add(&r->rg_ctrs, XBB_C_RESUMES, 1);
+	return (0);
+}
+
+/*
+ * Bind the frontend's port.  Resuming, the previous backend's end may
+ * not be closed yet (its process still exiting, or the hypervisor not
+ * done with its exit): the port is unbound a moment later.
+ */
+static int
+xbb_ring_bind(struct xbb_dev *dev, struct xbb_ring *r, bool resume)
+{
+	unsigned int waited;
+	int rc;
+
+	for (waited = 0;; waited += XBB_REBIND_STEP_MS) {
+		rc = plat_evtchn_bind_interdomain(r->rg_evh, dev->xb_feid,
+		    r->rg_cfg.rc_port, &r->rg_port);
+		if (rc != -EINVAL || !resume || waited >= XBB_REBIND_MS)
+			return (rc);
+		(void)poll(NULL, 0, XBB_REBIND_STEP_MS);
+	}
+}
+
+/* Map a ring, bind its channel, set up its memory, io_uring, shadow. */
+static int
+xbb_ring_attach(struct xbb_dev *dev, struct xbb_ring *r, bool resume,
+    const char **why)
 {
 	struct plat *p = dev->xb_bk->bk_plat;
 	int rc;
@@ -151,19 +260,13 @@ xbb_ring_attach(struct xbb_dev *dev, struct xbb_ring *r, const char **why)
 		*why = "mapping the ring";
 		return (rc);
 	}
-	if ((rc = xring_back_init(&r->rg_xr, r->rg_sring, r->rg_cfg.rc_npages,
-		 dev->xb_abi)) != 0) {
-		*why = "initialising the ring";
-		return (rc);
-	}
 	/* One handle per ring: it is polled by that ring's thread only. */
 	if ((rc = plat_evtchn_open(p, &r->rg_evh)) != 0) {
 		r->rg_evh = NULL;
 		*why = "opening an event channel";
 		return (rc);
 	}
-	if ((rc = plat_evtchn_bind_interdomain(r->rg_evh, dev->xb_feid,
-		 r->rg_cfg.rc_port, &r->rg_port)) != 0) {
+	if ((rc = xbb_ring_bind(dev, r, resume)) != 0) {
 		*why = "binding event-channel";
 		return (rc);
 	}
@@ -172,7 +275,7 @@ xbb_ring_attach(struct xbb_dev *dev, struct xbb_ring *r, const char **why)
 		*why = "setting up the ring's I/O";
 		return (rc);
 	}
-	return (0);
+	return (xbb_ring_adopt(dev, r, resume, why));
 }
 
 static void
@@ -181,6 +284,8 @@ xbb_ring_detach(struct xbb_dev *dev, struct xbb_ring *r)
 	struct plat *p = dev->xb_bk->bk_plat;
 
 	xbb_ring_fini(r);
+	/* Kept for the next backend only when we leave it connected. */
+	xbb_shadow_close(&r->rg_sw, !dev->xb_keep);
 	if (r->rg_bound)
 		(void)plat_evtchn_unbind(r->rg_evh, r->rg_port);
 	r->rg_bound = false;
@@ -192,7 +297,7 @@ xbb_ring_detach(struct xbb_dev *dev, struct xbb_ring *r)
 }
 
 int
-xbb_connect(struct xbb_dev *dev)
+xbb_connect(struct xbb_dev *dev, bool resume)
 {
 	const struct xbb_opts *o = &dev->xb_bk->bk_opts;
 	struct xs_handle *xs = dev->xb_bk->bk_xs;
@@ -232,6 +337,7 @@ xbb_connect(struct xbb_dev *dev)
 		dev->xb_rings[i].rg_dev = dev;
 		dev->xb_rings[i].rg_index = i;
 		dev->xb_rings[i].rg_kickfd = -1;
+		dev->xb_rings[i].rg_sw.sw_fd = -1;
 		dev->xb_rings[i].rg_cfg.rc_npages = npages;
 	}
 	for (i = 0; i < dev->xb_nrings; i++) {
@@ -242,7 +348,8 @@ xbb_connect(struct xbb_dev *dev)
 			    dev->xb_fepath, i);
 		if ((rc = xbb_read_ring(dev, dir, &dev->xb_rings[i].rg_cfg,
 			 &why)) != 0 ||
-		    (rc = xbb_ring_attach(dev, &dev->xb_rings[i], &why)) != 0)
+		    (rc = xbb_ring_attach(dev, &dev->xb_rings[i], resume,
+			 &why)) != 0)
 			goto fail;
 	}
 	for (i = 0; i < dev->xb_nrings; i++) {

@@ -357,7 +357,7 @@ xbb_dev_connect(struct xbb_dev *dev)
 {
 	int rc;
 
-	if (xbb_connect(dev) != 0) {
+	if (xbb_connect(dev, false) != 0) {
 		/* xbb_connect wrote the error and Closing. */
 		dev->xb_state = XBB_DEV_CLOSING;
 		return;
@@ -376,6 +376,71 @@ xbb_dev_connect(struct xbb_dev *dev)
 	    dev->xb_abi == XRING_ABI_X86_32 ? "x86_32" : "native",
 	    dev->xb_persistent ? ", persistent grants" : "",
 	    (unsigned long long)atomic_load(&dev->xb_sectors));
+}
+
+/* Requests a resume re-executes, over every ring. */
+static unsigned int
+xbb_dev_replays(const struct xbb_dev *dev)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < dev->xb_nrings; i++)
+		n += dev->xb_rings[i].rg_replay.sr_count;
+	return (n);
+}
+
+/*
+ * A vbd found Connected on both sides when we first look at it was
+ * served by a backend that stopped or died (a restart, an upgrade).
+ * Linux blkfront takes Closing under an open disk as its end, and
+ * Connected after a protocol error as a new disk (a kernel BUG), so
+ * the rings are taken over without a state change.
+ */
+static bool
+xbb_dev_resumable(const struct xbb_dev *dev)
+{
+	struct xs_handle *xs = dev->xb_bk->bk_xs;
+
+	/* Read here: the frontend's path is known only once configured. */
+	return (xbus_read_state(xs, dev->xb_fepath) == XenbusStateConnected &&
+	    xbus_read_state(xs, dev->xb_bepath) == XenbusStateConnected);
+}
+
+/* Publish the size again if the storage changed while nobody served. */
+static int
+xbb_dev_size_check(struct xbb_dev *dev)
+{
+	uint64_t v;
+	int rc;
+
+	rc = xbus_read_u64(dev->xb_bk->bk_xs, XBT_NULL, dev->xb_bepath,
+	    "sectors", UINT64_MAX, &v);
+	if (rc == 0 && v == atomic_load(&dev->xb_sectors))
+		return (0);
+	return (xbb_txn(dev, xbb_connected_fn));
+}
+
+/* Take over a connected vbd (xbb_dev_resumable). */
+static void
+xbb_dev_resume(struct xbb_dev *dev)
+{
+	int rc;
+
+	if (xbb_connect(dev, true) != 0) {
+		/* xbb_connect wrote the error and Closing. */
+		dev->xb_state = XBB_DEV_CLOSING;
+		return;
+	}
+	dev->xb_written = XenbusStateConnected;
+	dev->xb_state = XBB_DEV_CONNECTED;
+	xbb_log(dev->xb_bk,
+	    "vbd %u/%u: resumed: %u ring(s) of %u page(s), %u request(s) "
+	    "to re-execute",
+	    dev->xb_feid, dev->xb_vdev, dev->xb_nrings, dev->xb_npages,
+	    xbb_dev_replays(dev));
+	if ((rc = xbb_dev_size_check(dev)) != 0)
+		xbb_log(dev->xb_bk, "vbd %u/%u: publishing the size: %s",
+		    dev->xb_feid, dev->xb_vdev, strerror(-rc));
 }
 
 /* Report rings their threads found broken, once each. */
@@ -443,7 +508,10 @@ xbb_dev_step(struct xbb_dev *dev, enum xenbus_state fe, bool online)
 			dev->xb_state = XBB_DEV_CLOSING;
 			return;
 		}
-		xbb_dev_prepare(dev);
+		if (xbb_dev_resumable(dev))
+			xbb_dev_resume(dev);
+		else
+			xbb_dev_prepare(dev);
 		break;
 	case XBB_DEV_INITWAIT:
 		if (xbb_fe_ready(fe)) {
@@ -591,6 +659,19 @@ xbb_dev_shutdown(struct xbb_dev *dev)
 {
 	if (dev->xb_state == XBB_DEV_RELEASED || dev->xb_state == XBB_DEV_NEW)
 		return;
+	if (dev->xb_bk->bk_opts.o_keep_connected) {
+		/*
+		 * For the next backend: every request answered and pushed,
+		 * nothing mapped, the shadows kept, and no state written
+		 * that the frontend could take for the end of the disk.
+		 */
+		dev->xb_keep = dev->xb_state == XBB_DEV_CONNECTED;
+		xbb_disconnect(dev);
+		if (dev->xb_keep)
+			xbb_log(dev->xb_bk, "vbd %u/%u: left connected",
+			    dev->xb_feid, dev->xb_vdev);
+		return;
+	}
 	if (dev->xb_rings != NULL)
 		xbb_set_state(dev, XenbusStateClosing);
 	xbb_disconnect(dev);

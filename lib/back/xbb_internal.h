@@ -39,6 +39,7 @@
 #include "platform/plat.h"
 #include "ring/xring.h"
 #include "xbb.h"
+#include "xbb_shadow.h"
 
 struct xs_handle;
 struct xbb_dev;
@@ -142,6 +143,8 @@ enum xbb_ctr {
 	XBB_C_SYNC_IO,
 	XBB_C_EVENTS_SPURIOUS,
 	XBB_C_EOI_DELAYED,
+	XBB_C_REPLAYED,
+	XBB_C_RESUMES,
 	XBB_C_COUNT
 };
 
@@ -460,7 +463,9 @@ enum xbb_rq {
 	XBB_RQ_WAIT = 1,    /* short of bounce pages or io_uring room */
 	XBB_RQ_BUSY = 2,    /* a storage operation is in flight */
 	XBB_RQ_BARRIER = 3, /* a barrier waiting for the ring to drain */
-	XBB_RQ_COUNT = 4,
+	XBB_RQ_DONE = 4,    /* answered, response not pushed yet: its
+			       shadow entry must not be reused before */
+	XBB_RQ_COUNT = 5,
 	XBB_RQ_NONE = 0xff, /* being worked on, on no queue */
 };
 
@@ -564,10 +569,14 @@ struct xbb_ring {
 	bool rg_copy;		    /* grant copy instead of map */
 	struct xbb_pgc rg_pgc;	    /* persistent grants */
 	struct xbb_pool rg_pool;    /* bounce pages */
-	struct plat_copy_seg *rg_copyseg; /* grant-copy scratch (rg_maxsegs):
-					     copies are synchronous */
-	unsigned int rg_unpushed;	  /* responses not yet pushed */
-	uint64_t rg_kickbuf;		  /* eventfd read target */
+	struct plat_copy_seg *rg_copyseg;   /* grant-copy scratch (rg_maxsegs):
+					       copies are synchronous */
+	unsigned int rg_unpushed;	    /* responses not yet pushed */
+	struct xbb_shadow rg_sw;	    /* taken requests, in a file that
+					       outlives us (sw_fd -1: none) */
+	struct xbb_shadow_replay rg_replay; /* what a dead backend left to
+					       re-execute, at start */
+	uint64_t rg_kickbuf;		    /* eventfd read target */
 	/* Late EOI (common/xu_eoi.h): rg_port stays masked from its event
 	   until the intake after it, longer when it brought nothing. */
 	bool rg_eoi_owed;		    /* an event was taken: unmask
@@ -654,6 +663,8 @@ struct xbb_dev {
 	bool xb_persistent;	      /* persistent grants in use */
 	struct xbb_ring *xb_rings;    /* xb_nrings rings, or NULL */
 	uint64_t xb_connects;	      /* connections so far */
+	bool xb_keep;		      /* disconnecting for the next backend:
+					 keep the rings' shadows */
 	struct xbb_ctrs xb_hist;      /* counters of past connections */
 };
 
@@ -669,11 +680,17 @@ void xbb_dev_destroy(struct xbb_dev *dev);
 /* Create the record for a directory the toolstack made (locked). */
 int xbb_dev_create(struct xbb *b, uint32_t feid, uint32_t vdev,
     struct xbb_dev **out);
-/* Stop serving at backend shutdown: disconnect and write Closed. */
+/*
+ * Stop serving at backend shutdown: disconnect and write Closed, or with
+ * o_keep_connected, disconnect and leave the store as it is.
+ */
 void xbb_dev_shutdown(struct xbb_dev *dev);
 
-/* Read the transport, map, bind, start the rings (xbb_connect.c). */
-int xbb_connect(struct xbb_dev *dev);
+/*
+ * Read the transport, map, bind, start the rings (xbb_connect.c); with
+ * resume, take over rings a previous backend served (a restart).
+ */
+int xbb_connect(struct xbb_dev *dev, bool resume);
 /* Stop the rings (draining), unmap, unbind, free. Idempotent. */
 void xbb_disconnect(struct xbb_dev *dev);
 /* Wake the control thread (from an I/O thread: a ring broke). */
@@ -705,6 +722,7 @@ struct xbb {
 	int bk_stopfd;		       /* eventfd: xbb_stop -> control */
 	int bk_kickfd;		       /* eventfd: I/O threads -> control */
 	struct xbb_wlog bk_wlog;       /* write log (o_log_writes) */
+	int bk_lockfd;		       /* o_state_dir's lock, or -1 */
 };
 
 #endif /* XBD_XBB_INTERNAL_H */

@@ -145,6 +145,7 @@ xbb_req_finish(struct xbb_ring *r, struct xbb_req *req)
 		[XBB_CAUSE_NOTSUPP] = XBB_C_ERR_EOPNOTSUPP,
 	};
 	struct xbb_req *bar;
+	RING_IDX rsp;
 	int16_t status;
 
 	XU_ASSERT(req->br_q == XBB_RQ_NONE, ("finishing a queued request"));
@@ -170,10 +171,12 @@ xbb_req_finish(struct xbb_ring *r, struct xbb_req *req)
 		break;
 	}
 	/* Three fields, written one by one by the wrapper (XSA-216). */
+	rsp = xring_back_rsp_next(&r->rg_xr);
 	xring_back_put_rsp(&r->rg_xr, req->br_info.ri_id,
 	    req->br_info.ri_rsp_op, status);
+	xbb_shadow_answer(&r->rg_sw, (uint32_t)(req - r->rg_reqs), rsp);
 	r->rg_unpushed++;
-	xbb_rq_put(r, req, XBB_RQ_FREE, false);
+	xbb_rq_put(r, req, XBB_RQ_DONE, false);
 	XU_ASSERT(r->rg_inflight > 0, ("in-flight underflow"));
 	r->rg_inflight--;
 	xbb_ctr_set(&r->rg_ctrs, XBB_C_IN_FLIGHT, r->rg_inflight);
@@ -576,17 +579,46 @@ xbb_ring_open(const struct xbb_ring *r)
 	    r->rg_barrier == NULL);
 }
 
+static void xbb_ring_push(struct xbb_ring *r);
+
+/*
+ * Re-execute what a previous backend took and left unanswered (its
+ * shadow), in the order it took them, before taking anything new.  A
+ * barrier among them holds the rest back until it is done, as it did
+ * the first time.
+ * \return true once every one has been started.
+ */
+static bool
+xbb_ring_replay(struct xbb_ring *r)
+{
+	struct xbb_shadow_replay *rp = &r->rg_replay;
+	struct xbb_req *req;
+	uint32_t slot;
+
+	while (rp->sr_done < rp->sr_count && r->rg_barrier == NULL) {
+		slot = rp->sr_slots[rp->sr_done++];
+		req = &r->rg_reqs[slot];
+		xbb_rq_remove(r, req);
+		r->rg_inflight++;
+		xbb_ctr_set(&r->rg_ctrs, XBB_C_IN_FLIGHT, r->rg_inflight);
+		xbb_ctr_add(&r->rg_ctrs, XBB_C_REPLAYED, 1);
+		xbb_req_begin(r, req, xbb_shadow_req(&r->rg_sw, slot));
+	}
+	return (rp->sr_done == rp->sr_count);
+}
+
 static void
 xbb_ring_intake(struct xbb_ring *r)
 {
 	union xring_req wire;
 	struct xbb_req *req;
+	RING_IDX idx;
 	int i, n;
 
 	r->rg_more = false;
 	/* A closed intake cannot tell a storm from work: not spurious. */
 	r->rg_work = true;
-	if (!xbb_ring_open(r))
+	if (!xbb_ring_open(r) || !xbb_ring_replay(r))
 		return;
 	if ((n = xring_back_poll(&r->rg_xr)) < 0) {
 		xbb_ring_broken(r);
@@ -600,12 +632,20 @@ xbb_ring_intake(struct xbb_ring *r)
 	r->rg_lim.l_sectors = atomic_load_explicit(&xbb_ring_dev(r)->xb_sectors,
 	    memory_order_relaxed);
 	for (i = 0; i < n && r->rg_barrier == NULL; i++) {
-		/* The ring never offers more requests than we have slots. */
+		/*
+		 * The ring never offers more requests than we have slots
+		 * free or answered; pushing the answered frees theirs.
+		 */
+		if (TAILQ_EMPTY(&r->rg_q[XBB_RQ_FREE]))
+			xbb_ring_push(r);
 		req = TAILQ_FIRST(&r->rg_q[XBB_RQ_FREE]);
 		XU_ASSERT(req != NULL,
 		    ("no free request, %u in flight", r->rg_inflight));
 		xbb_rq_remove(r, req);
+		idx = xring_back_req_next(&r->rg_xr);
 		xring_back_take(&r->rg_xr, &wire);
+		xbb_shadow_take(&r->rg_sw, (uint32_t)(req - r->rg_reqs), idx,
+		    &wire);
 		r->rg_inflight++;
 		xbb_ctr_set(&r->rg_ctrs, XBB_C_IN_FLIGHT, r->rg_inflight);
 		if (r->rg_inflight >
@@ -618,10 +658,15 @@ xbb_ring_intake(struct xbb_ring *r)
 		r->rg_more = false;
 }
 
-/* Publish queued responses; notify only when the frontend asked. */
+/*
+ * Publish queued responses; notify only when the frontend asked.  Their
+ * requests' slots (and shadow entries) are free from now on.
+ */
 static void
 xbb_ring_push(struct xbb_ring *r)
 {
+	struct xbb_req *req;
+
 	if (r->rg_unpushed == 0)
 		return;
 	r->rg_unpushed = 0;
@@ -630,6 +675,10 @@ xbb_ring_push(struct xbb_ring *r)
 		xbb_ctr_add(&r->rg_ctrs, XBB_C_NOTIFY_SENT, 1);
 	} else {
 		xbb_ctr_add(&r->rg_ctrs, XBB_C_NOTIFY_SKIPPED, 1);
+	}
+	while ((req = TAILQ_FIRST(&r->rg_q[XBB_RQ_DONE])) != NULL) {
+		xbb_rq_remove(r, req);
+		xbb_rq_put(r, req, XBB_RQ_FREE, false);
 	}
 }
 
@@ -1029,16 +1078,19 @@ xbb_ring_fini(struct xbb_ring *r)
 	/* Only an abandoned thread leaves requests holding grants. */
 	if (r->rg_reqs != NULL)
 		for (i = 0; i < r->rg_slots; i++)
-			if (r->rg_reqs[i].br_q != XBB_RQ_FREE)
+			if (r->rg_reqs[i].br_q != XBB_RQ_FREE &&
+			    r->rg_reqs[i].br_q != XBB_RQ_DONE)
 				xbb_grant_release(r, &r->rg_reqs[i]);
 	xbb_io_fini(&r->rg_io);
 	xbb_grant_teardown(r);
 	if (r->rg_kickfd >= 0)
 		close(r->rg_kickfd);
 	r->rg_kickfd = -1;
+	free(r->rg_replay.sr_slots);
 	free(r->rg_copyseg);
 	free(r->rg_bulk);
 	free(r->rg_reqs);
+	r->rg_replay.sr_slots = NULL;
 	r->rg_copyseg = NULL;
 	r->rg_bulk = NULL;
 	r->rg_reqs = NULL;

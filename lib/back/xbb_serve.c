@@ -319,6 +319,7 @@ xbb_create(struct plat *p, const struct xbb_opts *o, struct xbb **out)
 		return (rc);
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		return (-ENOMEM);
+	b->bk_lockfd = -1;
 	/* Fields a shorter (older) opts struct lacks keep their defaults. */
 	xbb_opts_init(&b->bk_opts);
 	if (o != NULL)
@@ -338,6 +339,10 @@ xbb_create(struct plat *p, const struct xbb_opts *o, struct xbb **out)
 	}
 	b->bk_plat = p;
 	b->bk_stopfd = b->bk_kickfd = -1;
+	if (b->bk_opts.o_state_dir != NULL &&
+	    (rc = b->bk_lockfd =
+		    xbb_shadow_lock(b->bk_opts.o_state_dir, plat_domid(p))) < 0)
+		goto fail_alloc;
 	if ((rc = xbb_wlog_open(&b->bk_wlog, b->bk_opts.o_log_writes)) != 0)
 		goto fail_alloc;
 	TAILQ_INIT(&b->bk_devs);
@@ -375,6 +380,8 @@ fail_fds:
 fail_wlog:
 	xbb_wlog_close(&b->bk_wlog);
 fail_alloc:
+	if (b->bk_lockfd >= 0)
+		close(b->bk_lockfd);
 	free(b);
 	return (rc);
 }
@@ -420,6 +427,9 @@ xbb_stop(struct xbb *b)
 	pthread_mutex_destroy(&b->bk_lock);
 	/* Every ring has stopped: nothing appends any more. */
 	xbb_wlog_close(&b->bk_wlog);
+	/* Last: the next backend may take the vbds over from here on. */
+	if (b->bk_lockfd >= 0)
+		close(b->bk_lockfd);
 	free(b);
 }
 

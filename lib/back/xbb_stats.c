@@ -73,6 +73,8 @@ static const struct {
 	XBB_STAT(XBB_C_SYNC_IO, st_sync_io, XBB_K_SUM),
 	XBB_STAT(XBB_C_EVENTS_SPURIOUS, st_events_spurious, XBB_K_SUM),
 	XBB_STAT(XBB_C_EOI_DELAYED, st_eoi_delayed, XBB_K_SUM),
+	XBB_STAT(XBB_C_REPLAYED, st_replayed, XBB_K_SUM),
+	XBB_STAT(XBB_C_RESUMES, st_resumes, XBB_K_SUM),
 };
 
 /* Add one set of counters into the words of st. */

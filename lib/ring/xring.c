@@ -192,6 +192,46 @@ xring_back_init(struct xring_back *xr, void *sring, unsigned int npages,
 	return (0);
 }
 
+int
+xring_back_resume(struct xring_back *xr, void *sring, unsigned int npages,
+    enum xring_abi abi, RING_IDX req_cons)
+{
+	struct blkif_back_ring *r;
+	RING_IDX prod;
+	int rc;
+
+	if ((rc = xring_back_init(xr, sring, npages, abi)) != 0)
+		return (rc);
+	r = &xr->xr_u.native; /* the shared private layout, see below */
+	prod = xring_load(&r->sring->req_prod);
+	/* Taken, unanswered requests and untaken ones each fit one ring. */
+	if (req_cons - r->rsp_prod_pvt > RING_SIZE(r) ||
+	    prod - req_cons > RING_SIZE(r))
+		return (-ESTALE);
+	r->req_cons = req_cons;
+	return (0);
+}
+
+bool
+xring_back_idle(const struct xring_back *xr)
+{
+	const struct blkif_back_ring *r = &xr->xr_u.native;
+
+	return (xring_load(&r->sring->req_prod) == r->rsp_prod_pvt);
+}
+
+RING_IDX
+xring_back_req_next(const struct xring_back *xr)
+{
+	return (xr->xr_u.native.req_cons);
+}
+
+RING_IDX
+xring_back_rsp_next(const struct xring_back *xr)
+{
+	return (xr->xr_u.native.rsp_prod_pvt);
+}
+
 /*
  * Both back rings share the layout of their private part (rsp_prod_pvt,
  * req_cons, nr_ents, sring) and of the shared header; only the slots

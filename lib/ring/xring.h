@@ -132,6 +132,31 @@ int xring_back_init(struct xring_back *xr, void *sring, unsigned int npages,
     enum xring_abi abi);
 
 /*
+ * Attach to a ring a previous backend served and resume where it stopped:
+ * responses at the ring's published response producer (what the
+ * frontend has seen), requests at req_cons, the first request that
+ * backend did not take (from its shadow, xbb_shadow.c).
+ * \return 0, -EINVAL for a bad page count or ABI, -ESTALE when req_cons
+ *         is not between the response producer and the request producer
+ *         within one ring.
+ */
+int xring_back_resume(struct xring_back *xr, void *sring, unsigned int npages,
+    enum xring_abi abi, RING_IDX req_cons);
+
+/*
+ * Has every request the frontend published been answered and pushed?
+ * Then a backend may attach at rsp_prod without knowing what the last
+ * one took.  Read once.
+ */
+bool xring_back_idle(const struct xring_back *xr);
+
+/* Ring index of the next request xring_back_take() will copy. */
+RING_IDX xring_back_req_next(const struct xring_back *xr);
+
+/* Ring index of the slot the next xring_back_put_rsp() will write. */
+RING_IDX xring_back_rsp_next(const struct xring_back *xr);
+
+/*
  * Validate the frontend's request producer and count the requests that
  * may be taken now: never more than there are free response slots.
  * \return that count, or -EIO when the producer runs more than a ring

@@ -175,6 +175,13 @@ int xbus_vbd_add(struct xs_handle *xs, const struct xbus_vbd *v);
 int xbus_vbd_hotplug(struct xs_handle *xs, const struct xbus_vbd *v,
     unsigned int timeout_ms);
 
+/*
+ * Is the vbd there as v describes it (same params), its hotplug step
+ * done?  Then a backend that died left it, and the next one may take it
+ * over instead of creating it again under its frontend.
+ */
+bool xbus_vbd_exists(struct xs_handle *xs, const struct xbus_vbd *v);
+
 /* How long libxl waits for a new backend to reach InitWait. */
 #define XBUS_INIT_TIMEOUT_MS 10000
 

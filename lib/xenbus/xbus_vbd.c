@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -193,6 +194,24 @@ xbus_vbd_add(struct xs_handle *xs, const struct xbus_vbd *v)
 	if (v->v_params == NULL || v->v_vdev == 0)
 		return (-EINVAL);
 	return (xbus_txn(xs, xbus_vbd_add_fn, v));
+}
+
+bool
+xbus_vbd_exists(struct xs_handle *xs, const struct xbus_vbd *v)
+{
+	char fe[XBUS_PATH_MAX], be[XBUS_PATH_MAX], *params, *hp;
+	bool same;
+
+	if (xbus_vbd_paths(v, fe, sizeof(fe), be, sizeof(be)) != 0 ||
+	    xbus_read(xs, XBT_NULL, be, "params", &params) != 0)
+		return (false);
+	same = strcmp(params, v->v_params) == 0;
+	free(params);
+	if (!same || xbus_read(xs, XBT_NULL, be, "hotplug-status", &hp) != 0)
+		return (false);
+	same = strcmp(hp, "connected") == 0;
+	free(hp);
+	return (same);
 }
 
 static bool

@@ -32,20 +32,25 @@
 
 /* How long the removal of our vbd waits for the frontend to close. */
 #define CMD_SERVE_REMOVE_MS 5000
+/* Where a backend on real Xen keeps its rings' shadows: /run survives
+   the process, not the host, which is what a ring needs. */
+#define CMD_SERVE_XEN_STATE "/run/xbd"
 
 /* The command line, parsed. */
 struct serve_args {
-	const char *sa_dir;   /* the machine's directory (sim) */
-	bool sa_xen;	      /* --platform xen */
-	uint32_t sa_domid;    /* the domain we serve as */
-	const char *sa_name;  /* its name */
-	const char *sa_image; /* --image: a vbd to create */
-	uint32_t sa_frontend; /* its frontend domain */
-	uint32_t sa_vdev;     /* its virtual-device number */
-	bool sa_readonly;     /* mode r */
-	bool sa_quiet;	      /* no diagnostics */
-	bool sa_has_frontend; /* --frontend was given */
-	struct xbb_opts sa_o; /* backend options */
+	const char *sa_dir;	 /* the machine's directory (sim) */
+	bool sa_xen;		 /* --platform xen */
+	uint32_t sa_domid;	 /* the domain we serve as */
+	const char *sa_name;	 /* its name */
+	const char *sa_image;	 /* --image: a vbd to create */
+	uint32_t sa_frontend;	 /* its frontend domain */
+	uint32_t sa_vdev;	 /* its virtual-device number */
+	bool sa_readonly;	 /* mode r */
+	bool sa_quiet;		 /* no diagnostics */
+	bool sa_has_frontend;	 /* --frontend was given */
+	bool sa_close;		 /* --close-on-exit */
+	char sa_state[PATH_MAX]; /* --state-dir, or the default */
+	struct xbb_opts sa_o;	 /* backend options */
 };
 
 /* The toolstack's view of the --image vbd. */
@@ -94,6 +99,13 @@ serve_usage(FILE *out)
 	    "  --sector-size N           sector-size to publish (auto)\n"
 	    "  --log-writes FILE         record completed writes, discards\n"
 	    "                            and flushes for power-loss replay\n"
+	    "  --state-dir DIR           where the rings' shadows live, so a\n"
+	    "                            restarted xbd serve resumes them\n"
+	    "                            (default /run/xbd on Xen, DIR/state\n"
+	    "                            on the simulator)\n"
+	    "  --close-on-exit           close every vbd on exit (default:\n"
+	    "                            leave the toolstack's vbds connected\n"
+	    "                            for the next xbd serve)\n"
 	    "  --quiet                   no diagnostics on stderr\n");
 }
 
@@ -138,6 +150,8 @@ enum serve_opt {
 	SO_LOGW,
 	SO_QUIET,
 	SO_PLATFORM,
+	SO_STATE,
+	SO_CLOSE,
 };
 
 static int
@@ -168,6 +182,8 @@ serve_parse(int argc, char **argv, struct serve_args *a)
 		{ "log-writes", required_argument, NULL, SO_LOGW },
 		{ "quiet", no_argument, NULL, SO_QUIET },
 		{ "platform", required_argument, NULL, SO_PLATFORM },
+		{ "state-dir", required_argument, NULL, SO_STATE },
+		{ "close-on-exit", no_argument, NULL, SO_CLOSE },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool has_domid = false;
@@ -261,6 +277,13 @@ serve_parse(int argc, char **argv, struct serve_args *a)
 		case SO_QUIET:
 			a->sa_quiet = true;
 			break;
+		case SO_STATE:
+			snprintf(a->sa_state, sizeof(a->sa_state), "%s",
+			    optarg);
+			break;
+		case SO_CLOSE:
+			a->sa_close = true;
+			break;
 		case SO_PLATFORM:
 			if (!plat_known(optarg)) {
 				fprintf(stderr,
@@ -306,7 +329,48 @@ serve_parse(int argc, char **argv, struct serve_args *a)
 		a->sa_name = a->sa_domid == 0 ? "Domain-0" : "xbd-serve";
 	if (!a->sa_quiet)
 		a->sa_o.o_log = serve_log;
+	if (a->sa_state[0] == '\0' &&
+	    (size_t)snprintf(a->sa_state, sizeof(a->sa_state), "%s%s",
+		a->sa_xen ? CMD_SERVE_XEN_STATE : a->sa_dir,
+		a->sa_xen ? "" : "/state") >= sizeof(a->sa_state)) {
+		fprintf(stderr, "xbd serve: --dir: path too long\n");
+		return (-EINVAL);
+	}
+	a->sa_o.o_state_dir = a->sa_state;
+	a->sa_o.o_keep_connected = !a->sa_close;
 	return (0);
+}
+
+/* The state directory (mode 0700: the shadows hold guests' requests). */
+static int
+serve_state_dir(const char *dir)
+{
+	if (mkdir(dir, 0700) == 0 || errno == EEXIST)
+		return (0);
+	fprintf(stderr, "xbd serve: --state-dir %s: %s\n", dir,
+	    strerror(errno));
+	return (-errno);
+}
+
+/* Start the backend; say who else serves the domain if one does. */
+static int
+serve_start(struct plat *p, struct serve_args *a, struct xbb **b)
+{
+	int rc, pid;
+
+	if ((rc = serve_state_dir(a->sa_state)) != 0)
+		return (rc);
+	if ((rc = xbb_start(p, &a->sa_o, b)) == 0)
+		return (0);
+	if (rc == -EBUSY && (pid = xbb_holder(a->sa_state, a->sa_domid)) > 0)
+		fprintf(stderr,
+		    "xbd serve: domain %u is already served by pid %d "
+		    "(state directory %s)\n",
+		    a->sa_domid, pid, a->sa_state);
+	else
+		fprintf(stderr, "xbd serve: starting the backend: %s\n",
+		    strerror(-rc));
+	return (rc);
 }
 
 /*
@@ -374,12 +438,20 @@ serve_summary(struct xbb *b, const struct serve_args *a)
 	    (unsigned long long)st.st_bytes_written);
 }
 
-/* Create the --image vbd and run the hotplug step, as libxl does. */
+/*
+ * Create the --image vbd and run the hotplug step, as libxl does; or
+ * take over the one a previous xbd serve left when it died, so that its
+ * frontend carries on (the backend resumes the rings).
+ */
 static int
 serve_vbd_create(struct xs_handle *xs, struct serve_vbd *sv)
 {
 	int rc;
 
+	if (xbus_vbd_exists(xs, &sv->sv_v)) {
+		sv->sv_present = true;
+		return (0);
+	}
 	if ((rc = xbus_vbd_add(xs, &sv->sv_v)) != 0) {
 		fprintf(stderr, "xbd serve: creating the vbd: %s\n",
 		    strerror(-rc));
@@ -527,11 +599,8 @@ cmd_serve(int argc, char **argv)
 			goto out;
 		}
 	}
-	if ((rc = xbb_start(p, &a.sa_o, &b)) != 0) {
-		fprintf(stderr, "xbd serve: starting the backend: %s\n",
-		    strerror(-rc));
+	if ((rc = serve_start(p, &a, &b)) != 0)
 		goto out;
-	}
 	memset(&sv, 0, sizeof(sv));
 	if (a.sa_image != NULL) {
 		sv.sv_v.v_frontend_id = a.sa_frontend;
