@@ -29,3 +29,6 @@ if(TARGET xbd_sim)
 		    ARGS $<TARGET_FILE:xbd>)
 	endif()
 endif()
+xbd_script_test(NAME test_restart
+    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integ/test_restart.sh
+    LABELS "integ;backend;hardening" TIMEOUT 180)
