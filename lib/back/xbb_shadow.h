@@ -28,9 +28,10 @@
  * sh_req_cons past it; answer() records the index of the response slot
  * just written, before rsp_prod is pushed.  A request is pending after
  * a crash when it is TAKEN and sh_req_cons moved past it, or ANSWERED
- * at or past the published rsp_prod.  There are exactly sh_req_cons - rsp_prod
- * of them, which recovery checks.  The ring keeps an answered entry from reuse
- * until its response is pushed (xbb_ring.c, the DONE queue).
+ * at or past the published rsp_prod.  There are exactly sh_req_cons -
+ * rsp_prod of them, which recovery checks.  The ring keeps an answered
+ * entry from reuse until its response is pushed (xbb_ring.c, the DONE
+ * queue).
  *
  * Cost per request: one copy of the request (at most 112 bytes) and
  * four stores to memory that is already mapped; no system call.
@@ -121,14 +122,14 @@ void xbb_shadow_reset(struct xbb_shadow *sw, const struct xbb_shadow_key *key,
 
 /*
  * Find the requests a dead backend took whose responses are not visible
- * at rsp_prod (the ring's published response producer), in the order it
+ * at `pushed` (the ring's published rsp_prod), in the order it
  * took them, and leave the file describing just them: those entries
  * TAKEN, every other one FREE.  Idempotent, and safe to be killed in.
  * \return 0, or -ESTALE when the file is not a consistent shadow (the
  *         pending count differs from req_cons - rsp_prod, an index lies
  *         outside the ring).
  */
-int xbb_shadow_recover(struct xbb_shadow *sw, uint32_t rsp_prod,
+int xbb_shadow_recover(struct xbb_shadow *sw, uint32_t pushed,
     struct xbb_shadow_replay *out);
 
 /* The request in entry slot was taken at ring index idx (I/O thread). */

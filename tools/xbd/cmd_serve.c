@@ -49,6 +49,7 @@ struct serve_args {
 	bool sa_quiet;		 /* no diagnostics */
 	bool sa_has_frontend;	 /* --frontend was given */
 	bool sa_close;		 /* --close-on-exit */
+	bool sa_nostate;	 /* --no-state */
 	char sa_state[PATH_MAX]; /* --state-dir, or the default */
 	struct xbb_opts sa_o;	 /* backend options */
 };
@@ -103,6 +104,8 @@ serve_usage(FILE *out)
 	    "                            restarted xbd serve resumes them\n"
 	    "                            (default /run/xbd on Xen, DIR/state\n"
 	    "                            on the simulator)\n"
+	    "  --no-state                no shadows: a restarted xbd serve\n"
+	    "                            resumes only idle rings\n"
 	    "  --close-on-exit           close every vbd on exit (default:\n"
 	    "                            leave the toolstack's vbds connected\n"
 	    "                            for the next xbd serve)\n"
@@ -152,6 +155,7 @@ enum serve_opt {
 	SO_PLATFORM,
 	SO_STATE,
 	SO_CLOSE,
+	SO_NOSTATE,
 };
 
 static int
@@ -184,6 +188,7 @@ serve_parse(int argc, char **argv, struct serve_args *a)
 		{ "platform", required_argument, NULL, SO_PLATFORM },
 		{ "state-dir", required_argument, NULL, SO_STATE },
 		{ "close-on-exit", no_argument, NULL, SO_CLOSE },
+		{ "no-state", no_argument, NULL, SO_NOSTATE },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool has_domid = false;
@@ -284,6 +289,9 @@ serve_parse(int argc, char **argv, struct serve_args *a)
 		case SO_CLOSE:
 			a->sa_close = true;
 			break;
+		case SO_NOSTATE:
+			a->sa_nostate = true;
+			break;
 		case SO_PLATFORM:
 			if (!plat_known(optarg)) {
 				fprintf(stderr,
@@ -336,7 +344,7 @@ serve_parse(int argc, char **argv, struct serve_args *a)
 		fprintf(stderr, "xbd serve: --dir: path too long\n");
 		return (-EINVAL);
 	}
-	a->sa_o.o_state_dir = a->sa_state;
+	a->sa_o.o_state_dir = a->sa_nostate ? NULL : a->sa_state;
 	a->sa_o.o_keep_connected = !a->sa_close;
 	return (0);
 }
@@ -358,7 +366,7 @@ serve_start(struct plat *p, struct serve_args *a, struct xbb **b)
 {
 	int rc, pid;
 
-	if ((rc = serve_state_dir(a->sa_state)) != 0)
+	if (!a->sa_nostate && (rc = serve_state_dir(a->sa_state)) != 0)
 		return (rc);
 	if ((rc = xbb_start(p, &a->sa_o, b)) == 0)
 		return (0);
