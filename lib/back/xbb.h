@@ -96,6 +96,8 @@ struct xbb_opts {
 				     rings; it must outlive the process and
 				     exist (NULL: none, the default: a ring
 				     can then be resumed only when idle) */
+	bool o_shadows;		  /* keep the rings' shadows in o_state_dir
+				     (default true; false: only the lock) */
 	bool o_keep_connected;	  /* xbb_stop() leaves connected vbds
 				     connected: it drains the rings, pushes
 				     every response and unmaps, for the next

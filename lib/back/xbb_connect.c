@@ -202,7 +202,7 @@ xbb_ring_adopt(struct xbb_dev *dev, struct xbb_ring *r, bool resume,
 	int rc;
 
 	xbb_shadow_key_of(dev, r, &key);
-	if (b->bk_opts.o_state_dir != NULL &&
+	if (b->bk_opts.o_state_dir != NULL && b->bk_opts.o_shadows &&
 	    (rc = xbb_shadow_open(&r->rg_sw, b->bk_opts.o_state_dir,
 		 plat_domid(b->bk_plat), dev->xb_feid, dev->xb_vdev,
 		 r->rg_index, &key, &same)) != 0) {

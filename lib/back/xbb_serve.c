@@ -44,6 +44,7 @@ xbb_opts_init(struct xbb_opts *o)
 	o->o_flush = true;
 	o->o_barrier = true;
 	o->o_discard = true;
+	o->o_shadows = true;
 }
 
 void

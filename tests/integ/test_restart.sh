@@ -17,6 +17,9 @@
 set -euo pipefail
 xbd=$XBD_BUILD/tools/xbd/xbd
 kills=${XBD_RESTART_KILLS:-8}
+# Extra options for the restarted backends (--no-state shows why the
+# shadows are needed: the run fails).
+extra=${XBD_RESTART_SERVE_ARGS:-}
 terms=${XBD_RESTART_TERMS:-4}
 tmp=$(mktemp -d)
 m=$tmp/m
@@ -56,7 +59,8 @@ make_vbd
 
 serve=
 start_serve() {
-	"$xbd" serve --dir "$m" --domid 1 >>"$tmp/serve.log" 2>&1 &
+	# shellcheck disable=SC2086
+	"$xbd" serve --dir "$m" --domid 1 $extra >>"$tmp/serve.log" 2>&1 &
 	serve=$!
 	pids+=($serve)
 }
@@ -77,8 +81,9 @@ echo "$out" | grep -q "already served by pid $serve" || exit 1
 
 echo "--- $kills SIGKILLs and $terms SIGTERMs under a workload"
 secs=$((kills + terms + 4))
-"$xbd" attach --dir "$m" --domid 2 --workload "$secs" --once --stats \
-    >"$tmp/attach.log" 2>&1 &
+# Bounded: a frontend that lost its backend must not hang the test.
+timeout -k 5 $((secs + 60)) "$xbd" attach --dir "$m" --domid 2 \
+    --workload "$secs" --once --stats >"$tmp/attach.log" 2>&1 &
 att=$!
 pids+=($att)
 sleep 1.5

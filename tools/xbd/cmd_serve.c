@@ -104,8 +104,9 @@ serve_usage(FILE *out)
 	    "                            restarted xbd serve resumes them\n"
 	    "                            (default /run/xbd on Xen, DIR/state\n"
 	    "                            on the simulator)\n"
-	    "  --no-state                no shadows: a restarted xbd serve\n"
-	    "                            resumes only idle rings\n"
+	    "  --no-state                no shadows (only the lock): a\n"
+	    "                            restarted xbd serve resumes only\n"
+	    "                            idle rings\n"
 	    "  --close-on-exit           close every vbd on exit (default:\n"
 	    "                            leave the toolstack's vbds connected\n"
 	    "                            for the next xbd serve)\n"
@@ -344,7 +345,8 @@ serve_parse(int argc, char **argv, struct serve_args *a)
 		fprintf(stderr, "xbd serve: --dir: path too long\n");
 		return (-EINVAL);
 	}
-	a->sa_o.o_state_dir = a->sa_nostate ? NULL : a->sa_state;
+	a->sa_o.o_state_dir = a->sa_state;
+	a->sa_o.o_shadows = !a->sa_nostate;
 	a->sa_o.o_keep_connected = !a->sa_close;
 	return (0);
 }
@@ -366,7 +368,7 @@ serve_start(struct plat *p, struct serve_args *a, struct xbb **b)
 {
 	int rc, pid;
 
-	if (!a->sa_nostate && (rc = serve_state_dir(a->sa_state)) != 0)
+	if ((rc = serve_state_dir(a->sa_state)) != 0)
 		return (rc);
 	if ((rc = xbb_start(p, &a->sa_o, b)) == 0)
 		return (0);
