@@ -80,7 +80,9 @@ echo "$out"
 echo "$out" | grep -q "already served by pid $serve" || exit 1
 
 echo "--- $kills SIGKILLs and $terms SIGTERMs under a workload"
-secs=$((kills + terms + 4))
+# Long enough for every restart (about a second each); more for long
+# runs on a busy machine.
+secs=${XBD_RESTART_SECONDS:-$((kills + terms + 4))}
 # Bounded: a frontend that lost its backend must not hang the test.
 timeout -k 5 $((secs + 60)) "$xbd" attach --dir "$m" --domid 2 \
     --workload "$secs" --once --stats >"$tmp/attach.log" 2>&1 &
@@ -89,13 +91,20 @@ pids+=($att)
 sleep 1.5
 plan=$(for i in $(seq "$kills"); do echo KILL; done
 	for i in $(seq "$terms"); do echo TERM; done)
+done=0
 for sig in $(echo "$plan" | shuf); do
 	sleep "0.$((RANDOM % 9 + 1))"
+	kill -0 "$att" 2>/dev/null || break
 	kill -"$sig" "$serve"
 	wait "$serve" 2>/dev/null || true
 	start_serve
+	done=$((done + 1))
 	sleep 0.3
 done
+[ "$done" -eq $((kills + terms)) ] || {
+	echo "the workload ended after $done restarts: raise XBD_RESTART_SECONDS"
+	exit 1
+}
 rc=0
 wait "$att" || rc=$?
 cat "$tmp/attach.log" | grep -v '^dev\.' || true
