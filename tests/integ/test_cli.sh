@@ -34,6 +34,73 @@ set +e
 "$xbd" run /nonexistent/image 2>/dev/null; [ $? -eq 1 ] || exit 1
 set -e
 
+echo "--- option values: one parser, one table of limits"
+# usage_err WANT CMD ARGS...: the command exits 2 and its first line of
+# stderr contains WANT (the option, the value and the accepted range).
+usage_err() {
+	local want=$1 rc=0
+	shift
+	"$xbd" "$@" >/dev/null 2>"$tmp/usage.err" || rc=$?
+	if [ $rc -ne 2 ] || ! grep -qF -- "$want" "$tmp/usage.err"; then
+		echo "xbd $*: exit $rc, wanted 2 and '$want':"
+		cat "$tmp/usage.err"
+		return 1
+	fi
+}
+M=(--dir "$tmp/nomachine")
+usage_err "xbd run: --seconds: '3x' is not a number of seconds" \
+    run --seconds 3x
+usage_err "xbd bench: --runtime: '3x' is not a number of seconds" \
+    bench --runtime 3x
+usage_err "xbd attach: --workload: '3x' is not a number of seconds" \
+    attach "${M[@]}" --domid 2 --workload 3x
+usage_err "xbd run: --bs: '32M' is outside 512..16M" run --bs 32M
+usage_err "xbd bench: --bs: '32M' is outside 512..16M" bench --bs 32M
+usage_err "xbd attach: --bs: '32M' is outside 512..16M" \
+    attach "${M[@]}" --domid 2 --bs 32M
+usage_err "xbd bench: --bs: '1000' is not a multiple of 512" bench --bs 1000
+usage_err "xbd bench: --size: '1.5X' is not a size" bench -s 1.5X
+usage_err "xbd bench: --iodepth: '0' is outside 1..256" bench --iodepth 0
+usage_err "xbd run: --qd: '257' is outside 1..256" run --qd 257
+usage_err "xbd bench: --rw: 'sideways' is not one of read, write" \
+    bench --rw sideways
+usage_err "xbd attach: --ring-pages: '33' is outside 1..32" \
+    attach "${M[@]}" --domid 2 --ring-pages 33
+usage_err "xbd attach: --ring-pages: '0' is outside 1..32" \
+    attach "${M[@]}" --domid 2 --ring-pages 0
+usage_err "xbd run: --ring-pages: '3' is not a power of two in 1..32" \
+    run --ring-pages 3
+usage_err "xbd attach: --queues: '0' is outside 1..16" \
+    attach "${M[@]}" --domid 2 --queues 0
+usage_err "xbd attach: --queues: '1000' is outside 1..16" \
+    attach "${M[@]}" --domid 2 --queues 1000
+usage_err "xbd attach: --domid: '99999' is outside 0..32751" \
+    attach "${M[@]}" --domid 99999
+! grep -q "is 'xbd hv" "$tmp/usage.err"
+usage_err "xbd attach: --platform: 'vmware' is not a platform" \
+    attach --platform vmware
+usage_err "xbd serve: --max-queues: '17' is outside 1..16" \
+    serve "${M[@]}" --domid 1 --max-queues 17
+usage_err "xbd serve: --max-ring-page-order: '6' is outside 0..5" \
+    serve "${M[@]}" --domid 1 --max-ring-page-order 6
+usage_err "xbd serve: --sector-size: '1000' is not a power of two" \
+    serve "${M[@]}" --domid 1 --sector-size 1000
+usage_err "xbd serve: --frontend: '40000' is outside 0..32751" \
+    serve "${M[@]}" --domid 1 --image x --frontend 40000
+usage_err "xbd serve: --image and --frontend go together" \
+    serve "${M[@]}" --domid 1 --image x
+usage_err "xbd hv: --grant-entries: '0' is outside 9..1048576" \
+    hv "${M[@]}" --grant-entries 0
+usage_err "xbd hv: --evtchn-ports: '0x10' is not a whole number" \
+    hv "${M[@]}" --evtchn-ports 0x10
+usage_err "xbd stat: --domid: '-1' is not a whole number" \
+    stat "${M[@]}" --domid -1
+# Suffixes and fractions wherever a size is taken.
+"$xbd" run --size 1.5G --bs 1.5K --seconds 0.5 --qd 4 >"$tmp/frac.out" \
+    2>/dev/null
+grep -q '^xbd0: 1536MB' "$tmp/frac.out"
+grep -q '^result: ok' "$tmp/frac.out"
+
 echo "--- xbd run"
 "$xbd" run --size 64M --seconds 1 >"$tmp/run.out" 2>"$tmp/run.err"
 cat "$tmp/run.out" | head -3
@@ -50,7 +117,7 @@ echo "--- xbd bench"
 cat "$tmp/bench.json"
 jq -e '.iops > 0 and .errors == 0 and .copies_per_byte <= 1' \
     "$tmp/bench.json" >/dev/null
-"$xbd" bench --runtime 1 --ramp 0 --size 64M --rw randrw --verify \
+"$xbd" bench --runtime 1 --ramp 0 --size 0.0625G --rw randrw --verify \
     >/dev/null
 
 echo "--- multi-process: hv, serve, attach, stat"
@@ -108,7 +175,7 @@ attach "$tmp/attach2.log"
 kill -KILL $apid
 wait $apid || true
 vbd_gone
-"$xbd" attach --dir "$m" --domid 2 --workload 1 --once xvda \
+"$xbd" attach --dir "$m" --domid 2 --workload 1 --bs 4K --once xvda \
     >"$tmp/attach3.log" 2>&1
 grep -q ' 0 bad, 0 errors' "$tmp/attach3.log"
 

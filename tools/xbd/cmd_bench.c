@@ -18,7 +18,7 @@
 
 #include "back/xbb.h"
 #include "cmd.h"
-#include "common/xu_parse.h"
+#include "cmd_opt.h"
 #include "embed/xemb.h"
 #include "xwl.h"
 
@@ -57,7 +57,12 @@ static const char bench_usage[] =
     "      --grant-copy      backend grant-copies instead of mapping\n"
     "output:\n"
     "      --json            one JSON object on stdout\n"
-    "  -h, --help            this text\n";
+    "  -h, --help            this text\n"
+    "\n"
+    "SIZE takes K, M, G, T (or KiB ...) and fractions: 4K, 1.5G.\n"
+    "Ranges: --bs 512..16M (multiple of 512), --iodepth 1..256,\n"
+    "--runtime 0.001..86400, --ramp 0..3600, --size 1M..16T,\n"
+    "--ring-pages 1, 2, 4 ... 32, --queues 1..16 (see xbd(1)).\n";
 
 struct bench_opts {
 	const char *image;
@@ -73,14 +78,29 @@ struct bench_opts {
 	uint64_t size;
 	bool verify;
 	bool zero_copy;
-	unsigned int ring_pages;
-	unsigned int queues;
+	uint32_t ring_pages;
+	uint32_t queues;
 	bool no_indirect;
 	bool no_persistent;
 	bool bounce;
 	bool grant_copy;
 	bool json;
 };
+
+/* --rw: one of fio's sequential or random modes. */
+static int
+bench_rw(const char *prog, const char *val)
+{
+	static const char *const modes[] = { "read", "write", "randread",
+		"randwrite", "rw", "randrw" };
+	size_t i;
+
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strcmp(val, modes[i]) == 0)
+			return (0);
+	return (cmd_opt_choice_error(prog, "rw", val,
+	    "read, write, randread, randwrite, rw, randrw"));
+}
 
 static int
 bench_parse(int argc, char **argv, struct bench_opts *o)
@@ -126,11 +146,11 @@ bench_parse(int argc, char **argv, struct bench_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint32_t v;
-	char *end;
-	int c;
+	uint32_t v = 0;
+	int c, rc = 0;
 
-	while ((c = getopt_long(argc, argv, "i:b:q:t:s:h", opts, NULL)) != -1) {
+	while (rc == 0 &&
+	    (c = getopt_long(argc, argv, "i:b:q:t:s:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			o->image = optarg;
@@ -139,53 +159,35 @@ bench_parse(int argc, char **argv, struct bench_opts *o)
 			o->dir = optarg;
 			break;
 		case O_DOMID:
-			if (xu_parse_u32(optarg, &o->domid) != 0)
-				goto bad;
+			rc = cmd_opt_u32(argv[0], "domid", optarg, &o->domid);
 			break;
 		case O_VBD:
 			o->vbd = optarg;
 			break;
 		case O_RW:
-			if (strcmp(optarg, "read") != 0 &&
-			    strcmp(optarg, "write") != 0 &&
-			    strcmp(optarg, "randread") != 0 &&
-			    strcmp(optarg, "randwrite") != 0 &&
-			    strcmp(optarg, "rw") != 0 &&
-			    strcmp(optarg, "randrw") != 0)
-				goto bad;
+			rc = bench_rw(argv[0], optarg);
 			o->rw = optarg;
 			break;
 		case O_MIX:
-			if (xu_parse_u32(optarg, &v) != 0 || v > 100)
-				goto bad;
+			rc = cmd_opt_u32(argv[0], "rwmixread", optarg, &v);
 			o->mix = (int)v;
 			break;
 		case 'b':
-			if (xu_parse_size(optarg, &o->bs) != 0 || o->bs < 512 ||
-			    (o->bs & 511) != 0 || o->bs > 64 * 1024 * 1024)
-				goto bad;
+			rc = cmd_opt_u64(argv[0], "bs", optarg, &o->bs);
 			break;
 		case 'q':
-			if (xu_parse_u32(optarg, &v) != 0 || v < 1 ||
-			    v > XWL_MAX_QD)
-				goto bad;
+			rc = cmd_opt_u32(argv[0], "iodepth", optarg, &v);
 			o->qd = (int)v;
 			break;
 		case 't':
-			o->runtime = strtod(optarg, &end);
-			if (*end != '\0' || o->runtime <= 0 ||
-			    o->runtime > 86400)
-				goto bad;
+			rc = cmd_opt_secs(argv[0], "runtime", optarg,
+			    &o->runtime);
 			break;
 		case O_RAMP:
-			o->ramp = strtod(optarg, &end);
-			if (*end != '\0' || o->ramp < 0 || o->ramp > 3600)
-				goto bad;
+			rc = cmd_opt_secs(argv[0], "ramp", optarg, &o->ramp);
 			break;
 		case 's':
-			if (xu_parse_size(optarg, &o->size) != 0 ||
-			    o->size < 1024 * 1024)
-				goto bad;
+			rc = cmd_opt_u64(argv[0], "size", optarg, &o->size);
 			break;
 		case O_VERIFY:
 			o->verify = true;
@@ -194,15 +196,11 @@ bench_parse(int argc, char **argv, struct bench_opts *o)
 			o->zero_copy = false;
 			break;
 		case O_RING:
-			if (xu_parse_u32(optarg, &v) != 0 || v < 1 || v > 32 ||
-			    (v & (v - 1)) != 0)
-				goto bad;
-			o->ring_pages = v;
+			rc = cmd_opt_u32(argv[0], "ring-pages", optarg,
+			    &o->ring_pages);
 			break;
 		case O_QUEUES:
-			if (xu_parse_u32(optarg, &v) != 0 || v < 1 || v > 16)
-				goto bad;
-			o->queues = v;
+			rc = cmd_opt_u32(argv[0], "queues", optarg, &o->queues);
 			break;
 		case O_NOIND:
 			o->no_indirect = true;
@@ -227,6 +225,8 @@ bench_parse(int argc, char **argv, struct bench_opts *o)
 			return (-1);
 		}
 	}
+	if (rc != 0)
+		return (-1);
 	if (optind < argc) {
 		fprintf(stderr, "xbd bench: unexpected argument '%s'\n%s",
 		    argv[optind], bench_usage);
@@ -239,9 +239,6 @@ bench_parse(int argc, char **argv, struct bench_opts *o)
 		return (-1);
 	}
 	return (0);
-bad:
-	fprintf(stderr, "xbd bench: bad value '%s' (see --help)\n", optarg);
-	return (-1);
 }
 
 /* Counters of both ends, for the per-request ratios. */

@@ -18,8 +18,8 @@
 
 #include "back/xbb.h"
 #include "cmd.h"
+#include "cmd_opt.h"
 #include "common/xu_assert.h"
-#include "common/xu_parse.h"
 #include "embed/xemb.h"
 #include "xwl.h"
 
@@ -36,11 +36,15 @@ static const char run_usage[] =
     "--destructive allows the workload to write to it.\n"
     "\n"
     "options:\n"
-    "  -s, --size SIZE       size of the new image (default 1G)\n"
-    "  -t, --seconds N       length of the workload (default 3)\n"
-    "  -b, --bs SIZE         I/O size (default 4K)\n"
-    "  -q, --qd N            I/Os in flight (default 32)\n"
-    "      --ring-pages N    most ring pages the frontend accepts (1..32)\n"
+    "  -s, --size SIZE       size of the new image (1M..16T, a multiple\n"
+    "                        of 512; default 1G)\n"
+    "  -t, --seconds N       length of the workload (0.001..86400;\n"
+    "                        default 3)\n"
+    "  -b, --bs SIZE         I/O size (512..16M, a multiple of 512;\n"
+    "                        default 4K)\n"
+    "  -q, --qd N            I/Os in flight (1..256; default 32)\n"
+    "      --ring-pages N    most ring pages the frontend accepts\n"
+    "                        (1, 2, 4 ... 32)\n"
     "      --queues N        rings to ask for (multi-queue, 1..16)\n"
     "      --no-indirect     frontend: pretend the backend has no indirect\n"
     "                        segments (FreeBSD's hw.xbd.xbd_enable_indirect)\n"
@@ -52,6 +56,8 @@ static const char run_usage[] =
     "      --json            print the summary as JSON on stdout\n"
     "  -h, --help            this text\n"
     "\n"
+    "SIZE takes K, M, G, T (or KiB ...) and fractions: 4K, 1.5G.\n"
+    "\n"
     "exit status: 0 verified, 1 I/O error or verification failure,\n"
     "2 usage error.\n";
 
@@ -61,8 +67,8 @@ struct run_opts {
 	double seconds;
 	uint64_t bs;
 	int qd;
-	unsigned int ring_pages;
-	unsigned int queues;
+	uint32_t ring_pages;
+	uint32_t queues;
 	bool no_indirect;
 	bool no_persistent;
 	bool bounce;
@@ -122,64 +128,32 @@ run_parse(int argc, char **argv, struct run_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint32_t v;
-	int c;
+	uint32_t v = 0;
+	int c, rc = 0;
 
-	while ((c = getopt_long(argc, argv, "s:t:b:q:h", opts, NULL)) != -1) {
+	while (rc == 0 &&
+	    (c = getopt_long(argc, argv, "s:t:b:q:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			if (xu_parse_size(optarg, &o->size) != 0 ||
-			    o->size < 1024 * 1024) {
-				fprintf(stderr,
-				    "xbd run: --size wants a size "
-				    "of at least 1M, like 1G\n");
-				return (-1);
-			}
+			rc = cmd_opt_u64(argv[0], "size", optarg, &o->size);
 			break;
 		case 't':
-			o->seconds = strtod(optarg, NULL);
-			if (o->seconds <= 0 || o->seconds > 3600) {
-				fprintf(stderr,
-				    "xbd run: --seconds wants "
-				    "0 < N <= 3600\n");
-				return (-1);
-			}
+			rc = cmd_opt_secs(argv[0], "seconds", optarg,
+			    &o->seconds);
 			break;
 		case 'b':
-			if (xu_parse_size(optarg, &o->bs) != 0 || o->bs < 512 ||
-			    (o->bs & 511) != 0 || o->bs > 16 * 1024 * 1024) {
-				fprintf(stderr,
-				    "xbd run: --bs wants a "
-				    "multiple of 512 up to 16M\n");
-				return (-1);
-			}
+			rc = cmd_opt_u64(argv[0], "bs", optarg, &o->bs);
 			break;
 		case 'q':
-			if (xu_parse_u32(optarg, &v) != 0 || v < 1 ||
-			    v > XWL_MAX_QD) {
-				fprintf(stderr, "xbd run: --qd wants 1..%d\n",
-				    XWL_MAX_QD);
-				return (-1);
-			}
+			rc = cmd_opt_u32(argv[0], "qd", optarg, &v);
 			o->qd = (int)v;
 			break;
 		case O_RING:
-			if (xu_parse_u32(optarg, &v) != 0 || v < 1 || v > 32 ||
-			    (v & (v - 1)) != 0) {
-				fprintf(stderr,
-				    "xbd run: --ring-pages wants "
-				    "1, 2, 4, 8, 16 or 32\n");
-				return (-1);
-			}
-			o->ring_pages = v;
+			rc = cmd_opt_u32(argv[0], "ring-pages", optarg,
+			    &o->ring_pages);
 			break;
 		case O_QUEUES:
-			if (xu_parse_u32(optarg, &v) != 0 || v < 1 || v > 16) {
-				fprintf(stderr,
-				    "xbd run: --queues wants 1..16\n");
-				return (-1);
-			}
-			o->queues = v;
+			rc = cmd_opt_u32(argv[0], "queues", optarg, &o->queues);
 			break;
 		case O_NOIND:
 			o->no_indirect = true;
@@ -210,6 +184,8 @@ run_parse(int argc, char **argv, struct run_opts *o)
 			return (-1);
 		}
 	}
+	if (rc != 0)
+		return (-1);
 	if (optind < argc)
 		o->image = argv[optind++];
 	if (optind < argc) {
@@ -355,7 +331,7 @@ cmd_run(int argc, char **argv)
 	wc.c_genmap = gen;
 	fprintf(stderr,
 	    "workload: %s random %ju-byte I/O, %d in flight, "
-	    "%.0f s, over %ju MiB, verified\n",
+	    "%g s, over %ju MiB, verified\n",
 	    eo.o_readonly ? "read-only" : "50/50 read/write", (uintmax_t)o.bs,
 	    o.qd, o.seconds, (uintmax_t)(wc.c_span >> 20));
 	if ((rc = xwl_run(dev, &wc, &wr)) != 0)

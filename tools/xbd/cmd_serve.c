@@ -26,7 +26,7 @@
 
 #include "back/xbb.h"
 #include "cmd.h"
-#include "common/xu_parse.h"
+#include "cmd_opt.h"
 #include "platform/sim/hv.h"
 #include "xenbus/xbus.h"
 
@@ -74,7 +74,7 @@ serve_usage(FILE *out)
 	    "\n"
 	    "  --platform NAME           sim (default) or xen\n"
 	    "  --dir DIR                 the machine's directory (sim)\n"
-	    "  --domid N                 the backend domain (sim)\n"
+	    "  --domid N                 the backend domain (sim; 0..32751)\n"
 	    "  --name NAME               its name if it must be created\n"
 	    "  --image PATH              file or block device to serve\n"
 	    "  --frontend M              the domain the disk appears in\n"
@@ -83,15 +83,18 @@ serve_usage(FILE *out)
 	    "  --max-ring-page-order N   largest ring offered (0..5; 5)\n"
 	    "  --max-queues N            multi-queue-max-queues (1..16; 4)\n"
 	    "  --max-indirect-segs N     0 to 4096; 0 disables (256)\n"
-	    "  --max-persistent N        persistent grants per ring (1056)\n"
+	    "  --max-persistent N        persistent grants per ring\n"
+	    "                            (0..1048576; 9216)\n"
 	    "  --no-persistent           do not offer persistent grants\n"
 	    "  --no-flush, --no-barrier, --no-discard\n"
 	    "                            do not offer that feature\n"
 	    "  --discard-secure          offer secure discard (block devices)\n"
 	    "  --direct                  open the storage O_DIRECT\n"
 	    "  --grant-copy              grant copy instead of mapping\n"
-	    "  --uring-depth N           io_uring entries per ring (auto)\n"
-	    "  --sector-size N           sector-size to publish (auto)\n"
+	    "  --uring-depth N           io_uring entries per ring\n"
+	    "                            (0..32768; 0: auto)\n"
+	    "  --sector-size SIZE        sector-size to publish (512..64K,\n"
+	    "                            a power of two; auto)\n"
 	    "  --log-writes FILE         record completed writes, discards\n"
 	    "                            and flushes for power-loss replay\n"
 	    "  --quiet                   no diagnostics on stderr\n");
@@ -101,17 +104,6 @@ static void
 serve_log(void *arg, const char *msg)
 {
 	fprintf(stderr, "xbd serve: %s\n", msg);
-}
-
-static int
-serve_u32(const char *opt, const char *val, uint32_t *out)
-{
-	if (xu_parse_u32(val, out) != 0) {
-		fprintf(stderr, "xbd serve: %s: not a number: '%s'\n", opt,
-		    val);
-		return (-EINVAL);
-	}
-	return (0);
 }
 
 enum serve_opt {
@@ -171,7 +163,7 @@ serve_parse(int argc, char **argv, struct serve_args *a)
 		{ NULL, 0, NULL, 0 },
 	};
 	bool has_domid = false;
-	uint32_t v;
+	uint32_t v = 0;
 	int c, rc = 0;
 
 	memset(a, 0, sizeof(*a));
@@ -187,7 +179,8 @@ serve_parse(int argc, char **argv, struct serve_args *a)
 			a->sa_dir = optarg;
 			break;
 		case SO_DOMID:
-			rc = serve_u32("--domid", optarg, &a->sa_domid);
+			rc =
+			    cmd_opt_u32(argv[0], "domid", optarg, &a->sa_domid);
 			has_domid = true;
 			break;
 		case SO_NAME:
@@ -197,7 +190,8 @@ serve_parse(int argc, char **argv, struct serve_args *a)
 			a->sa_image = optarg;
 			break;
 		case SO_FRONTEND:
-			rc = serve_u32("--frontend", optarg, &a->sa_frontend);
+			rc = cmd_opt_u32(argv[0], "frontend", optarg,
+			    &a->sa_frontend);
 			a->sa_has_frontend = true;
 			break;
 		case SO_VDEV:
@@ -211,19 +205,21 @@ serve_parse(int argc, char **argv, struct serve_args *a)
 			a->sa_readonly = true;
 			break;
 		case SO_ORDER:
-			rc = serve_u32("--max-ring-page-order", optarg, &v);
+			rc = cmd_opt_u32(argv[0], "max-ring-page-order", optarg,
+			    &v);
 			a->sa_o.o_max_ring_page_order = v;
 			break;
 		case SO_QUEUES:
-			rc = serve_u32("--max-queues", optarg, &v);
+			rc = cmd_opt_u32(argv[0], "max-queues", optarg, &v);
 			a->sa_o.o_max_queues = v;
 			break;
 		case SO_INDIRECT:
-			rc = serve_u32("--max-indirect-segs", optarg, &v);
+			rc = cmd_opt_u32(argv[0], "max-indirect-segs", optarg,
+			    &v);
 			a->sa_o.o_max_indirect_segs = v;
 			break;
 		case SO_MAXPERS:
-			rc = serve_u32("--max-persistent", optarg, &v);
+			rc = cmd_opt_u32(argv[0], "max-persistent", optarg, &v);
 			a->sa_o.o_max_persistent = v;
 			break;
 		case SO_NOPERS:
@@ -248,11 +244,11 @@ serve_parse(int argc, char **argv, struct serve_args *a)
 			a->sa_o.o_grant_copy = true;
 			break;
 		case SO_DEPTH:
-			rc = serve_u32("--uring-depth", optarg, &v);
+			rc = cmd_opt_u32(argv[0], "uring-depth", optarg, &v);
 			a->sa_o.o_uring_depth = v;
 			break;
 		case SO_SECTOR:
-			rc = serve_u32("--sector-size", optarg, &v);
+			rc = cmd_opt_u32(argv[0], "sector-size", optarg, &v);
 			a->sa_o.o_sector_size = v;
 			break;
 		case SO_LOGW:
@@ -262,14 +258,7 @@ serve_parse(int argc, char **argv, struct serve_args *a)
 			a->sa_quiet = true;
 			break;
 		case SO_PLATFORM:
-			if (!plat_known(optarg)) {
-				fprintf(stderr,
-				    "xbd serve: --platform: no platform "
-				    "'%s' in this build\n",
-				    optarg);
-				rc = -EINVAL;
-			}
-			a->sa_xen = strcmp(optarg, "xen") == 0;
+			rc = cmd_opt_platform(argv[0], optarg, &a->sa_xen);
 			break;
 		default:
 			rc = -EINVAL;
