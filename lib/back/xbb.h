@@ -106,6 +106,19 @@ void xbb_opts_init(struct xbb_opts *o);
 int xbb_start(struct plat *p, const struct xbb_opts *o, struct xbb **out);
 
 /*
+ * Check that path can be served (readonly: only read) before a vbd is
+ * made for it, so that a tool reports the real reason at once: it opens
+ * and probes it as the backend will, and refuses what the backend would
+ * serve wrongly.  *why is a static text (or strerror's) for a message
+ * "<path>: <why>".
+ * \return 0, -errno of open/stat, -EISDIR (a directory), -ENOTBLK
+ *         (neither a regular file nor a block device), -EINVAL (a file
+ *         under one sector, or not a whole number of 512-byte sectors,
+ *         which the backend would serve short).
+ */
+int xbb_image_check(const char *path, bool readonly, const char **why);
+
+/*
  * Stop serving and free everything: each device finishes the I/O in
  * flight, is disconnected (rings and grants unmapped, channels closed)
  * and left Closed in XenStore.  NULL is a no-op.

@@ -179,10 +179,17 @@ xbb_dev_open_store(struct xbb_dev *dev, const char **why)
 	*why = "opening params";
 	rc = xbb_store_open(&dev->xb_store, &cfg);
 	free(params);
-	if (rc != 0)
+	if (rc != 0) {
+		dev->xb_open_err = rc;
 		return (rc);
+	}
 	atomic_store(&dev->xb_sectors,
 	    dev->xb_store.so_bytes >> XBD_SECTOR_SHIFT);
+	if (dev->xb_store.so_cut != 0)
+		xbb_log(dev->xb_bk,
+		    "vbd %u/%u: the last %u bytes of the storage are not a "
+		    "whole sector and are not served",
+		    dev->xb_feid, dev->xb_vdev, dev->xb_store.so_cut);
 	return (0);
 }
 
@@ -340,6 +347,9 @@ xbb_dev_prepare(struct xbb_dev *dev)
 	const char *why = "publishing features";
 	int rc = 0;
 
+	/* Reported once already (the `error` node stays): no retry loop. */
+	if (dev->xb_open_err != 0)
+		return;
 	if (dev->xb_store.so_fd < 0)
 		rc = xbb_dev_open_store(dev, &why);
 	if (rc == 0 && (rc = xbb_txn(dev, xbb_features_fn)) == 0) {

@@ -244,6 +244,8 @@ struct xbb_store {
 				     transfer never waits for a device */
 	uint64_t so_bytes;	  /* usable size: a multiple of the sector
 				     size, the tail beyond is not served */
+	uint32_t so_cut;	  /* bytes past the last whole sector,
+				     not served */
 	uint32_t so_sector_size;  /* logical block size we publish */
 	uint32_t so_phys_size;	  /* physical block size we publish */
 	uint32_t so_dio_mem;	  /* O_DIRECT buffer alignment */
@@ -646,6 +648,10 @@ struct xbb_dev {
 	bool xb_removable;	      /* removable "1" */
 	bool xb_discard_enable;	      /* toolstack's discard-enable */
 	struct xbb_store xb_store;    /* the storage */
+	int xb_open_err;	      /* opening it failed (-errno): not
+					 retried for this directory, or a
+					 frontend's restart would repeat it
+					 in a loop; reported once */
 	_Atomic uint64_t xb_sectors;  /* size in 512-byte sectors */
 	_Atomic bool xb_failed;	      /* a write or sync failed */
 	enum xring_abi xb_abi;	      /* negotiated ABI */

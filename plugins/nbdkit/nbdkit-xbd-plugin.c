@@ -27,6 +27,7 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
+#include "back/xbb.h"
 #include "embed/xemb.h"
 #include "xbd/xbd.h"
 
@@ -150,9 +151,21 @@ nbd_xbd_config(const char *key, const char *value)
 static int
 nbd_xbd_config_complete(void)
 {
+	const char *why;
+
 	if ((nbd_xbd.image == NULL) == (nbd_xbd.dir == NULL)) {
 		nbdkit_error("give either image=FILE (embedded machine) or "
 			     "dir=DIR (a running 'xbd hv' machine)");
+		return (-1);
+	}
+	/*
+	 * Now, not after the fork: nbdkit would otherwise start serving
+	 * and fail every connection (read access is all that can be asked
+	 * for here; -r is not known yet).
+	 */
+	if (nbd_xbd.image != NULL &&
+	    xbb_image_check(nbd_xbd.image, true, &why) != 0) {
+		nbdkit_error("%s: %s", nbd_xbd.image, why);
 		return (-1);
 	}
 	return (0);

@@ -101,6 +101,71 @@ usage_err "xbd stat: --domid: '-1' is not a whole number" \
 grep -q '^xbd0: 1536MB' "$tmp/frac.out"
 grep -q '^result: ok' "$tmp/frac.out"
 
+echo "--- bad storage: the real reason, at once, exit 1"
+mkdir "$tmp/imgdir"
+: >"$tmp/empty.img"
+head -c 513 /dev/zero >"$tmp/b513.img"
+head -c 100 /dev/zero >"$tmp/b100.img"
+# fails WANT CMD ARGS...: exit 1 within 2 seconds, WANT on stderr, and
+# no more than 3 lines of it (no retry loop, no "timed out").
+fails() {
+	local want=$1 rc=0 t0 t1
+	shift
+	t0=$(date +%s%N)
+	timeout 30 "$xbd" "$@" >/dev/null 2>"$tmp/fail.err" || rc=$?
+	t1=$(date +%s%N)
+	if [ $rc -ne 1 ] || ! grep -qF -- "$want" "$tmp/fail.err" ||
+	    [ $(((t1 - t0) / 1000000)) -gt 2000 ] ||
+	    [ "$(wc -l <"$tmp/fail.err")" -gt 3 ] ||
+	    grep -q 'timed out' "$tmp/fail.err"; then
+		echo "xbd $*: exit $rc in $(((t1 - t0) / 1000000)) ms:"
+		head -20 "$tmp/fail.err"
+		return 1
+	fi
+}
+fails "nope.img: No such file or directory" run "$tmp/nope.img"
+fails "imgdir: is a directory" run "$tmp/imgdir"
+fails "empty.img: is empty" run "$tmp/empty.img"
+fails "b513.img: is not a whole number of 512-byte sectors" \
+    run "$tmp/b513.img"
+fails "b100.img: is smaller than one 512-byte sector" \
+    bench -i "$tmp/b100.img"
+fails "imgdir: is a directory" bench -i "$tmp/imgdir" --runtime 1
+m0=$tmp/m0
+"$xbd" hv --dir "$m0" >"$m0.log.hv" 2>&1 &
+pids+=($!)
+for i in $(seq 50); do [ -S "$m0/socket" ] && break; sleep 0.1; done
+for img in imgdir empty.img b513.img nope.img; do
+	fails "$img: " serve --dir "$m0" --domid 1 --image "$tmp/$img" \
+	    --frontend 2
+done
+# A vbd the toolstack made for a directory: the backend reports the
+# open failure once, in its log and the store's error node, and does not
+# retry it in a loop (it used to log 2,000 lines a second).
+"$xbd" serve --dir "$m0" --domid 1 >"$m0.log.serve" 2>&1 &
+pids+=($!)
+for i in $(seq 50); do
+	grep -q 'serving as domain 1' "$m0.log.serve" && break
+	sleep 0.1
+done
+xs() { XENSTORED_PATH=$m0/socket "xenstore-$@"; }
+fe=/local/domain/2/device/vbd/51712
+be=/local/domain/1/backend/vbd/2/51712
+# The directories with libxl's permissions first, then their contents.
+xs write "$fe" "" "$be" ""
+xs chmod "$fe" n2 r1
+xs chmod "$be" n1 r2
+xs write "$fe/state" 1 "$fe/backend" "$be" "$fe/backend-id" 1
+xs write "$be/frontend" "$fe" "$be/frontend-id" 2 "$be/params" \
+    "$tmp/imgdir" "$be/mode" w "$be/online" 1 "$be/state" 1
+sleep 2
+xs read "$be/error" | grep -q '^21 '
+[ "$(grep -c 'Is a directory' "$m0.log.serve")" -eq 1 ] || {
+	head -5 "$m0.log.serve"
+	exit 1
+}
+xs rm "$be" "$fe"
+
 echo "--- xbd run"
 "$xbd" run --size 64M --seconds 1 >"$tmp/run.out" 2>"$tmp/run.err"
 cat "$tmp/run.out" | head -3

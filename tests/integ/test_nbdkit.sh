@@ -80,6 +80,22 @@ done
 grep -q "indirect: 'maybe' is not a boolean" < <(nbdkit -U - "$plugin" \
     image="$tmp/dst" indirect=maybe --run true 2>&1 || true)
 
+echo "--- bad storage fails the configuration with the real reason"
+mkdir "$tmp/imgdir"
+head -c 513 /dev/zero >"$tmp/b513.img"
+for img in imgdir b513.img nope.img; do
+	rc=0
+	timeout 30 nbdkit -U - "$plugin" image="$tmp/$img" --run true \
+	    2>"$tmp/img.err" || rc=$?
+	if [ $rc -ne 1 ] || grep -q 'timed out' "$tmp/img.err" ||
+	    ! grep -q "$img: " "$tmp/img.err"; then
+		echo "image=$img: exit $rc"
+		cat "$tmp/img.err"
+		exit 1
+	fi
+done
+grep -q 'nope.img: No such file or directory' "$tmp/img.err"
+
 echo "--- read-only export"
 info=$(nbdkit -r -U - "$plugin" image="$tmp/dst" --run "$U nbdinfo \"\$uri\"")
 grep -q 'is_read_only: true' <<<"$info"

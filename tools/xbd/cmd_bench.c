@@ -317,6 +317,7 @@ cmd_bench(int argc, char **argv)
 	struct xwl_cfg wc;
 	struct xwl_result r;
 	char dir[256] = "", img[300] = "";
+	const char *why;
 	double iops, mibs, reqs, bytes, nreq, cpb, gpr;
 	int rc, exit_code = CMD_EXIT_FAIL;
 	bool created = false;
@@ -355,6 +356,9 @@ cmd_bench(int argc, char **argv)
 				goto out;
 			}
 			created = true;
+		} else if (xbb_image_check(o.image, false, &why) != 0) {
+			fprintf(stderr, "xbd bench: %s: %s\n", o.image, why);
+			goto out;
 		} else {
 			snprintf(img, sizeof(img), "%s", o.image);
 		}

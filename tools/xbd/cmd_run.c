@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "back/xbb.h"
@@ -229,7 +228,7 @@ cmd_run(int argc, char **argv)
 	struct xwl_cfg wc;
 	struct xwl_result wr, vr;
 	uint32_t *gen = NULL;
-	struct stat sb;
+	const char *why;
 	int rc, fd, last = -1, exit_code = CMD_EXIT_FAIL;
 	bool created = false;
 
@@ -262,9 +261,8 @@ cmd_run(int argc, char **argv)
 		created = true;
 	} else {
 		snprintf(img, sizeof(img), "%s", o.image);
-		if (stat(img, &sb) != 0) {
-			fprintf(stderr, "xbd run: %s: %s\n", img,
-			    strerror(errno));
+		if (xbb_image_check(img, !o.destructive, &why) != 0) {
+			fprintf(stderr, "xbd run: %s: %s\n", img, why);
 			return (CMD_EXIT_FAIL);
 		}
 	}

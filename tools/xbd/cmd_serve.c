@@ -482,14 +482,18 @@ cmd_serve(int argc, char **argv)
 	struct plat *p = NULL;
 	struct xbb *b = NULL;
 	char real[PATH_MAX];
+	const char *why = NULL;
 	sigset_t set;
 	int rc, ret = CMD_EXIT_FAIL;
 
 	if ((rc = serve_parse(argc, argv, &a)) != 0)
 		return (rc > 0 ? CMD_EXIT_OK : CMD_EXIT_USAGE);
-	if (a.sa_image != NULL && realpath(a.sa_image, real) == NULL) {
+	/* Before anything is created: the real reason, at once. */
+	if (a.sa_image != NULL &&
+	    (xbb_image_check(a.sa_image, a.sa_readonly, &why) != 0 ||
+		realpath(a.sa_image, real) == NULL)) {
 		fprintf(stderr, "xbd serve: %s: %s\n", a.sa_image,
-		    strerror(errno));
+		    why != NULL ? why : strerror(errno));
 		return (CMD_EXIT_FAIL);
 	}
 	/* Every thread inherits this mask; only our signalfd sees them. */
