@@ -437,6 +437,18 @@ xbb_fe_gone(enum xenbus_state fe)
 	    fe == XenbusStateInitialising);
 }
 
+/*
+ * libxl's removal: `online` 0 and Closing written over our state.  (A
+ * vbd merely created without `online` is still served until it closes.)
+ */
+static bool
+xbb_dev_removed(const struct xbb_dev *dev, bool online)
+{
+	return (!online &&
+	    xbus_read_state(dev->xb_bk->bk_xs, dev->xb_bepath) ==
+		XenbusStateClosing);
+}
+
 /* One step; the caller repeats until the state stops changing. */
 static void
 xbb_dev_step(struct xbb_dev *dev, enum xenbus_state fe, bool online)
@@ -456,7 +468,14 @@ xbb_dev_step(struct xbb_dev *dev, enum xenbus_state fe, bool online)
 		xbb_dev_prepare(dev);
 		break;
 	case XBB_DEV_INITWAIT:
-		if (xbb_fe_ready(fe)) {
+		if (xbb_dev_removed(dev, online)) {
+			/*
+			 * The toolstack removes a vbd never connected:
+			 * nothing to drain, and no frontend to wait for.
+			 */
+			xbb_set_state(dev, XenbusStateClosed);
+			dev->xb_state = XBB_DEV_CLOSED;
+		} else if (xbb_fe_ready(fe)) {
 			xbb_dev_connect(dev);
 		} else if (fe == XenbusStateClosing) {
 			xbb_set_state(dev, XenbusStateClosing);

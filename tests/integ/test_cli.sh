@@ -166,6 +166,24 @@ xs read "$be/error" | grep -q '^21 '
 }
 xs rm "$be" "$fe"
 
+echo "--- serve --image stops at once before anything attached"
+truncate -s 16M "$tmp/small.img"
+"$xbd" serve --dir "$m0" --domid 3 --image "$tmp/small.img" \
+    --frontend 4 >"$m0.log.serve3" 2>&1 &
+spid=$!
+pids+=($spid)
+for i in $(seq 50); do
+	grep -q 'serving as domain 3' "$m0.log.serve3" && break
+	sleep 0.1
+done
+t0=$(date +%s%N)
+kill -INT $spid
+wait $spid
+t1=$(date +%s%N)
+echo "stopped in $(((t1 - t0) / 1000000)) ms"
+[ $(((t1 - t0) / 1000000)) -lt 1000 ]
+! grep -q 'removing the vbd\|timed out' "$m0.log.serve3"
+
 echo "--- xbd run"
 "$xbd" run --size 64M --seconds 1 >"$tmp/run.out" 2>"$tmp/run.err"
 cat "$tmp/run.out" | head -3
