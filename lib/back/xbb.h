@@ -19,9 +19,11 @@
  *    length is not a multiple of it is answered BLKIF_RSP_ERROR.
  *  - Durability: FLUSH_DISKCACHE is fdatasync; a flush carrying data is
  *    flush, write, flush; WRITE_BARRIER drains the ring, then does the
- *    same.  After any failed write or sync the device is failed: every
- *    later write, discard, flush and barrier is answered ERROR, never
- *    OKAY (docs/reliability.md section 5.3).
+ *    same.  After a failed sync, or a write that failed for another
+ *    reason than a lack of space, the device is failed: every later
+ *    write, discard, flush and barrier is answered ERROR, never OKAY
+ *    (docs/reliability.md section 5.3).  A write refused with ENOSPC
+ *    or EDQUOT fails alone (docs/protocol.md, "Failed storage").
  *  - Threads: xbb_start() runs one control thread (XenStore watches, the
  *    XenBus state machine) and one I/O thread per ring, each with its
  *    own io_uring.  The functions below are thread-safe.
@@ -219,6 +221,11 @@ struct xbb_stats {
 	/* Notification storms (late EOI, XSA-332). */
 	uint64_t st_events_spurious; /* events that brought no request */
 	uint64_t st_eoi_delayed;     /* of which kept masked for a while */
+	/* Storage failures (docs/protocol.md, "Failed storage"). */
+	uint64_t st_fail_errno;	 /* errno that failed the device (with
+				    st_failed), 0 if none */
+	uint64_t st_err_nospace; /* writes refused for lack of space
+				    (ENOSPC, EDQUOT) without failing it */
 };
 
 /*

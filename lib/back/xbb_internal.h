@@ -142,6 +142,7 @@ enum xbb_ctr {
 	XBB_C_SYNC_IO,
 	XBB_C_EVENTS_SPURIOUS,
 	XBB_C_EOI_DELAYED,
+	XBB_C_ERR_NOSPACE,
 	XBB_C_COUNT
 };
 
@@ -654,6 +655,9 @@ struct xbb_dev {
 					 in a loop; reported once */
 	_Atomic uint64_t xb_sectors;  /* size in 512-byte sectors */
 	_Atomic bool xb_failed;	      /* a write or sync failed */
+	_Atomic int xb_fail_errno;    /* the errno that failed it (first) */
+	_Atomic bool xb_nospace;      /* the last write found no space:
+					 logged once until one succeeds */
 	enum xring_abi xb_abi;	      /* negotiated ABI */
 	unsigned int xb_nrings;	      /* rings in use */
 	unsigned int xb_npages;	      /* pages per ring */

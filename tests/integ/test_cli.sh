@@ -16,6 +16,7 @@ cleanup() {
 	for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
 	sleep 0.5
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	umount "$tmp/small" 2>/dev/null || true
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -167,15 +168,23 @@ xs read "$be/error" | grep -q '^21 '
 xs rm "$be" "$fe"
 
 echo "--- serve --image stops at once before anything attached"
+# serve_bg N M IMAGE: `xbd serve` as domain N of $m0 serving IMAGE to
+# domain M ($spid, log $m0.log.serveN); returns once it serves.
+serve_bg() {
+	local i
+	"$xbd" serve --dir "$m0" --domid "$1" --image "$3" --frontend "$2" \
+	    >"$m0.log.serve$1" 2>&1 &
+	spid=$!
+	pids+=($spid)
+	for i in $(seq 50); do
+		grep -q "serving as domain $1" "$m0.log.serve$1" && return 0
+		sleep 0.1
+	done
+	cat "$m0.log.serve$1"
+	return 1
+}
 truncate -s 16M "$tmp/small.img"
-"$xbd" serve --dir "$m0" --domid 3 --image "$tmp/small.img" \
-    --frontend 4 >"$m0.log.serve3" 2>&1 &
-spid=$!
-pids+=($spid)
-for i in $(seq 50); do
-	grep -q 'serving as domain 3' "$m0.log.serve3" && break
-	sleep 0.1
-done
+serve_bg 3 4 "$tmp/small.img"
 t0=$(date +%s%N)
 kill -INT $spid
 wait $spid
@@ -183,6 +192,40 @@ t1=$(date +%s%N)
 echo "stopped in $(((t1 - t0) / 1000000)) ms"
 [ $(((t1 - t0) / 1000000)) -lt 1000 ]
 ! grep -q 'removing the vbd\|timed out' "$m0.log.serve3"
+
+echo "--- a full file system fails writes, not the vbd"
+# ENOSPC on a write left nothing dirty: that write fails, the serve log
+# says why once, the vbd is not failed, and with space back a new
+# frontend writes cleanly (test_xbb_durability shows the same vbd
+# recovering).
+mkdir "$tmp/small"
+if mount -t tmpfs -o size=1m xbdtest "$tmp/small" 2>/dev/null; then
+	truncate -s 512K "$tmp/small/disk.img"
+	serve_bg 5 6 "$tmp/small/disk.img"
+	head -c 1M /dev/zero >"$tmp/small/filler" 2>/dev/null || true
+	rc=0
+	"$xbd" attach --dir "$m0" --domid 6 --workload 0.5 --once \
+	    >"$tmp/full.out" 2>&1 || rc=$?
+	[ $rc -eq 1 ]
+	rm "$tmp/small/filler"
+	for i in $(seq 50); do
+		XENSTORED_PATH=$m0/socket xenstore-exists \
+		    /local/domain/5/backend/vbd/6/51712 2>/dev/null && break
+		sleep 0.1
+	done
+	"$xbd" attach --dir "$m0" --domid 6 --workload 0.5 --once \
+	    >"$tmp/full2.out" 2>&1
+	grep -q ' 0 bad, 0 errors' "$tmp/full2.out"
+	kill -INT $spid
+	wait $spid
+	cat "$m0.log.serve5"
+	[ "$(grep -c 'write at sector [0-9]*: No space left on device' \
+	    "$m0.log.serve5")" -eq 1 ]
+	! grep -q 'failed' "$m0.log.serve5"
+	umount "$tmp/small"
+else
+	echo "skipped: cannot mount a tmpfs here"
+fi
 
 echo "--- xbd run"
 "$xbd" run --size 64M --seconds 1 >"$tmp/run.out" 2>"$tmp/run.err"

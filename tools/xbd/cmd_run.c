@@ -209,6 +209,10 @@ run_backend_stats(struct xbb *xbb, FILE *out)
 	    (uintmax_t)st.st_req_flush, (uintmax_t)st.st_req_discard);
 	fprintf(out, "backend.persistent_grants_in_use: %ju\n",
 	    (uintmax_t)st.st_persistent);
+	fprintf(out, "backend.state: %s%s\n", st.st_failed ? "failed: " : "ok",
+	    st.st_failed ? strerror((int)st.st_fail_errno) : "");
+	fprintf(out, "backend.writes_refused_nospace: %ju\n",
+	    (uintmax_t)st.st_err_nospace);
 }
 
 int

@@ -361,6 +361,14 @@ serve_summary(struct xbb *b, const struct serve_args *a)
 	    (unsigned long long)st.st_rsp_error,
 	    (unsigned long long)st.st_bytes_read,
 	    (unsigned long long)st.st_bytes_written);
+	if (st.st_err_nospace != 0)
+		printf("xbd serve: %u/%u: %llu write(s) refused for lack of "
+		       "space\n",
+		    a->sa_frontend, a->sa_vdev,
+		    (unsigned long long)st.st_err_nospace);
+	if (st.st_failed)
+		printf("xbd serve: %u/%u: failed: %s\n", a->sa_frontend,
+		    a->sa_vdev, strerror((int)st.st_fail_errno));
 }
 
 /* Create the --image vbd and run the hotplug step, as libxl does. */
