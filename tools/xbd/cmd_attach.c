@@ -18,6 +18,7 @@
 
 #include "cmd.h"
 #include "cmd_opt.h"
+#include "common/xu_assert.h"
 #include "platform/plat.h"
 #include "statsock.h"
 #include "xenbus/xbus.h"
@@ -34,6 +35,9 @@
 #define CMD_ATTACH_VBD_WAIT_MS 3000
 /* How often it looks meanwhile. */
 #define CMD_ATTACH_VBD_POLL_MS 50
+
+/* --domid not given. */
+#define CMD_ATTACH_UNSET UINT32_MAX
 
 /* Room for the text form of every parameter and counter of a device. */
 #define CMD_ATTACH_STATS_LEN 65536
@@ -149,90 +153,71 @@ enum attach_opt {
 	AO_DISCARD
 };
 
-/* One option; 1 for --help, 0, or -EINVAL (reported). */
-static int
-attach_opt(int c, const char *prog, struct attach_args *a)
-{
-	uint32_t v = 0;
-	int rc = 0;
+static const struct option attach_longopts[] = {
+	{ "dir", required_argument, NULL, AO_DIR },
+	{ "domid", required_argument, NULL, AO_DOMID },
+	{ "workload", required_argument, NULL, AO_WL },
+	{ "once", no_argument, NULL, AO_ONCE },
+	{ "ring-pages", required_argument, NULL, AO_RING },
+	{ "queues", required_argument, NULL, AO_QUEUES },
+	{ "no-indirect", no_argument, NULL, AO_NOIND },
+	{ "no-persistent", no_argument, NULL, AO_NOPERS },
+	{ "bounce", no_argument, NULL, AO_BOUNCE },
+	{ "platform", required_argument, NULL, AO_PLATFORM },
+	{ "bs", required_argument, NULL, AO_BS },
+	{ "stats", no_argument, NULL, AO_STATS },
+	{ "discard", no_argument, NULL, AO_DISCARD },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
 
-	switch (c) {
-	case AO_DIR:
-		a->aa_dir = optarg;
-		break;
-	case AO_DOMID:
-		rc = cmd_opt_u32(prog, "domid", optarg, &a->aa_domid);
-		a->aa_has_domid = true;
-		break;
-	case AO_WL:
-		rc = cmd_opt_secs(prog, "workload", optarg, &a->aa_workload);
-		break;
-	case AO_RING:
-		rc = cmd_opt_u32(prog, "ring-pages", optarg, &v);
-		a->aa_o.o_max_ring_pages = v;
-		break;
-	case AO_QUEUES:
-		rc = cmd_opt_u32(prog, "queues", optarg, &v);
-		a->aa_o.o_max_queues = v;
-		break;
-	case AO_PLATFORM:
-		rc = cmd_opt_platform(prog, optarg, &a->aa_xen);
-		break;
-	case AO_BS:
-		rc = cmd_opt_u32(prog, "bs", optarg, &a->aa_bs);
-		break;
-	case 'h':
-		fputs(attach_usage, stdout);
-		return (1);
-	default:
-		fputs(attach_usage, stderr);
-		return (-EINVAL);
+/* The options that are not a plain value: 1 for --help, or -EINVAL. */
+static int
+attach_special(int c, const char *prog, struct attach_args *a)
+{
+	if (c == AO_PLATFORM)
+		return (cmd_opt_platform(prog, optarg, &a->aa_xen));
+	if (c == AO_BOUNCE) {
+		a->aa_o.o_bounce = 1;
+		return (0);
 	}
-	return (rc);
+	fputs(attach_usage, c == 'h' ? stdout : stderr);
+	return (c == 'h' ? 1 : -EINVAL);
 }
 
 static int
 attach_parse(int argc, char **argv, struct attach_args *a)
 {
-	static const struct option opts[] = {
-		{ "dir", required_argument, NULL, AO_DIR },
-		{ "domid", required_argument, NULL, AO_DOMID },
-		{ "workload", required_argument, NULL, AO_WL },
-		{ "once", no_argument, NULL, AO_ONCE },
-		{ "ring-pages", required_argument, NULL, AO_RING },
-		{ "queues", required_argument, NULL, AO_QUEUES },
-		{ "no-indirect", no_argument, NULL, AO_NOIND },
-		{ "no-persistent", no_argument, NULL, AO_NOPERS },
-		{ "bounce", no_argument, NULL, AO_BOUNCE },
-		{ "platform", required_argument, NULL, AO_PLATFORM },
-		{ "bs", required_argument, NULL, AO_BS },
-		{ "stats", no_argument, NULL, AO_STATS },
-		{ "discard", no_argument, NULL, AO_DISCARD },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	struct xbd_opts *o = &a->aa_o;
+	const struct cmd_opt_dest dest[] = {
+		{ AO_DIR, NULL, CMD_OPT_STR, &a->aa_dir },
+		{ AO_DOMID, "domid", CMD_OPT_U32, &a->aa_domid },
+		{ AO_WL, "workload", CMD_OPT_SECS, &a->aa_workload },
+		{ AO_ONCE, NULL, CMD_OPT_TRUE, &a->aa_once },
+		{ AO_RING, "ring-pages", CMD_OPT_U32, &o->o_max_ring_pages },
+		{ AO_QUEUES, "queues", CMD_OPT_U32, &o->o_max_queues },
+		{ AO_NOIND, NULL, CMD_OPT_FALSE, &o->o_enable_indirect },
+		{ AO_NOPERS, NULL, CMD_OPT_FALSE, &o->o_persistent },
+		{ AO_BS, "bs", CMD_OPT_U32, &a->aa_bs },
+		{ AO_STATS, NULL, CMD_OPT_TRUE, &a->aa_stats },
+		{ AO_DISCARD, NULL, CMD_OPT_TRUE, &a->aa_discard },
 	};
 	int c, rc;
 
 	memset(a, 0, sizeof(*a));
 	a->aa_vbd = "xvda";
 	a->aa_bs = 4096;
-	xbd_opts_init(&a->aa_o);
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == AO_ONCE)
-			a->aa_once = true;
-		else if (c == AO_NOIND)
-			a->aa_o.o_enable_indirect = false;
-		else if (c == AO_NOPERS)
-			a->aa_o.o_persistent = false;
-		else if (c == AO_BOUNCE)
-			a->aa_o.o_bounce = 1;
-		else if (c == AO_STATS)
-			a->aa_stats = true;
-		else if (c == AO_DISCARD)
-			a->aa_discard = true;
-		else if ((rc = attach_opt(c, argv[0], a)) != 0)
+	a->aa_domid = CMD_ATTACH_UNSET;
+	xbd_opts_init(o);
+	while (
+	    (c = getopt_long(argc, argv, "h", attach_longopts, NULL)) != -1) {
+		rc = cmd_opt_apply(argv[0], dest, XU_NELEM(dest), c, optarg);
+		if (rc == 1)
+			rc = attach_special(c, argv[0], a);
+		if (rc != 0)
 			return (rc);
 	}
+	a->aa_has_domid = a->aa_domid != CMD_ATTACH_UNSET;
 	if (optind < argc)
 		a->aa_vbd = argv[optind++];
 	if (optind < argc ||

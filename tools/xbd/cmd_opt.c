@@ -191,6 +191,34 @@ cmd_opt_secs(const char *prog, const char *name, const char *val, double *out)
 }
 
 int
+cmd_opt_apply(const char *prog, const struct cmd_opt_dest *t, size_t n, int id,
+    const char *arg)
+{
+	size_t i;
+
+	for (i = 0; i < n && t[i].d_id != id; i++)
+		;
+	if (i == n)
+		return (1);
+	switch (t[i].d_type) {
+	case CMD_OPT_U32:
+		return (cmd_opt_u32(prog, t[i].d_name, arg, t[i].d_ptr));
+	case CMD_OPT_U64:
+		return (cmd_opt_u64(prog, t[i].d_name, arg, t[i].d_ptr));
+	case CMD_OPT_SECS:
+		return (cmd_opt_secs(prog, t[i].d_name, arg, t[i].d_ptr));
+	case CMD_OPT_STR:
+		*(const char **)t[i].d_ptr = arg;
+		break;
+	case CMD_OPT_TRUE:
+	case CMD_OPT_FALSE:
+		*(bool *)t[i].d_ptr = t[i].d_type == CMD_OPT_TRUE;
+		break;
+	}
+	return (0);
+}
+
+int
 cmd_opt_platform(const char *prog, const char *val, bool *xen)
 {
 	if (!plat_known(val)) {

@@ -32,6 +32,32 @@ int cmd_opt_u32(const char *prog, const char *name, const char *val,
 int cmd_opt_secs(const char *prog, const char *name, const char *val,
     double *out);
 
+/* What an option stores. */
+enum cmd_opt_type {
+	CMD_OPT_U32,   /* a number of the table, into a uint32_t */
+	CMD_OPT_U64,   /* a number or size of the table, into a uint64_t */
+	CMD_OPT_SECS,  /* seconds of the table, into a double */
+	CMD_OPT_STR,   /* the argument itself, into a const char * */
+	CMD_OPT_TRUE,  /* a flag: true into a bool */
+	CMD_OPT_FALSE, /* a flag: false into a bool */
+};
+
+/* One option of a subcommand and where its value goes. */
+struct cmd_opt_dest {
+	int d_id;		  /* getopt_long's value for it */
+	const char *d_name;	  /* long name, the limits table's key */
+	enum cmd_opt_type d_type; /* what it stores */
+	void *d_ptr;		  /* where */
+};
+
+/*
+ * Apply option id (argument arg) through the n entries of t.
+ * \return 0 (stored), 1 (id is not in t), or -EINVAL after printing why
+ *         on stderr.
+ */
+int cmd_opt_apply(const char *prog, const struct cmd_opt_dest *t, size_t n,
+    int id, const char *arg);
+
 /*
  * --platform: sim or xen, if this build has it; *xen tells which.
  * \return 0, or -EINVAL after printing why on stderr.

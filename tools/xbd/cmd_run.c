@@ -65,7 +65,7 @@ struct run_opts {
 	uint64_t size;
 	double seconds;
 	uint64_t bs;
-	int qd;
+	uint32_t qd;
 	uint32_t ring_pages;
 	uint32_t queues;
 	bool no_indirect;
@@ -127,64 +127,36 @@ run_parse(int argc, char **argv, struct run_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint32_t v = 0;
-	int c, rc = 0;
+	const struct cmd_opt_dest dest[] = {
+		{ 's', "size", CMD_OPT_U64, &o->size },
+		{ 't', "seconds", CMD_OPT_SECS, &o->seconds },
+		{ 'b', "bs", CMD_OPT_U64, &o->bs },
+		{ 'q', "qd", CMD_OPT_U32, &o->qd },
+		{ O_RING, "ring-pages", CMD_OPT_U32, &o->ring_pages },
+		{ O_QUEUES, "queues", CMD_OPT_U32, &o->queues },
+		{ O_NOIND, NULL, CMD_OPT_TRUE, &o->no_indirect },
+		{ O_NOPERS, NULL, CMD_OPT_TRUE, &o->no_persistent },
+		{ O_BOUNCE, NULL, CMD_OPT_TRUE, &o->bounce },
+		{ O_COPY, NULL, CMD_OPT_TRUE, &o->grant_copy },
+		{ O_DESTR, NULL, CMD_OPT_TRUE, &o->destructive },
+		{ O_KEEP, NULL, CMD_OPT_TRUE, &o->keep },
+		{ O_JSON, NULL, CMD_OPT_TRUE, &o->json },
+	};
+	int c, rc;
 
-	while (rc == 0 &&
-	    (c = getopt_long(argc, argv, "s:t:b:q:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			rc = cmd_opt_u64(argv[0], "size", optarg, &o->size);
-			break;
-		case 't':
-			rc = cmd_opt_secs(argv[0], "seconds", optarg,
-			    &o->seconds);
-			break;
-		case 'b':
-			rc = cmd_opt_u64(argv[0], "bs", optarg, &o->bs);
-			break;
-		case 'q':
-			rc = cmd_opt_u32(argv[0], "qd", optarg, &v);
-			o->qd = (int)v;
-			break;
-		case O_RING:
-			rc = cmd_opt_u32(argv[0], "ring-pages", optarg,
-			    &o->ring_pages);
-			break;
-		case O_QUEUES:
-			rc = cmd_opt_u32(argv[0], "queues", optarg, &o->queues);
-			break;
-		case O_NOIND:
-			o->no_indirect = true;
-			break;
-		case O_NOPERS:
-			o->no_persistent = true;
-			break;
-		case O_BOUNCE:
-			o->bounce = true;
-			break;
-		case O_COPY:
-			o->grant_copy = true;
-			break;
-		case O_DESTR:
-			o->destructive = true;
-			break;
-		case O_KEEP:
-			o->keep = true;
-			break;
-		case O_JSON:
-			o->json = true;
-			break;
-		case 'h':
+	while ((c = getopt_long(argc, argv, "s:t:b:q:h", opts, NULL)) != -1) {
+		rc = cmd_opt_apply(argv[0], dest, XU_NELEM(dest), c, optarg);
+		if (rc < 0)
+			return (-1);
+		if (rc == 0)
+			continue;
+		if (c == 'h') {
 			fputs(run_usage, stdout);
 			return (1);
-		default:
-			fputs(run_usage, stderr);
-			return (-1);
 		}
-	}
-	if (rc != 0)
+		fputs(run_usage, stderr);
 		return (-1);
+	}
 	if (optind < argc)
 		o->image = argv[optind++];
 	if (optind < argc) {
@@ -318,7 +290,7 @@ cmd_run(int argc, char **argv)
 	wc.c_span = XU_MIN(info.xi_size, 64ull << 20);
 	wc.c_span -= wc.c_span % o.bs;
 	wc.c_bs = (uint32_t)o.bs;
-	wc.c_qd = o.qd;
+	wc.c_qd = (int)o.qd;
 	wc.c_random = true;
 	wc.c_read_pct = eo.o_readonly ? 100 : 50;
 	wc.c_runtime = o.seconds;
@@ -332,7 +304,7 @@ cmd_run(int argc, char **argv)
 		goto out;
 	wc.c_genmap = gen;
 	fprintf(stderr,
-	    "workload: %s random %ju-byte I/O, %d in flight, "
+	    "workload: %s random %ju-byte I/O, %u in flight, "
 	    "%g s, over %ju MiB, verified\n",
 	    eo.o_readonly ? "read-only" : "50/50 read/write", (uintmax_t)o.bs,
 	    o.qd, o.seconds, (uintmax_t)(wc.c_span >> 20));
