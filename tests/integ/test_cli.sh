@@ -94,6 +94,8 @@ usage_err "xbd hv: --grant-entries: '0' is outside 9..1048576" \
     hv "${M[@]}" --grant-entries 0
 usage_err "xbd hv: --evtchn-ports: '0x10' is not a whole number" \
     hv "${M[@]}" --evtchn-ports 0x10
+usage_err "xbd run: --size: '99999999999999999999' is outside 1M..16T" \
+    run --size 99999999999999999999
 usage_err "xbd stat: --domid: '-1' is not a whole number" \
     stat "${M[@]}" --domid -1
 # Suffixes and fractions wherever a size is taken.

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd_opt.h"
+#include "common/xu_assert.h"
 #include "common/xu_parse.h"
 #include "platform/plat.h"
 
@@ -149,8 +150,8 @@ cmd_opt_u64(const char *prog, const char *name, const char *val, uint64_t *out)
 		return (-EINVAL);
 	}
 	if ((rc = cmd_opt_parse(l, val, &v)) == -ERANGE) {
-		snprintf(buf, sizeof(buf), "is far too large");
-		why = buf;
+		/* Past 64 bits: past any limit too. */
+		why = cmd_opt_why(l, UINT64_MAX, buf, sizeof(buf));
 	} else if (rc != 0) {
 		snprintf(buf, sizeof(buf), "is not %s", what[l->l_kind]);
 		why = buf;
@@ -173,7 +174,7 @@ cmd_opt_u32(const char *prog, const char *name, const char *val, uint32_t *out)
 
 	if ((rc = cmd_opt_u64(prog, name, val, &v)) != 0)
 		return (rc);
-	/* The table keeps every 32-bit option below 2^32. */
+	XU_ASSERT(v <= UINT32_MAX, ("--%s is not a 32-bit option", name));
 	*out = (uint32_t)v;
 	return (0);
 }
