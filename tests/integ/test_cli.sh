@@ -96,6 +96,10 @@ usage_err "xbd hv: --evtchn-ports: '0x10' is not a whole number" \
     hv "${M[@]}" --evtchn-ports 0x10
 usage_err "xbd run: --size: '99999999999999999999' is outside 1M..16T" \
     run --size 99999999999999999999
+usage_err "xbd xenstored: --nodes: 'abc' is not a whole number in 1.." \
+    xenstored "${M[@]}" --nodes abc
+usage_err "xbd xenstored: --watches: '0' is not a whole number in 1.." \
+    xenstored "${M[@]}" -W 0
 usage_err "xbd stat: --domid: '-1' is not a whole number" \
     stat "${M[@]}" --domid -1
 # Suffixes and fractions wherever a size is taken.
