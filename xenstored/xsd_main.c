@@ -85,11 +85,27 @@ xsd_main_log(void *arg, const char *line)
 	fprintf(stderr, "xenstored: %s\n", line);
 }
 
-/* A positive number option into an unsigned int or size_t field. */
+/*
+ * A positive number option (getopt's c) into an unsigned int or size_t
+ * field; a refusal names the option and the range, as the other xbd
+ * subcommands do.
+ */
 static bool
-xsd_opt_num(const char *arg, unsigned long max, unsigned long *v)
+xsd_opt_num(const struct option *lopts, int c, const char *arg,
+    unsigned long max, unsigned long *v)
 {
-	return (xsd_parse_ulong(arg, max, v) == 0 && *v > 0);
+	const char *name = "?";
+	int i;
+
+	if (xsd_parse_ulong(arg, max, v) == 0 && *v > 0)
+		return (true);
+	for (i = 0; lopts[i].name != NULL; i++)
+		if (lopts[i].val == c)
+			name = lopts[i].name;
+	fprintf(stderr,
+	    "xbd xenstored: --%s: '%s' is not a whole number in 1..%lu\n", name,
+	    arg, max);
+	return (false);
 }
 
 /* Detach: the parent waits for the child's "ready" byte and exits. */
@@ -207,21 +223,16 @@ xsd_cmd_main(int argc, char **argv)
 			field = &o.o_domain_conns;
 			break;
 		case XSD_OPT_MEMORY:
-			if (!xsd_opt_num(optarg, SIZE_MAX, &v)) {
-				fprintf(stderr, "xenstored: bad --memory %s\n",
-				    optarg);
+			if (!xsd_opt_num(lopts, c, optarg, SIZE_MAX, &v))
 				return (XSD_EXIT_USAGE);
-			}
 			o.o_memory = v;
 			continue;
 		default:
 			xsd_usage(stderr);
 			return (XSD_EXIT_USAGE);
 		}
-		if (!xsd_opt_num(optarg, UINT_MAX, &v)) {
-			fprintf(stderr, "xenstored: bad number '%s'\n", optarg);
+		if (!xsd_opt_num(lopts, c, optarg, UINT_MAX, &v))
 			return (XSD_EXIT_USAGE);
-		}
 		*field = (unsigned int)v;
 	}
 	if (dir == NULL || optind != argc) {

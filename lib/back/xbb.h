@@ -19,9 +19,11 @@
  *    length is not a multiple of it is answered BLKIF_RSP_ERROR.
  *  - Durability: FLUSH_DISKCACHE is fdatasync; a flush carrying data is
  *    flush, write, flush; WRITE_BARRIER drains the ring, then does the
- *    same.  After any failed write or sync the device is failed: every
- *    later write, discard, flush and barrier is answered ERROR, never
- *    OKAY (docs/reliability.md section 5.3).
+ *    same.  After a failed sync, or a write that failed for another
+ *    reason than a lack of space, the device is failed: every later
+ *    write, discard, flush and barrier is answered ERROR, never OKAY
+ *    (docs/reliability.md section 5.3).  A write refused with ENOSPC
+ *    or EDQUOT fails alone (docs/protocol.md, "Failed storage").
  *  - Threads: xbb_start() runs one control thread (XenStore watches, the
  *    XenBus state machine) and one I/O thread per ring, each with its
  *    own io_uring.  The functions below are thread-safe.
@@ -125,6 +127,19 @@ int xbb_holder(const char *dir, uint32_t domid);
  * \note p must outlive the backend.
  */
 int xbb_start(struct plat *p, const struct xbb_opts *o, struct xbb **out);
+
+/*
+ * Check that path can be served (readonly: only read) before a vbd is
+ * made for it, so that a tool reports the real reason at once: it opens
+ * and probes it as the backend will, and refuses what the backend would
+ * serve wrongly.  *why is a static text (or strerror's) for a message
+ * "<path>: <why>".
+ * \return 0, -errno of open/stat, -EISDIR (a directory), -ENOTBLK
+ *         (neither a regular file nor a block device), -EINVAL (a file
+ *         under one sector, or not a whole number of 512-byte sectors,
+ *         which the backend would serve short).
+ */
+int xbb_image_check(const char *path, bool readonly, const char **why);
 
 /*
  * Stop serving and free everything: each device finishes the I/O in
@@ -234,6 +249,11 @@ struct xbb_stats {
 				 not answer visibly, re-executed */
 	uint64_t st_resumes;  /* rings taken over from a previous backend
 				 under a connected frontend */
+	/* Storage failures (docs/protocol.md, "Failed storage"). */
+	uint64_t st_fail_errno;	 /* errno that failed the device (with
+				    st_failed), 0 if none */
+	uint64_t st_err_nospace; /* writes refused for lack of space
+				    (ENOSPC, EDQUOT) without failing it */
 };
 
 /*

@@ -179,10 +179,17 @@ xbb_dev_open_store(struct xbb_dev *dev, const char **why)
 	*why = "opening params";
 	rc = xbb_store_open(&dev->xb_store, &cfg);
 	free(params);
-	if (rc != 0)
+	if (rc != 0) {
+		dev->xb_open_err = rc;
 		return (rc);
+	}
 	atomic_store(&dev->xb_sectors,
 	    dev->xb_store.so_bytes >> XBD_SECTOR_SHIFT);
+	if (dev->xb_store.so_cut != 0)
+		xbb_log(dev->xb_bk,
+		    "vbd %u/%u: the last %u bytes of the storage are not a "
+		    "whole sector and are not served",
+		    dev->xb_feid, dev->xb_vdev, dev->xb_store.so_cut);
 	return (0);
 }
 
@@ -340,6 +347,9 @@ xbb_dev_prepare(struct xbb_dev *dev)
 	const char *why = "publishing features";
 	int rc = 0;
 
+	/* Reported once already (the `error` node stays): no retry loop. */
+	if (dev->xb_open_err != 0)
+		return;
 	if (dev->xb_store.so_fd < 0)
 		rc = xbb_dev_open_store(dev, &why);
 	if (rc == 0 && (rc = xbb_txn(dev, xbb_features_fn)) == 0) {
@@ -492,6 +502,18 @@ xbb_fe_gone(enum xenbus_state fe)
 	    fe == XenbusStateInitialising);
 }
 
+/*
+ * libxl's removal: `online` 0 and Closing written over our state.  (A
+ * vbd merely created without `online` is still served until it closes.)
+ */
+static bool
+xbb_dev_removed(const struct xbb_dev *dev, bool online)
+{
+	return (!online &&
+	    xbus_read_state(dev->xb_bk->bk_xs, dev->xb_bepath) ==
+		XenbusStateClosing);
+}
+
 /* One step; the caller repeats until the state stops changing. */
 static void
 xbb_dev_step(struct xbb_dev *dev, enum xenbus_state fe, bool online)
@@ -514,7 +536,14 @@ xbb_dev_step(struct xbb_dev *dev, enum xenbus_state fe, bool online)
 			xbb_dev_prepare(dev);
 		break;
 	case XBB_DEV_INITWAIT:
-		if (xbb_fe_ready(fe)) {
+		if (xbb_dev_removed(dev, online)) {
+			/*
+			 * The toolstack removes a vbd never connected:
+			 * nothing to drain, and no frontend to wait for.
+			 */
+			xbb_set_state(dev, XenbusStateClosed);
+			dev->xb_state = XBB_DEV_CLOSED;
+		} else if (xbb_fe_ready(fe)) {
 			xbb_dev_connect(dev);
 		} else if (fe == XenbusStateClosing) {
 			xbb_set_state(dev, XenbusStateClosing);

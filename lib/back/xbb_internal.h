@@ -145,6 +145,7 @@ enum xbb_ctr {
 	XBB_C_EOI_DELAYED,
 	XBB_C_REPLAYED,
 	XBB_C_RESUMES,
+	XBB_C_ERR_NOSPACE,
 	XBB_C_COUNT
 };
 
@@ -247,6 +248,8 @@ struct xbb_store {
 				     transfer never waits for a device */
 	uint64_t so_bytes;	  /* usable size: a multiple of the sector
 				     size, the tail beyond is not served */
+	uint32_t so_cut;	  /* bytes past the last whole sector,
+				     not served */
 	uint32_t so_sector_size;  /* logical block size we publish */
 	uint32_t so_phys_size;	  /* physical block size we publish */
 	uint32_t so_dio_mem;	  /* O_DIRECT buffer alignment */
@@ -655,8 +658,15 @@ struct xbb_dev {
 	bool xb_removable;	      /* removable "1" */
 	bool xb_discard_enable;	      /* toolstack's discard-enable */
 	struct xbb_store xb_store;    /* the storage */
+	int xb_open_err;	      /* opening it failed (-errno): not
+					 retried for this directory, or a
+					 frontend's restart would repeat it
+					 in a loop; reported once */
 	_Atomic uint64_t xb_sectors;  /* size in 512-byte sectors */
 	_Atomic bool xb_failed;	      /* a write or sync failed */
+	_Atomic int xb_fail_errno;    /* the errno that failed it (first) */
+	_Atomic bool xb_nospace;      /* the last write found no space:
+					 logged once until one succeeds */
 	enum xring_abi xb_abi;	      /* negotiated ABI */
 	unsigned int xb_nrings;	      /* rings in use */
 	unsigned int xb_npages;	      /* pages per ring */

@@ -17,9 +17,10 @@
  * write, fdatasync.  WRITE_BARRIER stops intake, waits until every
  * earlier request has been answered, then does the same, so nothing
  * taken after it reaches storage before it (reliability.md 5.3).  A
- * failed write or sync marks the device failed; from then on writes,
- * discards, flushes and barriers are answered ERROR, and a flush that
- * completes after the failure is ERROR too, never OKAY (fsyncgate).
+ * failed sync, or a write that failed for another reason than a lack
+ * of space, marks the device failed; from then on writes, discards,
+ * flushes and barriers are answered ERROR, and a flush that completes
+ * after the failure is ERROR too, never OKAY (fsyncgate).
  * Short transfers are resubmitted for the remainder; a transfer that
  * makes no progress is an I/O error, never silently truncated.  With
  * o_log_writes, every completed write, discard and sync is appended to
@@ -109,11 +110,59 @@ xbb_dev_failed(const struct xbb_ring *r)
 	    memory_order_acquire));
 }
 
+/*
+ * Fail the device for good (fsyncgate), saying why once: what failed,
+ * where, and the errno, in the log and the statistics.
+ */
 static void
-xbb_dev_fail(struct xbb_ring *r)
+xbb_dev_fail(struct xbb_ring *r, const struct xbb_req *req, int err)
 {
-	atomic_store_explicit(&xbb_ring_dev(r)->xb_failed, true,
-	    memory_order_release);
+	struct xbb_dev *dev = xbb_ring_dev(r);
+	int none = 0;
+
+	if (atomic_compare_exchange_strong(&dev->xb_fail_errno, &none, -err))
+		xbb_log(dev->xb_bk,
+		    "vbd %u/%u: %s at sector %llu: %s; the device is failed: "
+		    "writes, discards and flushes fail until it is removed",
+		    dev->xb_feid, dev->xb_vdev,
+		    req->br_stage == XBB_ST_DATA ? "write" : "flush",
+		    (unsigned long long)req->br_info.ri_sector, strerror(-err));
+	atomic_store_explicit(&dev->xb_failed, true, memory_order_release);
+}
+
+/*
+ * A write the file system refused for lack of space (ENOSPC, EDQUOT)
+ * left nothing behind that a later sync could lose: blocks are reserved
+ * before data is copied in, and O_DIRECT bypasses the page cache, so no
+ * dirty page of it waits for writeback.  That write fails alone and
+ * later ones succeed once space is back; the first of a run is logged.
+ * A failed sync still fails the device (its pages may be gone).
+ */
+static bool
+xbb_write_nospace(struct xbb_ring *r, const struct xbb_req *req, int res)
+{
+	struct xbb_dev *dev = xbb_ring_dev(r);
+
+	if (res != -ENOSPC && res != -EDQUOT)
+		return (false);
+	xbb_ctr_add(&r->rg_ctrs, XBB_C_ERR_NOSPACE, 1);
+	if (!atomic_exchange(&dev->xb_nospace, true))
+		xbb_log(dev->xb_bk, "vbd %u/%u: write at sector %llu: %s",
+		    dev->xb_feid, dev->xb_vdev,
+		    (unsigned long long)req->br_info.ri_sector, strerror(-res));
+	return (true);
+}
+
+/* A write completed: a run of ENOSPC is over. */
+static void
+xbb_write_space_back(struct xbb_ring *r)
+{
+	struct xbb_dev *dev = xbb_ring_dev(r);
+
+	if (atomic_load_explicit(&dev->xb_nospace, memory_order_relaxed) &&
+	    atomic_exchange(&dev->xb_nospace, false))
+		xbb_log(dev->xb_bk, "vbd %u/%u: writes succeed again",
+		    dev->xb_feid, dev->xb_vdev);
 }
 
 /* The write log, when o_log_writes turned it on; else NULL. */
@@ -798,8 +847,8 @@ xbb_req_data_done(struct xbb_ring *r, struct xbb_req *req, int res)
 
 	if (res <= 0) {
 		/* No progress is an error too: never loop, never truncate. */
-		if (!reading)
-			xbb_dev_fail(r);
+		if (!reading && !xbb_write_nospace(r, req, res))
+			xbb_dev_fail(r, req, res < 0 ? res : -EIO);
 		xbb_req_fail(r, req, XBB_CAUSE_IO);
 		return;
 	}
@@ -826,6 +875,8 @@ xbb_req_data_done(struct xbb_ring *r, struct xbb_req *req, int res)
 		xbb_req_fail(r, req, XBB_CAUSE_GRANT);
 		return;
 	}
+	if (!reading)
+		xbb_write_space_back(r);
 	req->br_stage = xbb_req_next(req, XBB_ST_DATA);
 	xbb_req_issue(r, req);
 }
@@ -858,7 +909,7 @@ xbb_ring_done(void *arg, uint64_t tag, int res)
 	case XBB_ST_POSTSYNC:
 		if (res < 0) {
 			/* fsyncgate: the data may be gone; stay failed. */
-			xbb_dev_fail(r);
+			xbb_dev_fail(r, req, res);
 			xbb_req_fail(r, req, XBB_CAUSE_IO);
 			return;
 		}

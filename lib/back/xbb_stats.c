@@ -75,6 +75,7 @@ static const struct {
 	XBB_STAT(XBB_C_EOI_DELAYED, st_eoi_delayed, XBB_K_SUM),
 	XBB_STAT(XBB_C_REPLAYED, st_replayed, XBB_K_SUM),
 	XBB_STAT(XBB_C_RESUMES, st_resumes, XBB_K_SUM),
+	XBB_STAT(XBB_C_ERR_NOSPACE, st_err_nospace, XBB_K_SUM),
 };
 
 /* Add one set of counters into the words of st. */
@@ -147,6 +148,7 @@ xbb_stats_fill(const struct xbb_dev *dev, int ring, struct xbb_stats *st)
 	st->st_discard = o->o_discard && dev->xb_discard_enable &&
 	    dev->xb_store.so_discard && !dev->xb_readonly;
 	st->st_failed = atomic_load(&dev->xb_failed);
+	st->st_fail_errno = (uint64_t)atomic_load(&dev->xb_fail_errno);
 	if (ring >= 0) {
 		xbb_stats_add(st, &dev->xb_rings[ring].rg_ctrs, true);
 		return;

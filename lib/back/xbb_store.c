@@ -231,7 +231,8 @@ xbb_store_open(struct xbb_store *so, const struct xbb_store_cfg *cfg)
 	so->so_discard_secure =
 	    so->so_discard && so->so_blkdev && cfg->sc_secure;
 	/* Only whole logical blocks are served. */
-	so->so_bytes -= so->so_bytes % ss;
+	so->so_cut = (uint32_t)(so->so_bytes % ss);
+	so->so_bytes -= so->so_cut;
 	if (so->so_bytes == 0) {
 		rc = -EINVAL;
 		goto fail;
@@ -279,4 +280,52 @@ xbb_store_close(struct xbb_store *so)
 	if (so->so_fd >= 0)
 		close(so->so_fd);
 	so->so_fd = -1;
+}
+
+/* What is wrong with a regular file's size, or NULL. */
+static const char *
+xbb_image_size_why(const struct stat *st)
+{
+	if (st->st_size == 0)
+		return ("is empty");
+	if (st->st_size < XBD_SECTOR_SIZE)
+		return ("is smaller than one 512-byte sector");
+	if (st->st_size % XBD_SECTOR_SIZE != 0)
+		return ("is not a whole number of 512-byte sectors (the "
+			"backend would leave the last part out)");
+	return (NULL);
+}
+
+int
+xbb_image_check(const char *path, bool readonly, const char **why)
+{
+	struct xbb_store_cfg cfg;
+	struct xbb_store so;
+	struct stat st;
+	int rc;
+
+	*why = NULL;
+	if (stat(path, &st) != 0) {
+		*why = strerror(errno);
+		return (-errno);
+	}
+	if (S_ISDIR(st.st_mode)) {
+		*why = "is a directory, not an image";
+		return (-EISDIR);
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		*why = "is neither a regular file nor a block device";
+		return (-ENOTBLK);
+	}
+	if (S_ISREG(st.st_mode) && (*why = xbb_image_size_why(&st)) != NULL)
+		return (-EINVAL);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.sc_path = path;
+	cfg.sc_readonly = readonly;
+	if ((rc = xbb_store_open(&so, &cfg)) != 0) {
+		*why = strerror(-rc);
+		return (rc);
+	}
+	xbb_store_close(&so);
+	return (0);
 }

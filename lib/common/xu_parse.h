@@ -22,9 +22,17 @@ int xu_parse_u32(const char *s, uint32_t *out);
 /*
  * Parse a size with an optional binary suffix (K, M, G, T, their
  * lowercase forms as fio writes them, KiB, MiB ...) as a command line
- * gives it.
+ * gives it.  A fraction is allowed when it makes whole bytes ("1.5G",
+ * not "1.1K").
  * \return 0, -EINVAL, -ERANGE.
  */
 int xu_parse_size(const char *s, uint64_t *out);
+
+/*
+ * Parse a decimal number of units ("3", "1.5", "0.25") into thousandths
+ * of a unit, at most max; finer fractions are refused, not rounded.
+ * \return 0, -EINVAL, -ERANGE.
+ */
+int xu_parse_milli(const char *s, uint64_t max, uint64_t *out);
 
 #endif /* XBD_XU_PARSE_H */

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "common/xu_parse.h"
 #include "xbus.h"
 
 /* libxl retries a transaction this many times on EAGAIN before failing. */
@@ -214,12 +215,34 @@ xbus_vbd_exists(struct xs_handle *xs, const struct xbus_vbd *v)
 	return (same);
 }
 
+/* InitWait or past it, or given up (Closing, Closed after an error). */
 static bool
 xbus_is_initwait(enum xenbus_state s, void *arg)
 {
 	(void)arg;
 	/* Watches coalesce: a fast backend may already be past InitWait. */
-	return (s >= XenbusStateInitWait && s <= XenbusStateConnected);
+	return (s >= XenbusStateInitWait && s <= XenbusStateClosed);
+}
+
+/*
+ * The errno a backend that gave up wrote first in its `error` node
+ * ("<errno> <what>", xenbus_dev_fatal's format), or -EIO.
+ */
+static int
+xbus_backend_errno(struct xs_handle *xs, const char *be)
+{
+	char *v, *sp;
+	uint32_t e;
+	int rc = -EIO;
+
+	if (xbus_read(xs, XBT_NULL, be, "error", &v) != 0)
+		return (rc);
+	if ((sp = strchr(v, ' ')) != NULL)
+		*sp = '\0';
+	if (xu_parse_u32(v, &e) == 0 && e != 0 && e < 4096)
+		rc = -(int)e;
+	free(v);
+	return (rc);
 }
 
 /* The block script's failure report: hotplug-error, hotplug-status. */
@@ -252,6 +275,9 @@ xbus_vbd_hotplug(struct xs_handle *xs, const struct xbus_vbd *v,
 		 timeout_ms)) != 0)
 		return (xbus_hotplug_failed(xs, be, rc,
 		    "backend never reached InitWait"));
+	if (xbus_read_state(xs, be) > XenbusStateConnected)
+		return (xbus_hotplug_failed(xs, be, xbus_backend_errno(xs, be),
+		    "the backend gave up"));
 	if (stat(v->v_params, &st) != 0)
 		return (xbus_hotplug_failed(xs, be, -errno, v->v_params));
 	/*

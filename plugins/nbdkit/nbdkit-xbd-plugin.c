@@ -20,17 +20,27 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
-#include "common/xu_parse.h"
+#include "back/xbb.h"
 #include "embed/xemb.h"
 #include "xbd/xbd.h"
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
+
+/*
+ * Limits of the parameters, as the frontend (xbd_check_opts) and Xen
+ * (DOMID_FIRST_RESERVED) take them, so that a bad one fails the
+ * configuration rather than the first connection.
+ */
+#define NBD_XBD_MAX_DOMID 0x7fefu
+#define NBD_XBD_MAX_RING_PAGES 32u
+#define NBD_XBD_MAX_QUEUES 16u
 
 /* Bytes of zeros written per request by zero(). */
 #define NBD_XBD_ZERO_CHUNK (256u * 1024u)
@@ -65,40 +75,72 @@ nbd_xbd_load(void)
 		setenv("XBD_QUIET", "1", 0);
 }
 
+/*
+ * A number parameter in lo..hi (a power of two if pow2), parsed by
+ * nbdkit, which reports a malformed one itself.
+ */
 static int
-nbd_xbd_config(const char *key, const char *value)
+nbd_xbd_u32(const char *key, const char *value, uint32_t lo, uint32_t hi,
+    bool pow2, uint32_t *out)
 {
 	uint32_t v;
 
-	if (strcmp(key, "image") == 0) {
+	if (nbdkit_parse_uint32_t(key, value, &v) == -1)
+		return (-1);
+	if (v < lo || v > hi || (pow2 && (v & (v - 1)) != 0)) {
+		nbdkit_error("%s: '%s' is outside %u..%u%s", key, value, lo, hi,
+		    pow2 ? " or not a power of two" : "");
+		return (-1);
+	}
+	*out = v;
+	return (0);
+}
+
+/* A boolean parameter; nbdkit's own message does not name it. */
+static int
+nbd_xbd_bool(const char *key, const char *value, bool *out)
+{
+	int b;
+
+	if ((b = nbdkit_parse_bool(value)) == -1) {
+		nbdkit_error("%s: '%s' is not a boolean (true/false, on/off, "
+			     "yes/no, 1/0)",
+		    key, value);
+		return (-1);
+	}
+	*out = b == 1;
+	return (0);
+}
+
+static int
+nbd_xbd_config(const char *key, const char *value)
+{
+	struct xbd_opts *o = &nbd_xbd.opts;
+	bool b;
+
+	if (strcmp(key, "image") == 0)
 		nbd_xbd.image = value;
-	} else if (strcmp(key, "dir") == 0) {
+	else if (strcmp(key, "dir") == 0)
 		nbd_xbd.dir = value;
-	} else if (strcmp(key, "vbd") == 0) {
+	else if (strcmp(key, "vbd") == 0)
 		nbd_xbd.vbd = value;
-	} else if (strcmp(key, "domid") == 0) {
-		if (xu_parse_u32(value, &nbd_xbd.domid) != 0) {
-			nbdkit_error("domid: not a number: %s", value);
+	else if (strcmp(key, "domid") == 0)
+		return (nbd_xbd_u32(key, value, 0, NBD_XBD_MAX_DOMID, false,
+		    &nbd_xbd.domid));
+	else if (strcmp(key, "ring-pages") == 0)
+		return (nbd_xbd_u32(key, value, 1, NBD_XBD_MAX_RING_PAGES, true,
+		    &o->o_max_ring_pages));
+	else if (strcmp(key, "queues") == 0)
+		return (nbd_xbd_u32(key, value, 1, NBD_XBD_MAX_QUEUES, false,
+		    &o->o_max_queues));
+	else if (strcmp(key, "indirect") == 0)
+		return (nbd_xbd_bool(key, value, &o->o_enable_indirect));
+	else if (strcmp(key, "persistent") == 0)
+		return (nbd_xbd_bool(key, value, &o->o_persistent));
+	else if (strcmp(key, "bounce") == 0) {
+		if (nbd_xbd_bool(key, value, &b) != 0)
 			return (-1);
-		}
-	} else if (strcmp(key, "ring-pages") == 0) {
-		if (xu_parse_u32(value, &v) != 0) {
-			nbdkit_error("ring-pages: not a number: %s", value);
-			return (-1);
-		}
-		nbd_xbd.opts.o_max_ring_pages = v;
-	} else if (strcmp(key, "queues") == 0) {
-		if (xu_parse_u32(value, &v) != 0) {
-			nbdkit_error("queues: not a number: %s", value);
-			return (-1);
-		}
-		nbd_xbd.opts.o_max_queues = v;
-	} else if (strcmp(key, "indirect") == 0) {
-		nbd_xbd.opts.o_enable_indirect = nbdkit_parse_bool(value) > 0;
-	} else if (strcmp(key, "persistent") == 0) {
-		nbd_xbd.opts.o_persistent = nbdkit_parse_bool(value) > 0;
-	} else if (strcmp(key, "bounce") == 0) {
-		nbd_xbd.opts.o_bounce = nbdkit_parse_bool(value) > 0 ? 1 : 0;
+		o->o_bounce = b ? 1 : 0;
 	} else {
 		nbdkit_error("unknown parameter '%s'", key);
 		return (-1);
@@ -109,9 +151,21 @@ nbd_xbd_config(const char *key, const char *value)
 static int
 nbd_xbd_config_complete(void)
 {
+	const char *why;
+
 	if ((nbd_xbd.image == NULL) == (nbd_xbd.dir == NULL)) {
 		nbdkit_error("give either image=FILE (embedded machine) or "
 			     "dir=DIR (a running 'xbd hv' machine)");
+		return (-1);
+	}
+	/*
+	 * Now, not after the fork: nbdkit would otherwise start serving
+	 * and fail every connection (read access is all that can be asked
+	 * for here; -r is not known yet).
+	 */
+	if (nbd_xbd.image != NULL &&
+	    xbb_image_check(nbd_xbd.image, true, &why) != 0) {
+		nbdkit_error("%s: %s", nbd_xbd.image, why);
 		return (-1);
 	}
 	return (0);
@@ -122,8 +176,8 @@ nbd_xbd_config_complete(void)
 	"dir=<DIR>           Or: attach in a running 'xbd hv --dir DIR'.\n"    \
 	"domid=<N>           ... as frontend domain N (default 1).\n"          \
 	"vbd=<NAME>          ... to this vbd (default xvda).\n"                \
-	"ring-pages=<N>      Most ring pages to negotiate (1..32).\n"          \
-	"queues=<N>          Rings to ask for (multi-queue).\n"                \
+	"ring-pages=<N>      Most ring pages to negotiate (1, 2, 4 ... 32).\n" \
+	"queues=<N>          Rings to ask for (multi-queue, 1..16).\n"         \
 	"indirect=<BOOL>     Use indirect segments (default true).\n"          \
 	"persistent=<BOOL>   Offer persistent grants (default true).\n"        \
 	"bounce=<BOOL>       Bounce all data through private pages."

@@ -16,6 +16,7 @@ cleanup() {
 	for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
 	sleep 0.5
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	umount "$tmp/small" 2>/dev/null || true
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -34,6 +35,204 @@ set +e
 "$xbd" run /nonexistent/image 2>/dev/null; [ $? -eq 1 ] || exit 1
 set -e
 
+echo "--- option values: one parser, one table of limits"
+# usage_err WANT CMD ARGS...: the command exits 2 and its first line of
+# stderr contains WANT (the option, the value and the accepted range).
+usage_err() {
+	local want=$1 rc=0
+	shift
+	"$xbd" "$@" >/dev/null 2>"$tmp/usage.err" || rc=$?
+	if [ $rc -ne 2 ] || ! grep -qF -- "$want" "$tmp/usage.err"; then
+		echo "xbd $*: exit $rc, wanted 2 and '$want':"
+		cat "$tmp/usage.err"
+		return 1
+	fi
+}
+M=(--dir "$tmp/nomachine")
+usage_err "xbd run: --seconds: '3x' is not a number of seconds" \
+    run --seconds 3x
+usage_err "xbd bench: --runtime: '3x' is not a number of seconds" \
+    bench --runtime 3x
+usage_err "xbd attach: --workload: '3x' is not a number of seconds" \
+    attach "${M[@]}" --domid 2 --workload 3x
+usage_err "xbd run: --bs: '32M' is outside 512..16M" run --bs 32M
+usage_err "xbd bench: --bs: '32M' is outside 512..16M" bench --bs 32M
+usage_err "xbd attach: --bs: '32M' is outside 512..16M" \
+    attach "${M[@]}" --domid 2 --bs 32M
+usage_err "xbd bench: --bs: '1000' is not a multiple of 512" bench --bs 1000
+usage_err "xbd bench: --size: '1.5X' is not a size" bench -s 1.5X
+usage_err "xbd bench: --iodepth: '0' is outside 1..256" bench --iodepth 0
+usage_err "xbd run: --qd: '257' is outside 1..256" run --qd 257
+usage_err "xbd bench: --rw: 'sideways' is not one of read, write" \
+    bench --rw sideways
+usage_err "xbd attach: --ring-pages: '33' is outside 1..32" \
+    attach "${M[@]}" --domid 2 --ring-pages 33
+usage_err "xbd attach: --ring-pages: '0' is outside 1..32" \
+    attach "${M[@]}" --domid 2 --ring-pages 0
+usage_err "xbd run: --ring-pages: '3' is not a power of two in 1..32" \
+    run --ring-pages 3
+usage_err "xbd attach: --queues: '0' is outside 1..16" \
+    attach "${M[@]}" --domid 2 --queues 0
+usage_err "xbd attach: --queues: '1000' is outside 1..16" \
+    attach "${M[@]}" --domid 2 --queues 1000
+usage_err "xbd attach: --domid: '99999' is outside 0..32751" \
+    attach "${M[@]}" --domid 99999
+! grep -q "is 'xbd hv" "$tmp/usage.err"
+usage_err "xbd attach: --platform: 'vmware' is not a platform" \
+    attach --platform vmware
+usage_err "xbd serve: --max-queues: '17' is outside 1..16" \
+    serve "${M[@]}" --domid 1 --max-queues 17
+usage_err "xbd serve: --max-ring-page-order: '6' is outside 0..5" \
+    serve "${M[@]}" --domid 1 --max-ring-page-order 6
+usage_err "xbd serve: --sector-size: '1000' is not a power of two" \
+    serve "${M[@]}" --domid 1 --sector-size 1000
+usage_err "xbd serve: --frontend: '40000' is outside 0..32751" \
+    serve "${M[@]}" --domid 1 --image x --frontend 40000
+usage_err "xbd serve: --image and --frontend go together" \
+    serve "${M[@]}" --domid 1 --image x
+usage_err "xbd hv: --grant-entries: '0' is outside 9..1048576" \
+    hv "${M[@]}" --grant-entries 0
+usage_err "xbd hv: --evtchn-ports: '0x10' is not a whole number" \
+    hv "${M[@]}" --evtchn-ports 0x10
+usage_err "xbd run: --size: '99999999999999999999' is outside 1M..16T" \
+    run --size 99999999999999999999
+usage_err "xbd xenstored: --nodes: 'abc' is not a whole number in 1.." \
+    xenstored "${M[@]}" --nodes abc
+usage_err "xbd xenstored: --watches: '0' is not a whole number in 1.." \
+    xenstored "${M[@]}" -W 0
+usage_err "xbd stat: --domid: '-1' is not a whole number" \
+    stat "${M[@]}" --domid -1
+# Suffixes and fractions wherever a size is taken.
+"$xbd" run --size 1.5G --bs 1.5K --seconds 0.5 --qd 4 >"$tmp/frac.out" \
+    2>/dev/null
+grep -q '^xbd0: 1536MB' "$tmp/frac.out"
+grep -q '^result: ok' "$tmp/frac.out"
+
+echo "--- bad storage: the real reason, at once, exit 1"
+mkdir "$tmp/imgdir"
+: >"$tmp/empty.img"
+head -c 513 /dev/zero >"$tmp/b513.img"
+head -c 100 /dev/zero >"$tmp/b100.img"
+# fails WANT CMD ARGS...: exit 1 within 2 seconds, WANT on stderr, and
+# no more than 3 lines of it (no retry loop, no "timed out").
+fails() {
+	local want=$1 rc=0 t0 t1
+	shift
+	t0=$(date +%s%N)
+	timeout 30 "$xbd" "$@" >/dev/null 2>"$tmp/fail.err" || rc=$?
+	t1=$(date +%s%N)
+	if [ $rc -ne 1 ] || ! grep -qF -- "$want" "$tmp/fail.err" ||
+	    [ $(((t1 - t0) / 1000000)) -gt 2000 ] ||
+	    [ "$(wc -l <"$tmp/fail.err")" -gt 3 ] ||
+	    grep -q 'timed out' "$tmp/fail.err"; then
+		echo "xbd $*: exit $rc in $(((t1 - t0) / 1000000)) ms:"
+		head -20 "$tmp/fail.err"
+		return 1
+	fi
+}
+fails "nope.img: No such file or directory" run "$tmp/nope.img"
+fails "imgdir: is a directory" run "$tmp/imgdir"
+fails "empty.img: is empty" run "$tmp/empty.img"
+fails "b513.img: is not a whole number of 512-byte sectors" \
+    run "$tmp/b513.img"
+fails "b100.img: is smaller than one 512-byte sector" \
+    bench -i "$tmp/b100.img"
+fails "imgdir: is a directory" bench -i "$tmp/imgdir" --runtime 1
+m0=$tmp/m0
+"$xbd" hv --dir "$m0" >"$m0.log.hv" 2>&1 &
+pids+=($!)
+for i in $(seq 50); do [ -S "$m0/socket" ] && break; sleep 0.1; done
+for img in imgdir empty.img b513.img nope.img; do
+	fails "$img: " serve --dir "$m0" --domid 1 --image "$tmp/$img" \
+	    --frontend 2
+done
+# A vbd the toolstack made for a directory: the backend reports the
+# open failure once, in its log and the store's error node, and does not
+# retry it in a loop (it used to log 2,000 lines a second).
+"$xbd" serve --dir "$m0" --domid 1 >"$m0.log.serve" 2>&1 &
+pids+=($!)
+for i in $(seq 50); do
+	grep -q 'serving as domain 1' "$m0.log.serve" && break
+	sleep 0.1
+done
+xs() { XENSTORED_PATH=$m0/socket "xenstore-$@"; }
+fe=/local/domain/2/device/vbd/51712
+be=/local/domain/1/backend/vbd/2/51712
+# The directories with libxl's permissions first, then their contents.
+xs write "$fe" "" "$be" ""
+xs chmod "$fe" n2 r1
+xs chmod "$be" n1 r2
+xs write "$fe/state" 1 "$fe/backend" "$be" "$fe/backend-id" 1
+xs write "$be/frontend" "$fe" "$be/frontend-id" 2 "$be/params" \
+    "$tmp/imgdir" "$be/mode" w "$be/online" 1 "$be/state" 1
+sleep 2
+xs read "$be/error" | grep -q '^21 '
+[ "$(grep -c 'Is a directory' "$m0.log.serve")" -eq 1 ] || {
+	head -5 "$m0.log.serve"
+	exit 1
+}
+xs rm "$be" "$fe"
+
+echo "--- serve --image stops at once before anything attached"
+# serve_bg N M IMAGE: `xbd serve` as domain N of $m0 serving IMAGE to
+# domain M ($spid, log $m0.log.serveN); returns once it serves.
+serve_bg() {
+	local i
+	"$xbd" serve --dir "$m0" --domid "$1" --image "$3" --frontend "$2" \
+	    >"$m0.log.serve$1" 2>&1 &
+	spid=$!
+	pids+=($spid)
+	for i in $(seq 50); do
+		grep -q "serving as domain $1" "$m0.log.serve$1" && return 0
+		sleep 0.1
+	done
+	cat "$m0.log.serve$1"
+	return 1
+}
+truncate -s 16M "$tmp/small.img"
+serve_bg 3 4 "$tmp/small.img"
+t0=$(date +%s%N)
+kill -INT $spid
+wait $spid
+t1=$(date +%s%N)
+echo "stopped in $(((t1 - t0) / 1000000)) ms"
+[ $(((t1 - t0) / 1000000)) -lt 1000 ]
+! grep -q 'removing the vbd\|timed out' "$m0.log.serve3"
+
+echo "--- a full file system fails writes, not the vbd"
+# ENOSPC on a write left nothing dirty: that write fails, the serve log
+# says why once, the vbd is not failed, and with space back a new
+# frontend writes cleanly (test_xbb_durability shows the same vbd
+# recovering).
+mkdir "$tmp/small"
+if mount -t tmpfs -o size=1m xbdtest "$tmp/small" 2>/dev/null; then
+	truncate -s 512K "$tmp/small/disk.img"
+	serve_bg 5 6 "$tmp/small/disk.img"
+	head -c 1M /dev/zero >"$tmp/small/filler" 2>/dev/null || true
+	rc=0
+	"$xbd" attach --dir "$m0" --domid 6 --workload 0.5 --once \
+	    >"$tmp/full.out" 2>&1 || rc=$?
+	[ $rc -eq 1 ]
+	rm "$tmp/small/filler"
+	for i in $(seq 50); do
+		XENSTORED_PATH=$m0/socket xenstore-exists \
+		    /local/domain/5/backend/vbd/6/51712 2>/dev/null && break
+		sleep 0.1
+	done
+	"$xbd" attach --dir "$m0" --domid 6 --workload 0.5 --once \
+	    >"$tmp/full2.out" 2>&1
+	grep -q ' 0 bad, 0 errors' "$tmp/full2.out"
+	kill -INT $spid
+	wait $spid
+	cat "$m0.log.serve5"
+	[ "$(grep -c 'write at sector [0-9]*: No space left on device' \
+	    "$m0.log.serve5")" -eq 1 ]
+	! grep -q 'failed' "$m0.log.serve5"
+	umount "$tmp/small"
+else
+	echo "skipped: cannot mount a tmpfs here"
+fi
+
 echo "--- xbd run"
 "$xbd" run --size 64M --seconds 1 >"$tmp/run.out" 2>"$tmp/run.err"
 cat "$tmp/run.out" | head -3
@@ -50,7 +249,7 @@ echo "--- xbd bench"
 cat "$tmp/bench.json"
 jq -e '.iops > 0 and .errors == 0 and .copies_per_byte <= 1' \
     "$tmp/bench.json" >/dev/null
-"$xbd" bench --runtime 1 --ramp 0 --size 64M --rw randrw --verify \
+"$xbd" bench --runtime 1 --ramp 0 --size 0.0625G --rw randrw --verify \
     >/dev/null
 
 echo "--- multi-process: hv, serve, attach, stat"
@@ -108,7 +307,7 @@ attach "$tmp/attach2.log"
 kill -KILL $apid
 wait $apid || true
 vbd_gone
-"$xbd" attach --dir "$m" --domid 2 --workload 1 --once xvda \
+"$xbd" attach --dir "$m" --domid 2 --workload 1 --bs 4K --once xvda \
     >"$tmp/attach3.log" 2>&1
 grep -q ' 0 bad, 0 errors' "$tmp/attach3.log"
 

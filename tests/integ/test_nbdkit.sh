@@ -67,6 +67,37 @@ nbdkit -U - "$plugin" image="$tmp/dst2" --run "$U fio --name=verify \
 # Terse v3: field 5 is the error count.
 cut -d';' -f5 "$tmp/fio.out" | tail -1 | grep -qx 0
 
+echo "--- bad parameters fail the configuration"
+for p in indirect=maybe persistent=2 bounce= ring-pages=3 ring-pages=64 \
+    queues=0 queues=x domid=99999; do
+	if nbdkit -U - "$plugin" image="$tmp/dst" "$p" --run true \
+	    2>"$tmp/cfg.err"; then
+		echo "nbdkit served with $p"
+		exit 1
+	fi
+	grep -q "${p%%=*}" "$tmp/cfg.err"
+done
+grep -q "indirect: 'maybe' is not a boolean" < <(nbdkit -U - "$plugin" \
+    image="$tmp/dst" indirect=maybe --run true 2>&1 || true)
+
+echo "--- bad storage fails the configuration with the real reason"
+mkdir "$tmp/imgdir"
+head -c 513 /dev/zero >"$tmp/b513.img"
+for img in imgdir b513.img nope.img; do
+	rc=0
+	# The nbdkit function (sanitizer preload), not timeout(1): CTest
+	# bounds the time.
+	nbdkit -U - "$plugin" image="$tmp/$img" --run true \
+	    2>"$tmp/img.err" || rc=$?
+	if [ $rc -ne 1 ] || grep -q 'timed out' "$tmp/img.err" ||
+	    ! grep -q "$img: " "$tmp/img.err"; then
+		echo "image=$img: exit $rc"
+		cat "$tmp/img.err"
+		exit 1
+	fi
+done
+grep -q 'nope.img: No such file or directory' "$tmp/img.err"
+
 echo "--- read-only export"
 info=$(nbdkit -r -U - "$plugin" image="$tmp/dst" --run "$U nbdinfo \"\$uri\"")
 grep -q 'is_read_only: true' <<<"$info"

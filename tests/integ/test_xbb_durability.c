@@ -5,7 +5,9 @@
  * state in which every later write, discard, flush and barrier is ERROR
  * and never OKAY again, not even after the frontend reconnects (D3,
  * fsyncgate; the fault is injected by swapping the image's descriptor
- * for a read-only one, and by a full tmpfs where mounting is allowed);
+ * for a read-only one), except that a write refused for lack of space
+ * fails alone, is logged once and stops failing once space is back (a
+ * full tmpfs where mounting is allowed);
  * short transfers are resubmitted and a transfer that cannot complete is
  * an error, never silent zeros (D4); a flush carrying data is flush,
  * write, flush (three io_uring operations); a barrier waits for every
@@ -19,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -111,6 +114,7 @@ test_failed_state(void **state)
 	    BLKIF_RSP_ERROR);
 	xbbt_stats(&fx->m, XVDA, &st);
 	assert_int_equal(st.st_failed, 1);
+	assert_int_equal(st.st_fail_errno, EBADF);
 	assert_int_equal(st.st_err_io, 1);
 	/* A flush would succeed on the descriptor; it must not. */
 	assert_int_equal(xbbt_nodata(f, 0, BLKIF_OP_FLUSH_DISKCACHE),
@@ -140,6 +144,61 @@ test_failed_state(void **state)
 	assert_int_equal(st.st_failed, 1);
 }
 
+/* Fill the file system of path with a file; unlink it to free it. */
+static void
+fill(const char *path)
+{
+	static const uint8_t page[4096];
+	int fd;
+
+	assert_true(
+	    (fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) >= 0);
+	while (write(fd, page, sizeof(page)) == (ssize_t)sizeof(page))
+		;
+	close(fd);
+}
+
+/*
+ * A write refused for lack of space fails alone: the device is not
+ * failed, flushes succeed (nothing was left dirty), the cause is logged
+ * once, and writes succeed again once space is back.
+ */
+static void
+enospc_run(struct fixture *fx, struct xbbt_front *f2, const char *filler)
+{
+	struct xbb_stats st;
+	uint8_t buf[8 * 512], back[8 * 512];
+
+	memset(buf, 0x17, sizeof(buf));
+	fx->m.m_log_match = "No space left on device";
+	fill(filler);
+	assert_int_equal(xbbt_rw(f2, 0, BLKIF_OP_WRITE, 0, 8, buf, 0),
+	    BLKIF_RSP_ERROR);
+	assert_int_equal(xbbt_rw(f2, 0, BLKIF_OP_WRITE, 64, 8, buf, 0),
+	    BLKIF_RSP_ERROR);
+	assert_int_equal(xbbt_nodata(f2, 0, BLKIF_OP_FLUSH_DISKCACHE),
+	    BLKIF_RSP_OKAY);
+	if (f2->f_discard)
+		assert_int_equal(xbbt_discard(f2, 0, 128, 8, 0),
+		    BLKIF_RSP_OKAY);
+	assert_int_equal(
+	    xbb_dev_stats(fx->m.m_xbb, XBBT_FE, XVDA + 16, &st, sizeof(st)), 0);
+	assert_int_equal(st.st_failed, 0);
+	assert_int_equal(st.st_fail_errno, 0);
+	assert_int_equal(st.st_err_nospace, 2);
+	assert_int_equal(atomic_load(&fx->m.m_log_hits), 1);
+	/* Space is back: the same writes succeed and read back. */
+	assert_int_equal(unlink(filler), 0);
+	assert_int_equal(xbbt_rw(f2, 0, BLKIF_OP_WRITE, 0, 8, buf, 0),
+	    BLKIF_RSP_OKAY);
+	assert_int_equal(xbbt_nodata(f2, 0, BLKIF_OP_FLUSH_DISKCACHE),
+	    BLKIF_RSP_OKAY);
+	assert_int_equal(xbbt_rw(f2, 0, BLKIF_OP_READ, 0, 8, back, 0),
+	    BLKIF_RSP_OKAY);
+	assert_memory_equal(buf, back, sizeof(buf));
+	fx->m.m_log_match = NULL;
+}
+
 /* catalogue: D3 */
 static void
 test_enospc(void **state)
@@ -148,9 +207,7 @@ test_enospc(void **state)
 	struct xbbt_front *f = &fx->f;
 	struct xbbt_front f2;
 	struct xbbt_vbd v;
-	struct xbb_stats st;
-	char dir[600], img[700];
-	uint8_t *buf;
+	char dir[600], img[700], filler[700];
 	int fd;
 
 	/* A 256 KiB tmpfs holding a sparse 4 MiB image. */
@@ -161,6 +218,7 @@ test_enospc(void **state)
 		skip();
 	}
 	snprintf(img, sizeof(img), "%s/full.img", dir);
+	snprintf(filler, sizeof(filler), "%s/filler", dir);
 	fd = open(img, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, IMG_SIZE), 0);
@@ -171,22 +229,10 @@ test_enospc(void **state)
 	assert_int_equal(xbbt_vbd_add(&fx->m, &v), 0);
 	assert_int_equal(xbbt_front_open(&f2, &fx->m, XVDA + 16, NULL), 0);
 	assert_int_equal(xbbt_front_connect(&f2), 0);
-	buf = malloc(1024 * 512);
-	assert_non_null(buf);
-	memset(buf, 0x17, 1024 * 512);
-	/* 512 KiB into 256 KiB: partly written, then ENOSPC. */
-	assert_int_equal(xbbt_rw(&f2, 0, BLKIF_OP_WRITE, 0, 1024, buf, 0),
-	    BLKIF_RSP_ERROR);
-	assert_int_equal(xbbt_nodata(&f2, 0, BLKIF_OP_FLUSH_DISKCACHE),
-	    BLKIF_RSP_ERROR);
-	assert_int_equal(
-	    xbb_dev_stats(fx->m.m_xbb, XBBT_FE, XVDA + 16, &st, sizeof(st)), 0);
-	assert_int_equal(st.st_failed, 1);
-	assert_int_equal(st.st_err_io, 1);
+	enospc_run(fx, &f2, filler);
 	/* The other device is not affected. */
 	assert_int_equal(xbbt_nodata(f, 0, BLKIF_OP_FLUSH_DISKCACHE),
 	    BLKIF_RSP_OKAY);
-	free(buf);
 	xbbt_front_close(&f2);
 	xbbt_vbd_destroy(&fx->m, XVDA + 16);
 	/* The backend lets go of the image once the directory is gone. */

@@ -309,6 +309,16 @@ test_vbd_hotplug(void **state)
 	assert_non_null(strstr(v, "/nonexistent/disk.img"));
 	free(v);
 
+	/*
+	 * A backend that gives up (Closing, its error node) ends the wait
+	 * at once, with the errno it reported, not a timeout.
+	 */
+	f->vbd.v_params = "/dev/null";
+	assert_int_equal(xbus_vbd_add(f->priv, &f->vbd), 0);
+	xbus_dev_fatal(x3, BE, -EISDIR, "opening params");
+	assert_int_equal(xbus_vbd_hotplug(f->priv, &f->vbd, 60000), -EISDIR);
+	expect(f->priv, BE, "hotplug-status", "error");
+
 	/* qdisk opens its target itself: no step, nothing written. */
 	f->vbd.v_kind = "qdisk";
 	assert_int_equal(xbus_vbd_hotplug(f->priv, &f->vbd, 0), 0);

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,9 +49,14 @@ xbbt_require_uring(void)
 static void
 xbbt_log(void *arg, const char *msg)
 {
+	struct xbbt_machine *m = arg;
+	const char *match = m->m_log_match;
+
 	/* XBBT_VERBOSE=1 shows what the backend says (when debugging). */
 	if (getenv("XBBT_VERBOSE") != NULL)
 		fprintf(stderr, "xbb: %s\n", msg);
+	if (match != NULL && strstr(msg, match) != NULL)
+		atomic_fetch_add(&m->m_log_hits, 1);
 }
 
 int

@@ -39,12 +39,14 @@
  * The machine
  */
 struct xbbt_machine {
-	struct hv *m_hv;	/* the simulated machine */
-	struct plat *m_be;	/* domain 0: the backend's view */
-	struct plat *m_fe;	/* domain 1: the frontend's view */
-	struct xs_handle *m_xs; /* privileged: the toolstack */
-	struct xbb *m_xbb;	/* the backend, while started */
-	char m_tmp[256];	/* scratch directory for images */
+	struct hv *m_hv;		 /* the simulated machine */
+	struct plat *m_be;		 /* domain 0: the backend's view */
+	struct plat *m_fe;		 /* domain 1: the frontend's view */
+	struct xs_handle *m_xs;		 /* privileged: the toolstack */
+	struct xbb *m_xbb;		 /* the backend, while started */
+	char m_tmp[256];		 /* scratch directory for images */
+	const char *m_log_match;	 /* backend log lines to count ... */
+	_Atomic unsigned int m_log_hits; /* ... and how many there were */
 };
 
 /* Exit 77 unless io_uring works here (call first in main). */

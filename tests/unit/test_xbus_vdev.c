@@ -66,6 +66,53 @@ test_parse_size(void **state)
 	assert_int_equal(xu_parse_size("1kib", &v), -EINVAL);
 	assert_int_equal(xu_parse_size("K", &v), -EINVAL);
 	assert_int_equal(xu_parse_size("99999999999T", &v), -ERANGE);
+	/* Fractions that make whole bytes, and only those. */
+	assert_int_equal(xu_parse_size("1.5G", &v), 0);
+	assert_true(v == 1610612736ull);
+	assert_int_equal(xu_parse_size("0.5KiB", &v), 0);
+	assert_int_equal(v, 512);
+	assert_int_equal(xu_parse_size("1.25T", &v), 0);
+	assert_true(v == 5ull << 38);
+	assert_int_equal(xu_parse_size("0.001953125K", &v), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(xu_parse_size("1.1K", &v), -EINVAL);
+	assert_int_equal(xu_parse_size("1.5", &v), -EINVAL);
+	assert_int_equal(xu_parse_size("1.0", &v), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(xu_parse_size(".5G", &v), -EINVAL);
+	assert_int_equal(xu_parse_size("1.G", &v), -EINVAL);
+	assert_int_equal(xu_parse_size("1..5G", &v), -EINVAL);
+	assert_int_equal(xu_parse_size("1.2.3G", &v), -EINVAL);
+	assert_int_equal(xu_parse_size("1.0000000001G", &v), -EINVAL);
+	assert_int_equal(xu_parse_size("16777215.5T", &v), 0);
+	assert_int_equal(xu_parse_size("16777216T", &v), -ERANGE);
+}
+
+static void
+test_parse_milli(void **state)
+{
+	uint64_t v;
+
+	assert_int_equal(xu_parse_milli("3", 3600000, &v), 0);
+	assert_int_equal(v, 3000);
+	assert_int_equal(xu_parse_milli("1.5", 3600000, &v), 0);
+	assert_int_equal(v, 1500);
+	assert_int_equal(xu_parse_milli("0.25", 3600000, &v), 0);
+	assert_int_equal(v, 250);
+	assert_int_equal(xu_parse_milli("0.0010", 3600000, &v), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(xu_parse_milli("3600", 3600000, &v), 0);
+	assert_int_equal(xu_parse_milli("3600.001", 3600000, &v), -ERANGE);
+	assert_int_equal(xu_parse_milli("0.0001", 3600000, &v), -EINVAL);
+	assert_int_equal(xu_parse_milli("3x", 3600000, &v), -EINVAL);
+	assert_int_equal(xu_parse_milli("1e3", 3600000, &v), -EINVAL);
+	assert_int_equal(xu_parse_milli("-1", 3600000, &v), -EINVAL);
+	assert_int_equal(xu_parse_milli(" 1", 3600000, &v), -EINVAL);
+	assert_int_equal(xu_parse_milli("", 3600000, &v), -EINVAL);
+	assert_int_equal(xu_parse_milli(".5", 3600000, &v), -EINVAL);
+	assert_int_equal(xu_parse_milli("nan", 3600000, &v), -EINVAL);
+	assert_int_equal(xu_parse_milli("99999999999999999999", UINT64_MAX, &v),
+	    -ERANGE);
 }
 
 static void
@@ -136,6 +183,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_u64),
 		cmocka_unit_test(test_parse_size),
+		cmocka_unit_test(test_parse_milli),
 		cmocka_unit_test(test_vdev_names),
 		cmocka_unit_test(test_state_names),
 	};

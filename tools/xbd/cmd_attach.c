@@ -17,7 +17,8 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "common/xu_parse.h"
+#include "cmd_opt.h"
+#include "common/xu_assert.h"
 #include "platform/plat.h"
 #include "statsock.h"
 #include "xenbus/xbus.h"
@@ -34,6 +35,9 @@
 #define CMD_ATTACH_VBD_WAIT_MS 3000
 /* How often it looks meanwhile. */
 #define CMD_ATTACH_VBD_POLL_MS 50
+
+/* --domid not given. */
+#define CMD_ATTACH_UNSET UINT32_MAX
 
 /* Room for the text form of every parameter and counter of a device. */
 #define CMD_ATTACH_STATS_LEN 65536
@@ -53,16 +57,19 @@ static const char attach_usage[] =
     "options:\n"
     "      --platform NAME   sim (default) or xen\n"
     "      --dir DIR         the machine's directory (sim: required)\n"
-    "      --domid N         the frontend domain (sim: required)\n"
+    "      --domid N         the frontend domain (sim: required;\n"
+    "                        0..32751)\n"
     "      --workload SEC    run a verified random read/write workload\n"
-    "                        for SEC seconds after attaching\n"
-    "      --bs BYTES        its block size (default 4096)\n"
+    "                        for SEC seconds (0.001..86400) after\n"
+    "                        attaching\n"
+    "      --bs SIZE         its block size (512..16M, a multiple of\n"
+    "                        512; default 4K)\n"
     "      --stats           print the counters after the workload\n"
     "      --discard         then discard a region, and write and read\n"
     "                        it back (fails when discard is not offered)\n"
     "      --once            detach after the workload instead of holding\n"
-    "      --ring-pages N    most ring pages (1..32)\n"
-    "      --queues N        rings (multi-queue)\n"
+    "      --ring-pages N    most ring pages (1, 2, 4 ... 32)\n"
+    "      --queues N        rings (multi-queue, 1..16)\n"
     "      --no-indirect     no indirect segments\n"
     "      --no-persistent   no persistent grants\n"
     "      --bounce          bounce all data\n"
@@ -115,132 +122,134 @@ attach_discard(struct xbd_dev *dev, const struct xbd_info *info)
 	return (rc);
 }
 
+/* The command line, parsed. */
+struct attach_args {
+	const char *aa_dir;   /* the machine's directory (sim) */
+	const char *aa_vbd;   /* the vbd to attach */
+	bool aa_xen;	      /* --platform xen */
+	uint32_t aa_domid;    /* our domain (sim) */
+	bool aa_has_domid;    /* --domid was given */
+	double aa_workload;   /* seconds of workload, 0 for none */
+	uint32_t aa_bs;	      /* its block size */
+	bool aa_once;	      /* detach after the workload */
+	bool aa_stats;	      /* print the counters after it */
+	bool aa_discard;      /* run the discard test */
+	struct xbd_opts aa_o; /* frontend options */
+};
+
+enum attach_opt {
+	AO_DIR = 256,
+	AO_DOMID,
+	AO_WL,
+	AO_ONCE,
+	AO_RING,
+	AO_QUEUES,
+	AO_NOIND,
+	AO_NOPERS,
+	AO_BOUNCE,
+	AO_PLATFORM,
+	AO_BS,
+	AO_STATS,
+	AO_DISCARD
+};
+
+static const struct option attach_longopts[] = {
+	{ "dir", required_argument, NULL, AO_DIR },
+	{ "domid", required_argument, NULL, AO_DOMID },
+	{ "workload", required_argument, NULL, AO_WL },
+	{ "once", no_argument, NULL, AO_ONCE },
+	{ "ring-pages", required_argument, NULL, AO_RING },
+	{ "queues", required_argument, NULL, AO_QUEUES },
+	{ "no-indirect", no_argument, NULL, AO_NOIND },
+	{ "no-persistent", no_argument, NULL, AO_NOPERS },
+	{ "bounce", no_argument, NULL, AO_BOUNCE },
+	{ "platform", required_argument, NULL, AO_PLATFORM },
+	{ "bs", required_argument, NULL, AO_BS },
+	{ "stats", no_argument, NULL, AO_STATS },
+	{ "discard", no_argument, NULL, AO_DISCARD },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The options that are not a plain value: 1 for --help, or -EINVAL. */
+static int
+attach_special(int c, const char *prog, struct attach_args *a)
+{
+	if (c == AO_PLATFORM)
+		return (cmd_opt_platform(prog, optarg, &a->aa_xen));
+	if (c == AO_BOUNCE) {
+		a->aa_o.o_bounce = 1;
+		return (0);
+	}
+	fputs(attach_usage, c == 'h' ? stdout : stderr);
+	return (c == 'h' ? 1 : -EINVAL);
+}
+
+static int
+attach_parse(int argc, char **argv, struct attach_args *a)
+{
+	struct xbd_opts *o = &a->aa_o;
+	const struct cmd_opt_dest dest[] = {
+		{ AO_DIR, NULL, CMD_OPT_STR, &a->aa_dir },
+		{ AO_DOMID, "domid", CMD_OPT_U32, &a->aa_domid },
+		{ AO_WL, "workload", CMD_OPT_SECS, &a->aa_workload },
+		{ AO_ONCE, NULL, CMD_OPT_TRUE, &a->aa_once },
+		{ AO_RING, "ring-pages", CMD_OPT_U32, &o->o_max_ring_pages },
+		{ AO_QUEUES, "queues", CMD_OPT_U32, &o->o_max_queues },
+		{ AO_NOIND, NULL, CMD_OPT_FALSE, &o->o_enable_indirect },
+		{ AO_NOPERS, NULL, CMD_OPT_FALSE, &o->o_persistent },
+		{ AO_BS, "bs", CMD_OPT_U32, &a->aa_bs },
+		{ AO_STATS, NULL, CMD_OPT_TRUE, &a->aa_stats },
+		{ AO_DISCARD, NULL, CMD_OPT_TRUE, &a->aa_discard },
+	};
+	int c, rc;
+
+	memset(a, 0, sizeof(*a));
+	a->aa_vbd = "xvda";
+	a->aa_bs = 4096;
+	a->aa_domid = CMD_ATTACH_UNSET;
+	xbd_opts_init(o);
+	while (
+	    (c = getopt_long(argc, argv, "h", attach_longopts, NULL)) != -1) {
+		rc = cmd_opt_apply(argv[0], dest, XU_NELEM(dest), c, optarg);
+		if (rc == 1)
+			rc = attach_special(c, argv[0], a);
+		if (rc != 0)
+			return (rc);
+	}
+	a->aa_has_domid = a->aa_domid != CMD_ATTACH_UNSET;
+	if (optind < argc)
+		a->aa_vbd = argv[optind++];
+	if (optind < argc ||
+	    (!a->aa_xen && (a->aa_dir == NULL || !a->aa_has_domid)) ||
+	    (a->aa_xen && (a->aa_dir != NULL || a->aa_has_domid))) {
+		fprintf(stderr,
+		    "xbd attach: --dir and --domid are required with the "
+		    "simulator, not with xen, and one VBD at most\n%s",
+		    attach_usage);
+		return (-EINVAL);
+	}
+	return (0);
+}
+
 int
 cmd_attach(int argc, char **argv)
 {
-	enum {
-		O_DIR = 256,
-		O_DOMID,
-		O_WL,
-		O_ONCE,
-		O_RING,
-		O_QUEUES,
-		O_NOIND,
-		O_NOPERS,
-		O_BOUNCE,
-		O_PLATFORM,
-		O_BS,
-		O_STATS,
-		O_DISCARD
-	};
-	static const struct option opts[] = {
-		{ "dir", required_argument, NULL, O_DIR },
-		{ "domid", required_argument, NULL, O_DOMID },
-		{ "workload", required_argument, NULL, O_WL },
-		{ "once", no_argument, NULL, O_ONCE },
-		{ "ring-pages", required_argument, NULL, O_RING },
-		{ "queues", required_argument, NULL, O_QUEUES },
-		{ "no-indirect", no_argument, NULL, O_NOIND },
-		{ "no-persistent", no_argument, NULL, O_NOPERS },
-		{ "bounce", no_argument, NULL, O_BOUNCE },
-		{ "platform", required_argument, NULL, O_PLATFORM },
-		{ "bs", required_argument, NULL, O_BS },
-		{ "stats", no_argument, NULL, O_STATS },
-		{ "discard", no_argument, NULL, O_DISCARD },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *dir = NULL, *vbd = "xvda", *platform = "sim";
 	struct statsock *ss = NULL;
 	struct xbd_plat *xp = NULL;
 	struct xbd_dev *dev = NULL;
-	struct xbd_opts fo;
+	struct attach_args a;
 	struct xbd_info info;
 	struct xwl_cfg wc;
 	struct xwl_result wr;
 	struct sigaction sa;
 	sigset_t stopsigs, mask;
-	double workload = 0;
-	uint32_t domid = 0, v, bs = 4096;
 	unsigned int waited;
-	bool have_domid = false, once = false, stats = false, xen;
-	bool discard = false;
-	char line[1024], *end, *text;
-	int c, rc, exit_code = CMD_EXIT_FAIL;
+	char line[1024], *text;
+	int rc, exit_code = CMD_EXIT_FAIL;
 
-	xbd_opts_init(&fo);
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case O_DIR:
-			dir = optarg;
-			break;
-		case O_DOMID:
-			if (xu_parse_u32(optarg, &domid) != 0)
-				goto bad;
-			have_domid = true;
-			break;
-		case O_WL:
-			workload = strtod(optarg, &end);
-			if (*end != '\0' || workload <= 0)
-				goto bad;
-			break;
-		case O_ONCE:
-			once = true;
-			break;
-		case O_RING:
-			if (xu_parse_u32(optarg, &v) != 0)
-				goto bad;
-			fo.o_max_ring_pages = v;
-			break;
-		case O_QUEUES:
-			if (xu_parse_u32(optarg, &v) != 0)
-				goto bad;
-			fo.o_max_queues = v;
-			break;
-		case O_NOIND:
-			fo.o_enable_indirect = false;
-			break;
-		case O_NOPERS:
-			fo.o_persistent = false;
-			break;
-		case O_BOUNCE:
-			fo.o_bounce = 1;
-			break;
-		case O_PLATFORM:
-			platform = optarg;
-			if (!plat_known(platform))
-				goto bad;
-			break;
-		case O_BS:
-			if (xu_parse_u32(optarg, &bs) != 0 || bs == 0 ||
-			    bs % 512 != 0)
-				goto bad;
-			break;
-		case O_STATS:
-			stats = true;
-			break;
-		case O_DISCARD:
-			discard = true;
-			break;
-		case 'h':
-			fputs(attach_usage, stdout);
-			return (CMD_EXIT_OK);
-		default:
-			fputs(attach_usage, stderr);
-			return (CMD_EXIT_USAGE);
-		}
-	}
-	if (optind < argc)
-		vbd = argv[optind++];
-	xen = strcmp(platform, "xen") == 0;
-	if (optind < argc || (!xen && (dir == NULL || !have_domid)) ||
-	    (xen && (dir != NULL || have_domid))) {
-		fprintf(stderr,
-		    "xbd attach: --dir and --domid are required with the "
-		    "simulator, not with xen, and one VBD at most\n%s",
-		    attach_usage);
-		return (CMD_EXIT_USAGE);
-	}
+	if ((rc = attach_parse(argc, argv, &a)) != 0)
+		return (rc > 0 ? CMD_EXIT_OK : CMD_EXIT_USAGE);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* We print the banner ourselves. */
 	if (getenv("XBD_VERBOSE") == NULL)
@@ -257,26 +266,32 @@ cmd_attach(int argc, char **argv)
 	sigaddset(&stopsigs, SIGINT);
 	sigaddset(&stopsigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &stopsigs, &mask);
-	if (xen && (rc = xbd_plat_open_xen(&xp)) != 0) {
+	if (a.aa_xen && (rc = xbd_plat_open_xen(&xp)) != 0) {
 		fprintf(stderr,
 		    "xbd attach: opening Xen: %s (as root, with "
 		    "xen-gntalloc, xen-gntdev and xen-evtchn loaded?)\n",
 		    strerror(-rc));
 		return (CMD_EXIT_FAIL);
 	}
-	if (!xen && (rc = xbd_plat_open_sim(dir, domid, true, &xp)) != 0) {
+	if (!a.aa_xen &&
+	    (rc = xbd_plat_open_sim(a.aa_dir, a.aa_domid, true, &xp)) != 0) {
 		fprintf(stderr,
-		    "xbd attach: joining the machine at %s as "
-		    "domain %u: %s (is 'xbd hv --dir %s' running?)\n",
-		    dir, domid, strerror(-rc), dir);
+		    "xbd attach: joining the machine at %s as domain %u: %s",
+		    a.aa_dir, a.aa_domid, strerror(-rc));
+		/* Only a missing socket means there is no machine. */
+		if (rc == -ENOENT || rc == -ECONNREFUSED)
+			fprintf(stderr, " (is 'xbd hv --dir %s' running?)",
+			    a.aa_dir);
+		fputc('\n', stderr);
 		return (CMD_EXIT_FAIL);
 	}
-	for (waited = 0; (rc = xbd_attach(xp, vbd, &fo, &dev)) == -ENOENT &&
+	for (waited = 0;
+	     (rc = xbd_attach(xp, a.aa_vbd, &a.aa_o, &dev)) == -ENOENT &&
 	     waited < CMD_ATTACH_VBD_WAIT_MS;
 	     waited += CMD_ATTACH_VBD_POLL_MS)
 		usleep(CMD_ATTACH_VBD_POLL_MS * 1000);
 	if (rc != 0) {
-		fprintf(stderr, "xbd attach: attaching %s: %s%s\n", vbd,
+		fprintf(stderr, "xbd attach: attaching %s: %s%s\n", a.aa_vbd,
 		    strerror(-rc),
 		    rc == -ENOENT ? " (no such vbd: did 'xbd serve --image' "
 				    "create it for this domain?)" :
@@ -286,29 +301,30 @@ cmd_attach(int argc, char **argv)
 	xbd_get_info(dev, &info);
 	if (xbd_describe(dev, XBD_FMT_LINE, line, sizeof(line)) > 0)
 		printf("%s: %s\n", info.xi_name, line);
-	if (!xen &&
-	    (rc = statsock_start(dir, domid, info.xi_vdevice, dev, &ss)) != 0)
+	if (!a.aa_xen &&
+	    (rc = statsock_start(a.aa_dir, a.aa_domid, info.xi_vdevice, dev,
+		 &ss)) != 0)
 		fprintf(stderr, "xbd attach: no statistics socket: %s\n",
 		    strerror(-rc));
 	pthread_sigmask(SIG_SETMASK, &mask, NULL);
 
-	if (workload > 0) {
+	if (a.aa_workload > 0) {
 		memset(&wc, 0, sizeof(wc));
 		wc.c_span =
 		    info.xi_size < (64ull << 20) ? info.xi_size : 64ull << 20;
-		wc.c_span -= wc.c_span % bs;
+		wc.c_span -= wc.c_span % a.aa_bs;
 		if (wc.c_span == 0) {
 			fprintf(stderr,
 			    "xbd attach: --bs %u is larger than the disk\n",
-			    bs);
+			    a.aa_bs);
 			goto out;
 		}
-		wc.c_bs = bs;
+		wc.c_bs = a.aa_bs;
 		wc.c_qd = 16;
 		wc.c_random = true;
 		wc.c_read_pct =
 		    (info.xi_features & XBD_FEAT_READONLY) ? 100 : 50;
-		wc.c_runtime = workload;
+		wc.c_runtime = a.aa_workload;
 		wc.c_flush_every = 64;
 		wc.c_verify = XWL_VERIFY_WRITTEN;
 		wc.c_zero_copy = true;
@@ -320,7 +336,8 @@ cmd_attach(int argc, char **argv)
 		    (uintmax_t)wr.r_ios, (double)wr.r_ios / wr.r_seconds,
 		    (uintmax_t)wr.r_verified, (uintmax_t)wr.r_bad,
 		    (uintmax_t)wr.r_errors);
-		if (stats && (text = malloc(CMD_ATTACH_STATS_LEN)) != NULL) {
+		if (a.aa_stats &&
+		    (text = malloc(CMD_ATTACH_STATS_LEN)) != NULL) {
 			if (xbd_describe(dev, XBD_FMT_TEXT, text,
 				CMD_ATTACH_STATS_LEN) > 0)
 				fputs(text, stdout);
@@ -329,10 +346,10 @@ cmd_attach(int argc, char **argv)
 		if (wr.r_bad != 0 || wr.r_errors != 0)
 			goto out;
 	}
-	if (discard && attach_discard(dev, &info) != 0)
+	if (a.aa_discard && attach_discard(dev, &info) != 0)
 		goto out;
 	exit_code = CMD_EXIT_OK;
-	if (!once) {
+	if (!a.aa_once) {
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = attach_signal;
 		sigaction(SIGINT, &sa, NULL);
@@ -352,7 +369,4 @@ out:
 	}
 	xbd_plat_close(xp);
 	return (exit_code);
-bad:
-	fprintf(stderr, "xbd attach: bad value '%s' (see --help)\n", optarg);
-	return (CMD_EXIT_USAGE);
 }

@@ -18,7 +18,8 @@
 
 #include "back/xbb.h"
 #include "cmd.h"
-#include "common/xu_parse.h"
+#include "cmd_opt.h"
+#include "common/xu_assert.h"
 #include "embed/xemb.h"
 #include "xwl.h"
 
@@ -57,7 +58,12 @@ static const char bench_usage[] =
     "      --grant-copy      backend grant-copies instead of mapping\n"
     "output:\n"
     "      --json            one JSON object on stdout\n"
-    "  -h, --help            this text\n";
+    "  -h, --help            this text\n"
+    "\n"
+    "SIZE takes K, M, G, T (or KiB ...) and fractions: 4K, 1.5G.\n"
+    "Ranges: --bs 512..16M (multiple of 512), --iodepth 1..256,\n"
+    "--runtime 0.001..86400, --ramp 0..3600, --size 1M..16T,\n"
+    "--ring-pages 1, 2, 4 ... 32, --queues 1..16 (see xbd(1)).\n";
 
 struct bench_opts {
 	const char *image;
@@ -65,16 +71,16 @@ struct bench_opts {
 	uint32_t domid;
 	const char *vbd;
 	const char *rw;
-	int mix;
+	uint32_t mix;
 	uint64_t bs;
-	int qd;
+	uint32_t qd;
 	double runtime;
 	double ramp;
 	uint64_t size;
 	bool verify;
 	bool zero_copy;
-	unsigned int ring_pages;
-	unsigned int queues;
+	uint32_t ring_pages;
+	uint32_t queues;
 	bool no_indirect;
 	bool no_persistent;
 	bool bounce;
@@ -82,150 +88,107 @@ struct bench_opts {
 	bool json;
 };
 
+/* --rw: one of fio's sequential or random modes. */
+static int
+bench_rw(const char *prog, const char *val)
+{
+	static const char *const modes[] = { "read", "write", "randread",
+		"randwrite", "rw", "randrw" };
+	size_t i;
+
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strcmp(val, modes[i]) == 0)
+			return (0);
+	return (cmd_opt_choice_error(prog, "rw", val,
+	    "read, write, randread, randwrite, rw, randrw"));
+}
+
+enum bench_opt {
+	O_DIR = 256,
+	O_DOMID,
+	O_VBD,
+	O_RW,
+	O_MIX,
+	O_RAMP,
+	O_VERIFY,
+	O_NOZC,
+	O_RING,
+	O_QUEUES,
+	O_NOIND,
+	O_NOPERS,
+	O_BOUNCE,
+	O_COPY,
+	O_JSON
+};
+
+static const struct option bench_longopts[] = {
+	{ "image", required_argument, NULL, 'i' },
+	{ "dir", required_argument, NULL, O_DIR },
+	{ "domid", required_argument, NULL, O_DOMID },
+	{ "vbd", required_argument, NULL, O_VBD },
+	{ "rw", required_argument, NULL, O_RW },
+	{ "rwmixread", required_argument, NULL, O_MIX },
+	{ "bs", required_argument, NULL, 'b' },
+	{ "iodepth", required_argument, NULL, 'q' },
+	{ "runtime", required_argument, NULL, 't' },
+	{ "ramp", required_argument, NULL, O_RAMP },
+	{ "size", required_argument, NULL, 's' },
+	{ "verify", no_argument, NULL, O_VERIFY },
+	{ "no-zero-copy", no_argument, NULL, O_NOZC },
+	{ "ring-pages", required_argument, NULL, O_RING },
+	{ "queues", required_argument, NULL, O_QUEUES },
+	{ "no-indirect", no_argument, NULL, O_NOIND },
+	{ "no-persistent", no_argument, NULL, O_NOPERS },
+	{ "bounce", no_argument, NULL, O_BOUNCE },
+	{ "grant-copy", no_argument, NULL, O_COPY },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 static int
 bench_parse(int argc, char **argv, struct bench_opts *o)
 {
-	enum {
-		O_DIR = 256,
-		O_DOMID,
-		O_VBD,
-		O_RW,
-		O_MIX,
-		O_RAMP,
-		O_VERIFY,
-		O_NOZC,
-		O_RING,
-		O_QUEUES,
-		O_NOIND,
-		O_NOPERS,
-		O_BOUNCE,
-		O_COPY,
-		O_JSON
+	const struct cmd_opt_dest dest[] = {
+		{ 'i', NULL, CMD_OPT_STR, &o->image },
+		{ O_DIR, NULL, CMD_OPT_STR, &o->dir },
+		{ O_DOMID, "domid", CMD_OPT_U32, &o->domid },
+		{ O_VBD, NULL, CMD_OPT_STR, &o->vbd },
+		{ O_MIX, "rwmixread", CMD_OPT_U32, &o->mix },
+		{ 'b', "bs", CMD_OPT_U64, &o->bs },
+		{ 'q', "iodepth", CMD_OPT_U32, &o->qd },
+		{ 't', "runtime", CMD_OPT_SECS, &o->runtime },
+		{ O_RAMP, "ramp", CMD_OPT_SECS, &o->ramp },
+		{ 's', "size", CMD_OPT_U64, &o->size },
+		{ O_VERIFY, NULL, CMD_OPT_TRUE, &o->verify },
+		{ O_NOZC, NULL, CMD_OPT_FALSE, &o->zero_copy },
+		{ O_RING, "ring-pages", CMD_OPT_U32, &o->ring_pages },
+		{ O_QUEUES, "queues", CMD_OPT_U32, &o->queues },
+		{ O_NOIND, NULL, CMD_OPT_TRUE, &o->no_indirect },
+		{ O_NOPERS, NULL, CMD_OPT_TRUE, &o->no_persistent },
+		{ O_BOUNCE, NULL, CMD_OPT_TRUE, &o->bounce },
+		{ O_COPY, NULL, CMD_OPT_TRUE, &o->grant_copy },
+		{ O_JSON, NULL, CMD_OPT_TRUE, &o->json },
 	};
-	static const struct option opts[] = {
-		{ "image", required_argument, NULL, 'i' },
-		{ "dir", required_argument, NULL, O_DIR },
-		{ "domid", required_argument, NULL, O_DOMID },
-		{ "vbd", required_argument, NULL, O_VBD },
-		{ "rw", required_argument, NULL, O_RW },
-		{ "rwmixread", required_argument, NULL, O_MIX },
-		{ "bs", required_argument, NULL, 'b' },
-		{ "iodepth", required_argument, NULL, 'q' },
-		{ "runtime", required_argument, NULL, 't' },
-		{ "ramp", required_argument, NULL, O_RAMP },
-		{ "size", required_argument, NULL, 's' },
-		{ "verify", no_argument, NULL, O_VERIFY },
-		{ "no-zero-copy", no_argument, NULL, O_NOZC },
-		{ "ring-pages", required_argument, NULL, O_RING },
-		{ "queues", required_argument, NULL, O_QUEUES },
-		{ "no-indirect", no_argument, NULL, O_NOIND },
-		{ "no-persistent", no_argument, NULL, O_NOPERS },
-		{ "bounce", no_argument, NULL, O_BOUNCE },
-		{ "grant-copy", no_argument, NULL, O_COPY },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	uint32_t v;
-	char *end;
-	int c;
+	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "i:b:q:t:s:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'i':
-			o->image = optarg;
-			break;
-		case O_DIR:
-			o->dir = optarg;
-			break;
-		case O_DOMID:
-			if (xu_parse_u32(optarg, &o->domid) != 0)
-				goto bad;
-			break;
-		case O_VBD:
-			o->vbd = optarg;
-			break;
-		case O_RW:
-			if (strcmp(optarg, "read") != 0 &&
-			    strcmp(optarg, "write") != 0 &&
-			    strcmp(optarg, "randread") != 0 &&
-			    strcmp(optarg, "randwrite") != 0 &&
-			    strcmp(optarg, "rw") != 0 &&
-			    strcmp(optarg, "randrw") != 0)
-				goto bad;
+	while ((c = getopt_long(argc, argv, "i:b:q:t:s:h", bench_longopts,
+		    NULL)) != -1) {
+		if (c == O_RW && (rc = bench_rw(argv[0], optarg)) == 0)
 			o->rw = optarg;
-			break;
-		case O_MIX:
-			if (xu_parse_u32(optarg, &v) != 0 || v > 100)
-				goto bad;
-			o->mix = (int)v;
-			break;
-		case 'b':
-			if (xu_parse_size(optarg, &o->bs) != 0 || o->bs < 512 ||
-			    (o->bs & 511) != 0 || o->bs > 64 * 1024 * 1024)
-				goto bad;
-			break;
-		case 'q':
-			if (xu_parse_u32(optarg, &v) != 0 || v < 1 ||
-			    v > XWL_MAX_QD)
-				goto bad;
-			o->qd = (int)v;
-			break;
-		case 't':
-			o->runtime = strtod(optarg, &end);
-			if (*end != '\0' || o->runtime <= 0 ||
-			    o->runtime > 86400)
-				goto bad;
-			break;
-		case O_RAMP:
-			o->ramp = strtod(optarg, &end);
-			if (*end != '\0' || o->ramp < 0 || o->ramp > 3600)
-				goto bad;
-			break;
-		case 's':
-			if (xu_parse_size(optarg, &o->size) != 0 ||
-			    o->size < 1024 * 1024)
-				goto bad;
-			break;
-		case O_VERIFY:
-			o->verify = true;
-			break;
-		case O_NOZC:
-			o->zero_copy = false;
-			break;
-		case O_RING:
-			if (xu_parse_u32(optarg, &v) != 0 || v < 1 || v > 32 ||
-			    (v & (v - 1)) != 0)
-				goto bad;
-			o->ring_pages = v;
-			break;
-		case O_QUEUES:
-			if (xu_parse_u32(optarg, &v) != 0 || v < 1 || v > 16)
-				goto bad;
-			o->queues = v;
-			break;
-		case O_NOIND:
-			o->no_indirect = true;
-			break;
-		case O_NOPERS:
-			o->no_persistent = true;
-			break;
-		case O_BOUNCE:
-			o->bounce = true;
-			break;
-		case O_COPY:
-			o->grant_copy = true;
-			break;
-		case O_JSON:
-			o->json = true;
-			break;
-		case 'h':
+		else
+			rc = cmd_opt_apply(argv[0], dest, XU_NELEM(dest), c,
+			    optarg);
+		if (rc < 0)
+			return (-1);
+		if (rc == 0)
+			continue;
+		if (c == 'h') {
 			fputs(bench_usage, stdout);
 			return (1);
-		default:
-			fputs(bench_usage, stderr);
-			return (-1);
 		}
+		fputs(bench_usage, stderr);
+		return (-1);
 	}
 	if (optind < argc) {
 		fprintf(stderr, "xbd bench: unexpected argument '%s'\n%s",
@@ -239,9 +202,6 @@ bench_parse(int argc, char **argv, struct bench_opts *o)
 		return (-1);
 	}
 	return (0);
-bad:
-	fprintf(stderr, "xbd bench: bad value '%s' (see --help)\n", optarg);
-	return (-1);
 }
 
 /* Counters of both ends, for the per-request ratios. */
@@ -320,6 +280,7 @@ cmd_bench(int argc, char **argv)
 	struct xwl_cfg wc;
 	struct xwl_result r;
 	char dir[256] = "", img[300] = "";
+	const char *why;
 	double iops, mibs, reqs, bytes, nreq, cpb, gpr;
 	int rc, exit_code = CMD_EXIT_FAIL;
 	bool created = false;
@@ -358,6 +319,9 @@ cmd_bench(int argc, char **argv)
 				goto out;
 			}
 			created = true;
+		} else if (xbb_image_check(o.image, false, &why) != 0) {
+			fprintf(stderr, "xbd bench: %s: %s\n", o.image, why);
+			goto out;
 		} else {
 			snprintf(img, sizeof(img), "%s", o.image);
 		}
@@ -386,11 +350,11 @@ cmd_bench(int argc, char **argv)
 	    o.size != 0 && o.size < info.xi_size ? o.size : info.xi_size;
 	wc.c_span -= wc.c_span % o.bs;
 	wc.c_bs = (uint32_t)o.bs;
-	wc.c_qd = o.qd;
+	wc.c_qd = (int)o.qd;
 	wc.c_random = strncmp(o.rw, "rand", 4) == 0;
 	wc.c_read_pct = strstr(o.rw, "read") != NULL ? 100 :
 	    strstr(o.rw, "write") != NULL	     ? 0 :
-						       o.mix;
+						       (int)o.mix;
 	wc.c_verify = o.verify ? XWL_VERIFY_WRITTEN : XWL_VERIFY_NONE;
 	wc.c_zero_copy = o.zero_copy;
 	wc.c_seed = 1;
@@ -426,7 +390,7 @@ cmd_bench(int argc, char **argv)
 	    0;
 	if (o.json) {
 		printf("{\"target\":\"xbd\",\"rw\":\"%s\",\"bs\":%ju,"
-		       "\"iodepth\":%d,\"runtime\":%.3f,\"ios\":%ju,"
+		       "\"iodepth\":%u,\"runtime\":%.3f,\"ios\":%ju,"
 		       "\"iops\":%.1f,\"mib_s\":%.2f,\"lat_mean_us\":%.2f,"
 		       "\"lat_p50_us\":%.2f,\"lat_p99_us\":%.2f,"
 		       "\"cpu_us_per_io\":%.3f,\"cpu_s\":%.3f,"
@@ -446,7 +410,7 @@ cmd_bench(int argc, char **argv)
 		    gpr, (uintmax_t)r.r_errors, (uintmax_t)r.r_bad,
 		    info.xi_ring_pages, info.xi_queues, info.xi_features);
 	} else {
-		printf("%s bs=%ju iodepth=%d: %.0f IOPS, %.1f MiB/s, "
+		printf("%s bs=%ju iodepth=%u: %.0f IOPS, %.1f MiB/s, "
 		       "latency mean %.1f us p99 %.1f us, CPU %.2f us/IO\n",
 		    o.rw, (uintmax_t)o.bs, o.qd, iops, mibs,
 		    r.r_ios > 0 ? (double)r.r_lat_sum_ns / r.r_ios / 1e3 : 0,

@@ -13,13 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "back/xbb.h"
 #include "cmd.h"
+#include "cmd_opt.h"
 #include "common/xu_assert.h"
-#include "common/xu_parse.h"
 #include "embed/xemb.h"
 #include "xwl.h"
 
@@ -36,11 +35,15 @@ static const char run_usage[] =
     "--destructive allows the workload to write to it.\n"
     "\n"
     "options:\n"
-    "  -s, --size SIZE       size of the new image (default 1G)\n"
-    "  -t, --seconds N       length of the workload (default 3)\n"
-    "  -b, --bs SIZE         I/O size (default 4K)\n"
-    "  -q, --qd N            I/Os in flight (default 32)\n"
-    "      --ring-pages N    most ring pages the frontend accepts (1..32)\n"
+    "  -s, --size SIZE       size of the new image (1M..16T, a multiple\n"
+    "                        of 512; default 1G)\n"
+    "  -t, --seconds N       length of the workload (0.001..86400;\n"
+    "                        default 3)\n"
+    "  -b, --bs SIZE         I/O size (512..16M, a multiple of 512;\n"
+    "                        default 4K)\n"
+    "  -q, --qd N            I/Os in flight (1..256; default 32)\n"
+    "      --ring-pages N    most ring pages the frontend accepts\n"
+    "                        (1, 2, 4 ... 32)\n"
     "      --queues N        rings to ask for (multi-queue, 1..16)\n"
     "      --no-indirect     frontend: pretend the backend has no indirect\n"
     "                        segments (FreeBSD's hw.xbd.xbd_enable_indirect)\n"
@@ -52,6 +55,8 @@ static const char run_usage[] =
     "      --json            print the summary as JSON on stdout\n"
     "  -h, --help            this text\n"
     "\n"
+    "SIZE takes K, M, G, T (or KiB ...) and fractions: 4K, 1.5G.\n"
+    "\n"
     "exit status: 0 verified, 1 I/O error or verification failure,\n"
     "2 usage error.\n";
 
@@ -60,9 +65,9 @@ struct run_opts {
 	uint64_t size;
 	double seconds;
 	uint64_t bs;
-	int qd;
-	unsigned int ring_pages;
-	unsigned int queues;
+	uint32_t qd;
+	uint32_t ring_pages;
+	uint32_t queues;
 	bool no_indirect;
 	bool no_persistent;
 	bool bounce;
@@ -122,93 +127,35 @@ run_parse(int argc, char **argv, struct run_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint32_t v;
-	int c;
+	const struct cmd_opt_dest dest[] = {
+		{ 's', "size", CMD_OPT_U64, &o->size },
+		{ 't', "seconds", CMD_OPT_SECS, &o->seconds },
+		{ 'b', "bs", CMD_OPT_U64, &o->bs },
+		{ 'q', "qd", CMD_OPT_U32, &o->qd },
+		{ O_RING, "ring-pages", CMD_OPT_U32, &o->ring_pages },
+		{ O_QUEUES, "queues", CMD_OPT_U32, &o->queues },
+		{ O_NOIND, NULL, CMD_OPT_TRUE, &o->no_indirect },
+		{ O_NOPERS, NULL, CMD_OPT_TRUE, &o->no_persistent },
+		{ O_BOUNCE, NULL, CMD_OPT_TRUE, &o->bounce },
+		{ O_COPY, NULL, CMD_OPT_TRUE, &o->grant_copy },
+		{ O_DESTR, NULL, CMD_OPT_TRUE, &o->destructive },
+		{ O_KEEP, NULL, CMD_OPT_TRUE, &o->keep },
+		{ O_JSON, NULL, CMD_OPT_TRUE, &o->json },
+	};
+	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "s:t:b:q:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			if (xu_parse_size(optarg, &o->size) != 0 ||
-			    o->size < 1024 * 1024) {
-				fprintf(stderr,
-				    "xbd run: --size wants a size "
-				    "of at least 1M, like 1G\n");
-				return (-1);
-			}
-			break;
-		case 't':
-			o->seconds = strtod(optarg, NULL);
-			if (o->seconds <= 0 || o->seconds > 3600) {
-				fprintf(stderr,
-				    "xbd run: --seconds wants "
-				    "0 < N <= 3600\n");
-				return (-1);
-			}
-			break;
-		case 'b':
-			if (xu_parse_size(optarg, &o->bs) != 0 || o->bs < 512 ||
-			    (o->bs & 511) != 0 || o->bs > 16 * 1024 * 1024) {
-				fprintf(stderr,
-				    "xbd run: --bs wants a "
-				    "multiple of 512 up to 16M\n");
-				return (-1);
-			}
-			break;
-		case 'q':
-			if (xu_parse_u32(optarg, &v) != 0 || v < 1 ||
-			    v > XWL_MAX_QD) {
-				fprintf(stderr, "xbd run: --qd wants 1..%d\n",
-				    XWL_MAX_QD);
-				return (-1);
-			}
-			o->qd = (int)v;
-			break;
-		case O_RING:
-			if (xu_parse_u32(optarg, &v) != 0 || v < 1 || v > 32 ||
-			    (v & (v - 1)) != 0) {
-				fprintf(stderr,
-				    "xbd run: --ring-pages wants "
-				    "1, 2, 4, 8, 16 or 32\n");
-				return (-1);
-			}
-			o->ring_pages = v;
-			break;
-		case O_QUEUES:
-			if (xu_parse_u32(optarg, &v) != 0 || v < 1 || v > 16) {
-				fprintf(stderr,
-				    "xbd run: --queues wants 1..16\n");
-				return (-1);
-			}
-			o->queues = v;
-			break;
-		case O_NOIND:
-			o->no_indirect = true;
-			break;
-		case O_NOPERS:
-			o->no_persistent = true;
-			break;
-		case O_BOUNCE:
-			o->bounce = true;
-			break;
-		case O_COPY:
-			o->grant_copy = true;
-			break;
-		case O_DESTR:
-			o->destructive = true;
-			break;
-		case O_KEEP:
-			o->keep = true;
-			break;
-		case O_JSON:
-			o->json = true;
-			break;
-		case 'h':
+		rc = cmd_opt_apply(argv[0], dest, XU_NELEM(dest), c, optarg);
+		if (rc < 0)
+			return (-1);
+		if (rc == 0)
+			continue;
+		if (c == 'h') {
 			fputs(run_usage, stdout);
 			return (1);
-		default:
-			fputs(run_usage, stderr);
-			return (-1);
 		}
+		fputs(run_usage, stderr);
+		return (-1);
 	}
 	if (optind < argc)
 		o->image = argv[optind++];
@@ -234,6 +181,10 @@ run_backend_stats(struct xbb *xbb, FILE *out)
 	    (uintmax_t)st.st_req_flush, (uintmax_t)st.st_req_discard);
 	fprintf(out, "backend.persistent_grants_in_use: %ju\n",
 	    (uintmax_t)st.st_persistent);
+	fprintf(out, "backend.state: %s%s\n", st.st_failed ? "failed: " : "ok",
+	    st.st_failed ? strerror((int)st.st_fail_errno) : "");
+	fprintf(out, "backend.writes_refused_nospace: %ju\n",
+	    (uintmax_t)st.st_err_nospace);
 }
 
 int
@@ -253,7 +204,7 @@ cmd_run(int argc, char **argv)
 	struct xwl_cfg wc;
 	struct xwl_result wr, vr;
 	uint32_t *gen = NULL;
-	struct stat sb;
+	const char *why;
 	int rc, fd, last = -1, exit_code = CMD_EXIT_FAIL;
 	bool created = false;
 
@@ -286,9 +237,8 @@ cmd_run(int argc, char **argv)
 		created = true;
 	} else {
 		snprintf(img, sizeof(img), "%s", o.image);
-		if (stat(img, &sb) != 0) {
-			fprintf(stderr, "xbd run: %s: %s\n", img,
-			    strerror(errno));
+		if (xbb_image_check(img, !o.destructive, &why) != 0) {
+			fprintf(stderr, "xbd run: %s: %s\n", img, why);
 			return (CMD_EXIT_FAIL);
 		}
 	}
@@ -340,7 +290,7 @@ cmd_run(int argc, char **argv)
 	wc.c_span = XU_MIN(info.xi_size, 64ull << 20);
 	wc.c_span -= wc.c_span % o.bs;
 	wc.c_bs = (uint32_t)o.bs;
-	wc.c_qd = o.qd;
+	wc.c_qd = (int)o.qd;
 	wc.c_random = true;
 	wc.c_read_pct = eo.o_readonly ? 100 : 50;
 	wc.c_runtime = o.seconds;
@@ -354,8 +304,8 @@ cmd_run(int argc, char **argv)
 		goto out;
 	wc.c_genmap = gen;
 	fprintf(stderr,
-	    "workload: %s random %ju-byte I/O, %d in flight, "
-	    "%.0f s, over %ju MiB, verified\n",
+	    "workload: %s random %ju-byte I/O, %u in flight, "
+	    "%g s, over %ju MiB, verified\n",
 	    eo.o_readonly ? "read-only" : "50/50 read/write", (uintmax_t)o.bs,
 	    o.qd, o.seconds, (uintmax_t)(wc.c_span >> 20));
 	if ((rc = xwl_run(dev, &wc, &wr)) != 0)

@@ -26,7 +26,8 @@
 
 #include "back/xbb.h"
 #include "cmd.h"
-#include "common/xu_parse.h"
+#include "cmd_opt.h"
+#include "common/xu_assert.h"
 #include "platform/sim/hv.h"
 #include "xenbus/xbus.h"
 
@@ -80,7 +81,7 @@ serve_usage(FILE *out)
 	    "\n"
 	    "  --platform NAME           sim (default) or xen\n"
 	    "  --dir DIR                 the machine's directory (sim)\n"
-	    "  --domid N                 the backend domain (sim)\n"
+	    "  --domid N                 the backend domain (sim; 0..32751)\n"
 	    "  --name NAME               its name if it must be created\n"
 	    "  --image PATH              file or block device to serve\n"
 	    "  --frontend M              the domain the disk appears in\n"
@@ -89,15 +90,18 @@ serve_usage(FILE *out)
 	    "  --max-ring-page-order N   largest ring offered (0..5; 5)\n"
 	    "  --max-queues N            multi-queue-max-queues (1..16; 4)\n"
 	    "  --max-indirect-segs N     0 to 4096; 0 disables (256)\n"
-	    "  --max-persistent N        persistent grants per ring (1056)\n"
+	    "  --max-persistent N        persistent grants per ring\n"
+	    "                            (0..1048576; 9216)\n"
 	    "  --no-persistent           do not offer persistent grants\n"
 	    "  --no-flush, --no-barrier, --no-discard\n"
 	    "                            do not offer that feature\n"
 	    "  --discard-secure          offer secure discard (block devices)\n"
 	    "  --direct                  open the storage O_DIRECT\n"
 	    "  --grant-copy              grant copy instead of mapping\n"
-	    "  --uring-depth N           io_uring entries per ring (auto)\n"
-	    "  --sector-size N           sector-size to publish (auto)\n"
+	    "  --uring-depth N           io_uring entries per ring\n"
+	    "                            (0..32768; 0: auto)\n"
+	    "  --sector-size SIZE        sector-size to publish (512..64K,\n"
+	    "                            a power of two; auto)\n"
 	    "  --log-writes FILE         record completed writes, discards\n"
 	    "                            and flushes for power-loss replay\n"
 	    "  --state-dir DIR           where the rings' shadows live, so a\n"
@@ -117,17 +121,6 @@ static void
 serve_log(void *arg, const char *msg)
 {
 	fprintf(stderr, "xbd serve: %s\n", msg);
-}
-
-static int
-serve_u32(const char *opt, const char *val, uint32_t *out)
-{
-	if (xu_parse_u32(val, out) != 0) {
-		fprintf(stderr, "xbd serve: %s: not a number: '%s'\n", opt,
-		    val);
-		return (-EINVAL);
-	}
-	return (0);
 }
 
 enum serve_opt {
@@ -159,157 +152,47 @@ enum serve_opt {
 	SO_NOSTATE,
 };
 
-static int
-serve_parse(int argc, char **argv, struct serve_args *a)
-{
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "dir", required_argument, NULL, SO_DIR },
-		{ "domid", required_argument, NULL, SO_DOMID },
-		{ "name", required_argument, NULL, SO_NAME },
-		{ "image", required_argument, NULL, SO_IMAGE },
-		{ "frontend", required_argument, NULL, SO_FRONTEND },
-		{ "vdev", required_argument, NULL, SO_VDEV },
-		{ "readonly", no_argument, NULL, SO_READONLY },
-		{ "max-ring-page-order", required_argument, NULL, SO_ORDER },
-		{ "max-queues", required_argument, NULL, SO_QUEUES },
-		{ "max-indirect-segs", required_argument, NULL, SO_INDIRECT },
-		{ "max-persistent", required_argument, NULL, SO_MAXPERS },
-		{ "no-persistent", no_argument, NULL, SO_NOPERS },
-		{ "no-flush", no_argument, NULL, SO_NOFLUSH },
-		{ "no-barrier", no_argument, NULL, SO_NOBARRIER },
-		{ "no-discard", no_argument, NULL, SO_NODISCARD },
-		{ "discard-secure", no_argument, NULL, SO_SECURE },
-		{ "direct", no_argument, NULL, SO_DIRECT },
-		{ "grant-copy", no_argument, NULL, SO_COPY },
-		{ "uring-depth", required_argument, NULL, SO_DEPTH },
-		{ "sector-size", required_argument, NULL, SO_SECTOR },
-		{ "log-writes", required_argument, NULL, SO_LOGW },
-		{ "quiet", no_argument, NULL, SO_QUIET },
-		{ "platform", required_argument, NULL, SO_PLATFORM },
-		{ "state-dir", required_argument, NULL, SO_STATE },
-		{ "close-on-exit", no_argument, NULL, SO_CLOSE },
-		{ "no-state", no_argument, NULL, SO_NOSTATE },
-		{ NULL, 0, NULL, 0 },
-	};
-	bool has_domid = false;
-	uint32_t v;
-	int c, rc = 0;
+static const struct option serve_longopts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "dir", required_argument, NULL, SO_DIR },
+	{ "domid", required_argument, NULL, SO_DOMID },
+	{ "name", required_argument, NULL, SO_NAME },
+	{ "image", required_argument, NULL, SO_IMAGE },
+	{ "frontend", required_argument, NULL, SO_FRONTEND },
+	{ "vdev", required_argument, NULL, SO_VDEV },
+	{ "readonly", no_argument, NULL, SO_READONLY },
+	{ "max-ring-page-order", required_argument, NULL, SO_ORDER },
+	{ "max-queues", required_argument, NULL, SO_QUEUES },
+	{ "max-indirect-segs", required_argument, NULL, SO_INDIRECT },
+	{ "max-persistent", required_argument, NULL, SO_MAXPERS },
+	{ "no-persistent", no_argument, NULL, SO_NOPERS },
+	{ "no-flush", no_argument, NULL, SO_NOFLUSH },
+	{ "no-barrier", no_argument, NULL, SO_NOBARRIER },
+	{ "no-discard", no_argument, NULL, SO_NODISCARD },
+	{ "discard-secure", no_argument, NULL, SO_SECURE },
+	{ "direct", no_argument, NULL, SO_DIRECT },
+	{ "grant-copy", no_argument, NULL, SO_COPY },
+	{ "uring-depth", required_argument, NULL, SO_DEPTH },
+	{ "sector-size", required_argument, NULL, SO_SECTOR },
+	{ "log-writes", required_argument, NULL, SO_LOGW },
+	{ "quiet", no_argument, NULL, SO_QUIET },
+	{ "platform", required_argument, NULL, SO_PLATFORM },
+	{ "state-dir", required_argument, NULL, SO_STATE },
+	{ "close-on-exit", no_argument, NULL, SO_CLOSE },
+	{ "no-state", no_argument, NULL, SO_NOSTATE },
+	{ NULL, 0, NULL, 0 },
+};
 
-	memset(a, 0, sizeof(*a));
-	a->sa_vdev = 51712; /* xvda */
-	xbb_opts_init(&a->sa_o);
-	while (
-	    rc == 0 && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			serve_usage(stdout);
-			return (1);
-		case SO_DIR:
-			a->sa_dir = optarg;
-			break;
-		case SO_DOMID:
-			rc = serve_u32("--domid", optarg, &a->sa_domid);
-			has_domid = true;
-			break;
-		case SO_NAME:
-			a->sa_name = optarg;
-			break;
-		case SO_IMAGE:
-			a->sa_image = optarg;
-			break;
-		case SO_FRONTEND:
-			rc = serve_u32("--frontend", optarg, &a->sa_frontend);
-			a->sa_has_frontend = true;
-			break;
-		case SO_VDEV:
-			if ((rc = xbus_vdev_parse(optarg, &a->sa_vdev)) != 0)
-				fprintf(stderr,
-				    "xbd serve: --vdev: not a disk name: "
-				    "'%s'\n",
-				    optarg);
-			break;
-		case SO_READONLY:
-			a->sa_readonly = true;
-			break;
-		case SO_ORDER:
-			rc = serve_u32("--max-ring-page-order", optarg, &v);
-			a->sa_o.o_max_ring_page_order = v;
-			break;
-		case SO_QUEUES:
-			rc = serve_u32("--max-queues", optarg, &v);
-			a->sa_o.o_max_queues = v;
-			break;
-		case SO_INDIRECT:
-			rc = serve_u32("--max-indirect-segs", optarg, &v);
-			a->sa_o.o_max_indirect_segs = v;
-			break;
-		case SO_MAXPERS:
-			rc = serve_u32("--max-persistent", optarg, &v);
-			a->sa_o.o_max_persistent = v;
-			break;
-		case SO_NOPERS:
-			a->sa_o.o_persistent = false;
-			break;
-		case SO_NOFLUSH:
-			a->sa_o.o_flush = false;
-			break;
-		case SO_NOBARRIER:
-			a->sa_o.o_barrier = false;
-			break;
-		case SO_NODISCARD:
-			a->sa_o.o_discard = false;
-			break;
-		case SO_SECURE:
-			a->sa_o.o_discard_secure = true;
-			break;
-		case SO_DIRECT:
-			a->sa_o.o_direct = true;
-			break;
-		case SO_COPY:
-			a->sa_o.o_grant_copy = true;
-			break;
-		case SO_DEPTH:
-			rc = serve_u32("--uring-depth", optarg, &v);
-			a->sa_o.o_uring_depth = v;
-			break;
-		case SO_SECTOR:
-			rc = serve_u32("--sector-size", optarg, &v);
-			a->sa_o.o_sector_size = v;
-			break;
-		case SO_LOGW:
-			a->sa_o.o_log_writes = optarg;
-			break;
-		case SO_QUIET:
-			a->sa_quiet = true;
-			break;
-		case SO_STATE:
-			snprintf(a->sa_state, sizeof(a->sa_state), "%s",
-			    optarg);
-			break;
-		case SO_CLOSE:
-			a->sa_close = true;
-			break;
-		case SO_NOSTATE:
-			a->sa_nostate = true;
-			break;
-		case SO_PLATFORM:
-			if (!plat_known(optarg)) {
-				fprintf(stderr,
-				    "xbd serve: --platform: no platform "
-				    "'%s' in this build\n",
-				    optarg);
-				rc = -EINVAL;
-			}
-			a->sa_xen = strcmp(optarg, "xen") == 0;
-			break;
-		default:
-			rc = -EINVAL;
-			break;
-		}
-	}
-	if (rc != 0)
-		return (rc);
+/* --domid or --frontend not given. */
+#define CMD_SERVE_UNSET UINT32_MAX
+
+/* What the options say together; -EINVAL (reported) if they clash. */
+static int
+serve_check(int argc, char **argv, struct serve_args *a)
+{
+	bool has_domid = a->sa_domid != CMD_SERVE_UNSET;
+
+	a->sa_has_frontend = a->sa_frontend != CMD_SERVE_UNSET;
 	if (optind != argc) {
 		fprintf(stderr, "xbd serve: unexpected argument '%s'\n",
 		    argv[optind]);
@@ -334,6 +217,10 @@ serve_parse(int argc, char **argv, struct serve_args *a)
 		    "domain\n");
 		return (-EINVAL);
 	}
+	if (!has_domid)
+		a->sa_domid = 0;
+	if (!a->sa_has_frontend)
+		a->sa_frontend = 0;
 	if (a->sa_name == NULL)
 		a->sa_name = a->sa_domid == 0 ? "Domain-0" : "xbd-serve";
 	if (!a->sa_quiet)
@@ -381,6 +268,87 @@ serve_start(struct plat *p, struct serve_args *a, struct xbb **b)
 		fprintf(stderr, "xbd serve: starting the backend: %s\n",
 		    strerror(-rc));
 	return (rc);
+}
+
+/* The options that are not a plain value: 1 if c is not one of them. */
+static int
+serve_special(int c, const char *prog, struct serve_args *a)
+{
+	int rc = 0;
+
+	if (c == SO_VDEV) {
+		if ((rc = xbus_vdev_parse(optarg, &a->sa_vdev)) != 0)
+			fprintf(stderr,
+			    "%s: --vdev: '%s' is not a disk name (xvda, "
+			    "51712 ...)\n",
+			    prog, optarg);
+	} else if (c == SO_PLATFORM) {
+		rc = cmd_opt_platform(prog, optarg, &a->sa_xen);
+	} else if (c == SO_STATE) {
+		if ((size_t)snprintf(a->sa_state, sizeof(a->sa_state), "%s",
+			optarg) >= sizeof(a->sa_state) ||
+		    optarg[0] == '\0') {
+			fprintf(stderr,
+			    "%s: --state-dir: '%s' is not a usable "
+			    "directory name\n",
+			    prog, optarg);
+			rc = -EINVAL;
+		}
+	} else if (c == 'h') {
+		serve_usage(stdout);
+		rc = 1;
+	} else {
+		rc = -EINVAL;
+	}
+	return (rc);
+}
+
+static int
+serve_parse(int argc, char **argv, struct serve_args *a)
+{
+	struct xbb_opts *o = &a->sa_o;
+	const struct cmd_opt_dest dest[] = {
+		{ SO_DIR, NULL, CMD_OPT_STR, &a->sa_dir },
+		{ SO_DOMID, "domid", CMD_OPT_U32, &a->sa_domid },
+		{ SO_NAME, NULL, CMD_OPT_STR, &a->sa_name },
+		{ SO_IMAGE, NULL, CMD_OPT_STR, &a->sa_image },
+		{ SO_FRONTEND, "frontend", CMD_OPT_U32, &a->sa_frontend },
+		{ SO_READONLY, NULL, CMD_OPT_TRUE, &a->sa_readonly },
+		{ SO_ORDER, "max-ring-page-order", CMD_OPT_U32,
+		    &o->o_max_ring_page_order },
+		{ SO_QUEUES, "max-queues", CMD_OPT_U32, &o->o_max_queues },
+		{ SO_INDIRECT, "max-indirect-segs", CMD_OPT_U32,
+		    &o->o_max_indirect_segs },
+		{ SO_MAXPERS, "max-persistent", CMD_OPT_U32,
+		    &o->o_max_persistent },
+		{ SO_NOPERS, NULL, CMD_OPT_FALSE, &o->o_persistent },
+		{ SO_NOFLUSH, NULL, CMD_OPT_FALSE, &o->o_flush },
+		{ SO_NOBARRIER, NULL, CMD_OPT_FALSE, &o->o_barrier },
+		{ SO_NODISCARD, NULL, CMD_OPT_FALSE, &o->o_discard },
+		{ SO_SECURE, NULL, CMD_OPT_TRUE, &o->o_discard_secure },
+		{ SO_DIRECT, NULL, CMD_OPT_TRUE, &o->o_direct },
+		{ SO_COPY, NULL, CMD_OPT_TRUE, &o->o_grant_copy },
+		{ SO_DEPTH, "uring-depth", CMD_OPT_U32, &o->o_uring_depth },
+		{ SO_SECTOR, "sector-size", CMD_OPT_U32, &o->o_sector_size },
+		{ SO_LOGW, NULL, CMD_OPT_STR, &o->o_log_writes },
+		{ SO_QUIET, NULL, CMD_OPT_TRUE, &a->sa_quiet },
+		{ SO_CLOSE, NULL, CMD_OPT_TRUE, &a->sa_close },
+		{ SO_NOSTATE, NULL, CMD_OPT_TRUE, &a->sa_nostate },
+	};
+	int c, rc;
+
+	memset(a, 0, sizeof(*a));
+	a->sa_vdev = 51712; /* xvda */
+	a->sa_domid = a->sa_frontend = CMD_SERVE_UNSET;
+	xbb_opts_init(o);
+	while ((c = getopt_long(argc, argv, "h", serve_longopts, NULL)) != -1) {
+		rc = cmd_opt_apply(argv[0], dest, XU_NELEM(dest), c, optarg);
+		if (rc == 1)
+			rc = serve_special(c, argv[0], a);
+		if (rc != 0)
+			return (rc);
+	}
+	return (serve_check(argc, argv, a));
 }
 
 /*
@@ -446,6 +414,14 @@ serve_summary(struct xbb *b, const struct serve_args *a)
 	    (unsigned long long)st.st_rsp_error,
 	    (unsigned long long)st.st_bytes_read,
 	    (unsigned long long)st.st_bytes_written);
+	if (st.st_err_nospace != 0)
+		printf("xbd serve: %u/%u: %llu write(s) refused for lack of "
+		       "space\n",
+		    a->sa_frontend, a->sa_vdev,
+		    (unsigned long long)st.st_err_nospace);
+	if (st.st_failed)
+		printf("xbd serve: %u/%u: failed: %s\n", a->sa_frontend,
+		    a->sa_vdev, strerror((int)st.st_fail_errno));
 }
 
 /*
@@ -575,14 +551,18 @@ cmd_serve(int argc, char **argv)
 	struct plat *p = NULL;
 	struct xbb *b = NULL;
 	char real[PATH_MAX];
+	const char *why = NULL;
 	sigset_t set;
 	int rc, ret = CMD_EXIT_FAIL;
 
 	if ((rc = serve_parse(argc, argv, &a)) != 0)
 		return (rc > 0 ? CMD_EXIT_OK : CMD_EXIT_USAGE);
-	if (a.sa_image != NULL && realpath(a.sa_image, real) == NULL) {
+	/* Before anything is created: the real reason, at once. */
+	if (a.sa_image != NULL &&
+	    (xbb_image_check(a.sa_image, a.sa_readonly, &why) != 0 ||
+		realpath(a.sa_image, real) == NULL)) {
 		fprintf(stderr, "xbd serve: %s: %s\n", a.sa_image,
-		    strerror(errno));
+		    why != NULL ? why : strerror(errno));
 		return (CMD_EXIT_FAIL);
 	}
 	/* Every thread inherits this mask; only our signalfd sees them. */

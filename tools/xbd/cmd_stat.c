@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "common/xu_parse.h"
+#include "cmd_opt.h"
 #include "statsock.h"
 #include "xenbus/xbus.h"
 
@@ -54,11 +54,8 @@ cmd_stat(int argc, char **argv)
 			dir = optarg;
 			break;
 		case O_DOMID:
-			if (xu_parse_u32(optarg, &domid) != 0) {
-				fprintf(stderr, "xbd stat: bad --domid '%s'\n",
-				    optarg);
+			if (cmd_opt_u32(argv[0], "domid", optarg, &domid) != 0)
 				return (CMD_EXIT_USAGE);
-			}
 			have_domid = true;
 			break;
 		case O_JSON:

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xu_parse.h"
 #include "hv_internal.h"
 
 /* Domains --domain may create up front. */
@@ -54,18 +55,40 @@ hv_cmd_usage(FILE *out)
 	    HV_DEF_GRANT_ENTRIES, HV_DEF_EVTCHN_PORTS, HV_DEF_ARENA_PAGES);
 }
 
-static int
-hv_cmd_number(const char *arg, uint32_t *out)
-{
-	unsigned long v;
-	char *end;
+/* A number option's limits: what hv_create() and Xen accept. */
+struct hv_cmd_lim {
+	const char *l_name; /* the option */
+	uint32_t l_min;	    /* smallest accepted */
+	uint32_t l_max;	    /* largest accepted */
+};
 
-	errno = 0;
-	v = strtoul(arg, &end, 0);
-	if (errno != 0 || end == arg || *end != '\0' || v > UINT32_MAX)
-		return (-EINVAL);
-	*out = (uint32_t)v;
-	return (0);
+static const struct hv_cmd_lim hv_cmd_lims[] = {
+	['g'] = { "--grant-entries", GNTTAB_NR_RESERVED_ENTRIES + 1,
+	    HV_MAX_GRANT_ENTRIES },
+	['e'] = { "--evtchn-ports", 2, HV_MAX_EVTCHN_PORTS },
+	['a'] = { "--arena-pages", 1, HV_MAX_ARENA_PAGES },
+	['D'] = { "--domain", 0, DOMID_FIRST_RESERVED - 1 },
+};
+
+/* Parse option c's value; say why it is refused. */
+static int
+hv_cmd_number(int c, const char *arg, uint32_t *out)
+{
+	const struct hv_cmd_lim *l = &hv_cmd_lims[c];
+	uint32_t v;
+	int rc;
+
+	if ((rc = xu_parse_u32(arg, &v)) == 0 && (v < l->l_min || v > l->l_max))
+		rc = -ERANGE;
+	if (rc == -EINVAL)
+		fprintf(stderr, "xbd hv: %s: '%s' is not a whole number\n",
+		    l->l_name, arg);
+	else if (rc != 0)
+		fprintf(stderr, "xbd hv: %s: '%s' is outside %u..%u\n",
+		    l->l_name, arg, l->l_min, l->l_max);
+	else
+		*out = v;
+	return (rc);
 }
 
 int
@@ -127,10 +150,8 @@ hv_cmd_main(int argc, char **argv)
 			hv_cmd_usage(stderr);
 			return (HV_CMD_USAGE);
 		}
-		if (num != NULL && hv_cmd_number(optarg, num) != 0) {
-			fprintf(stderr, "xbd hv: bad number '%s'\n", optarg);
+		if (num != NULL && hv_cmd_number(c, optarg, num) != 0)
 			return (HV_CMD_USAGE);
-		}
 	}
 	if (optind != argc || o.o_dir == NULL) {
 		hv_cmd_usage(stderr);
