@@ -22,6 +22,8 @@ if(TARGET xbd_sim)
 	    LIBS xbbt_front LABELS "integ;backend;hardening" TIMEOUT 120)
 	xbd_test(NAME test_xbb_workload SOURCES integ/test_xbb_workload.c
 	    LIBS xbbt_front LABELS "integ;backend" TIMEOUT 120)
+	xbd_test(NAME test_xbb_resume SOURCES integ/test_xbb_resume.c
+	    LIBS xbbt_front LABELS "integ;backend" TIMEOUT 120)
 	# `xbd serve` against a forked `xbd hv`: the multi-process mode.
 	if(TARGET xbd)
 		xbd_test(NAME test_xbb_serve SOURCES integ/test_xbb_serve.c
