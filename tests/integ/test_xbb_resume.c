@@ -899,6 +899,44 @@ test_shadow_corrupt(void **state)
 	free(rn);
 }
 
+/*
+ * A backend restarted with persistent grants on, under a frontend that
+ * asked for them when the previous one did not offer them: the frontend
+ * ends each grant after its response, so they must not stay mapped.
+ */
+static void
+test_persistent_as_negotiated(void **state)
+{
+	static const struct xbbt_node asked = { "feature-persistent", "1" };
+	const struct xbbt_fopts fopts = { .fo_nodes = &asked,
+		.fo_nnodes = 1,
+		.fo_data_pages = DATA_PAGES };
+	struct fixture *fx = *state;
+	struct xbbt_front f;
+	struct xbb_stats st;
+	uint8_t buf[REQ_BYTES];
+
+	fx->o.o_persistent = false;
+	serve_vbd(fx);
+	assert_int_equal(xbbt_front_open(&f, &fx->m, XVDA, &fopts), 0);
+	assert_int_equal(xbbt_front_connect(&f), 0);
+	fill(buf, sizeof(buf), 1);
+	assert_int_equal(xbbt_rw(&f, 0, BLKIF_OP_WRITE, 0, NSECT, buf, 0),
+	    BLKIF_RSP_OKAY);
+	xbbt_backend_stop(&fx->m);
+	fx->o.o_persistent = true;
+	serve(fx);
+	wait_resumed(fx);
+	/* xbbt_rw ends the grants: it fails if the backend kept them. */
+	fill(buf, sizeof(buf), 2);
+	assert_int_equal(xbbt_rw(&f, 0, BLKIF_OP_WRITE, 0, NSECT, buf, 0),
+	    BLKIF_RSP_OKAY);
+	image_check(fx, 0, buf);
+	xbbt_stats(&fx->m, XVDA, &st);
+	assert_int_equal(st.st_persistent, 0);
+	xbbt_front_close(&f);
+}
+
 /* One backend per domain and state directory. */
 static void
 test_lock(void **state)
@@ -929,6 +967,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_shadow_corrupt, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_persistent_as_negotiated,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 	};
 
