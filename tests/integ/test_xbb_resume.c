@@ -9,11 +9,12 @@
  * subset of those answered (in the reverse of the taking order, so a
  * response overwrites the slot of a request still pending), every
  * number of those answers pushed; and the two states a take leaves
- * half done.  The frontend must get exactly one OKAY response per
- * request, the image every write, and the vbd must never leave
- * Connected.  Also: a graceful restart under a stream of writes, a
- * shadow of another connection and corrupt shadows refused, an idle
- * ring resumed without a shadow, and the state directory's lock.
+ * half done (some of them again with 32-bit slots on two pages).  The
+ * frontend must get exactly one OKAY response per request, the image
+ * every write, and the vbd must never leave Connected.  Also: graceful
+ * restarts under a stream of writes, a shadow of another connection
+ * and corrupt shadows refused, an idle ring resumed without a shadow,
+ * persistent grants across a restart, and the state directory's lock.
  */
 
 #include <sys/stat.h>
@@ -66,6 +67,7 @@ struct fixture {
 	struct xbbt_machine m; /* machine and backend */
 	struct xbb_opts o;     /* the backend's: state directory, stop
 				  leaves the vbd connected */
+	struct xbbt_fopts fo;  /* the frontend's, for crash states */
 	struct xs_handle *wxs; /* privileged: watches our state node */
 	char wpath[160];       /* that node */
 	char img[512];	       /* the image of XVDA */
@@ -87,6 +89,7 @@ setup(void **state)
 	xbb_opts_init(&fx->o);
 	fx->o.o_state_dir = fx->dir;
 	fx->o.o_keep_connected = true;
+	fx->fo.fo_data_pages = DATA_PAGES;
 	fx->wxs = hv_xs_open_priv(fx->m.m_hv);
 	assert_non_null(fx->wxs);
 	xbbt_bedir(XVDA, bedir, sizeof(bedir));
@@ -337,13 +340,27 @@ reads(struct xbbt_front *f, unsigned int n)
 static void
 run_open(struct fixture *fx, struct run *rn, unsigned int warm)
 {
-	const struct xbbt_fopts fopts = { .fo_data_pages = DATA_PAGES };
-
 	fx->seq++;
-	assert_int_equal(xbbt_front_open(&rn->r_f, &fx->m, XVDA, &fopts), 0);
+	assert_int_equal(xbbt_front_open(&rn->r_f, &fx->m, XVDA, &fx->fo), 0);
 	assert_int_equal(xbbt_front_connect(&rn->r_f), 0);
 	reads(&rn->r_f, warm);
 	rn->r_base = warm;
+}
+
+/* Request io as a backend copies it: native, whatever the ABI. */
+static void
+req_native(const struct xbbt_front *f, const struct xbbt_io *io,
+    union xring_req *req)
+{
+	assert_true(
+	    io->io_nind == 0 && io->io_nseg <= BLKIF_MAX_SEGMENTS_PER_REQUEST);
+	memset(req, 0, sizeof(*req));
+	req->rw.operation = io->io_op;
+	req->rw.nr_segments = (uint8_t)io->io_nseg;
+	req->rw.handle = (blkif_vdev_t)f->f_vdev;
+	req->rw.id = io->io_id;
+	req->rw.sector_number = io->io_sector;
+	memcpy(req->rw.seg, io->io_segs, io->io_nseg * sizeof(req->rw.seg[0]));
 }
 
 /* Put the writes in the ring and push them (no backend runs). */
@@ -359,9 +376,12 @@ run_writes(struct fixture *fx, struct run *rn)
 				     BLKIF_OP_WRITE, (uint64_t)i * NSECT, NSECT,
 				     rn->r_data[i], 0),
 		    0);
-		memset(&rn->r_req[i], 0, sizeof(rn->r_req[i]));
-		memcpy(&rn->r_req[i], xbbt_slot(f, 0, rn->r_base + i),
-		    XU_MIN(sizeof(rn->r_req[i]), f->f_rings[0].r_slot));
+		req_native(f, rn->r_io[i], &rn->r_req[i]);
+		/* What the ring holds, where it is in that layout. */
+		if (!f->f_o.fo_x86_32)
+			assert_memory_equal(&rn->r_req[i].rw,
+			    xbbt_slot(f, 0, rn->r_base + i),
+			    sizeof(rn->r_req[i].rw));
 	}
 	xbbt_push(f, 0);
 }
@@ -604,6 +624,31 @@ test_crash_mid_take(void **state)
 	}
 	print_message("%u crash states, %u requests replayed\n", runs,
 	    replayed);
+}
+
+/* A few of those states on a two-page ring of 32-bit slots. */
+static void
+test_crash_x86_32(void **state)
+{
+	static const struct crash states[] = {
+		{ 1, 0x0, 0, MID_NONE },
+		{ 2, 0x3, 0, MID_NONE },
+		{ 3, 0x5, 1, MID_NONE },
+		{ 4, 0xa, 2, MID_NONE },
+		{ 4, 0xf, 1, MID_NONE },
+		{ 2, 0x1, 0, MID_TAKEN },
+		{ 1, 0x1, 1, MID_REUSED },
+	};
+	struct fixture *fx = *state;
+	unsigned int i, replayed = 0;
+
+	fx->fo.fo_x86_32 = true;
+	fx->fo.fo_pages = 2;
+	serve_vbd(fx);
+	for (i = 0; i < XU_NELEM(states); i++)
+		replayed += crash_run(fx, &states[i]);
+	/* 1 + 2 + 2 + 2 + 3 + 2 + 0 */
+	assert_int_equal(replayed, 12);
 }
 
 /* ---------------------------------------------------------------------
@@ -960,6 +1005,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_crash_every_position,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_mid_take, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_crash_x86_32, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_restart_under_stream,
 		    setup, teardown),
