@@ -22,8 +22,15 @@ if(TARGET xbd_sim)
 	    LIBS xbbt_front LABELS "integ;backend;hardening" TIMEOUT 120)
 	xbd_test(NAME test_xbb_workload SOURCES integ/test_xbb_workload.c
 	    LIBS xbbt_front LABELS "integ;backend" TIMEOUT 120)
-	xbd_test(NAME test_xbb_resume SOURCES integ/test_xbb_resume.c
-	    LIBS xbbt_front LABELS "integ;backend" TIMEOUT 120)
+	# With the xbd binary it also kills `xbd serve` under I/O.
+	set(xbb_resume_args "")
+	if(TARGET xbd)
+		set(xbb_resume_args $<TARGET_FILE:xbd>)
+	endif()
+	xbd_test(NAME test_xbb_resume
+	    SOURCES integ/test_xbb_resume.c integ/xbdt_mp.c
+	    LIBS xbbt_front LABELS "integ;backend" TIMEOUT 120
+	    ARGS ${xbb_resume_args})
 	# `xbd serve` against a forked `xbd hv`: the multi-process mode.
 	if(TARGET xbd)
 		xbd_test(NAME test_xbb_serve SOURCES integ/test_xbb_serve.c

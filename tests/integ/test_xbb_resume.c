@@ -11,19 +11,23 @@
  * number of those answers pushed; and the two states a take leaves
  * half done (some of them again with 32-bit slots on two pages).  The
  * frontend must get exactly one OKAY response per request, the image
- * every write, and the vbd must never leave Connected.  Also: graceful
+ * every write, and the vbd must never leave Connected.  Then `xbd
+ * serve` killed with SIGKILL under a stream of writes (argv[1] is the
+ * xbd binary; without it that case is skipped).  Also: graceful
  * restarts under a stream of writes, a shadow of another connection
  * and corrupt shadows refused, an idle ring resumed without a shadow,
  * persistent grants across a restart, and the state directory's lock.
  */
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +37,7 @@
 #include "back/xbb_shadow.h"
 #include "common/xu_assert.h"
 #include "xbbt_front.h"
+#include "xbdt_mp.h"
 #include "xt.h"
 #include "xt_xs.h"
 
@@ -62,6 +67,13 @@
 #define STREAM_RESTARTS 6 /* graceful stops and starts */
 #define STREAM_GAP_MS 40  /* serving time between two restarts */
 #define STREAM_MIN 200	  /* writes at least, however fast restarts go */
+/* `xbd serve` killed under the stream (XBD_RESUME_KILLS for more). */
+#define KILLS_DEFAULT 10
+#define KILL_GAP_MIN 20	    /* writes answered between two kills, at least */
+#define KILL_GAP_SPREAD 200 /* and up to this many more */
+
+/* argv[1]: the xbd binary, for the test that kills it; or NULL. */
+static const char *xbd_bin;
 
 struct fixture {
 	struct xbbt_machine m; /* machine and backend */
@@ -164,10 +176,10 @@ fill(uint8_t *b, size_t n, uint64_t seed)
 
 /* Does the image hold want at sector? */
 static void
-image_check(const struct fixture *fx, uint64_t sector, const uint8_t *want)
+image_check(const char *img, uint64_t sector, const uint8_t *want)
 {
 	uint8_t got[REQ_BYTES];
-	int fd = open(fx->img, O_RDONLY | O_CLOEXEC);
+	int fd = open(img, O_RDONLY | O_CLOEXEC);
 
 	assert_true(fd >= 0);
 	assert_int_equal(
@@ -520,7 +532,7 @@ crash_check(struct fixture *fx, struct run *rn, const struct crash *cr)
 	assert_int_equal(xbbt_wait(&rn->r_f, 0, &rsp, QUIET_MS), -ETIMEDOUT);
 	assert_int_equal(rn->r_f.f_rings[0].r_rsp_cons, rn->r_base + NREQ);
 	for (i = 0; i < NREQ; i++)
-		image_check(fx, (uint64_t)i * NSECT, rn->r_data[i]);
+		image_check(fx->img, (uint64_t)i * NSECT, rn->r_data[i]);
 	xbbt_stats(&fx->m, XVDA, &st);
 	assert_int_equal(st.st_resumes, 1);
 	assert_int_equal(st.st_replayed, rn->r_pending);
@@ -726,6 +738,9 @@ struct stream {
 	bool s_busy[STREAM_BLOCKS];	    /* a write in flight */
 	uint64_t s_sent, s_done;	    /* writes */
 	uint64_t s_seed;		    /* block choice */
+	bool s_taint[STREAM_DEPTH];	    /* in flight when a backend died */
+	struct xbbt_io **s_old;		    /* answered, grants kept for now */
+	unsigned int s_nold;		    /* of them */
 };
 
 static void
@@ -761,7 +776,11 @@ stream_reap(struct xbbt_front *f, struct stream *s)
 		;
 	assert_true(k < STREAM_DEPTH);
 	assert_int_equal(rsp.status, BLKIF_RSP_OKAY);
-	xbbt_rw_end(f, s->s_io[k], NULL);
+	if (s->s_taint[k])
+		s->s_old[s->s_nold++] = s->s_io[k];
+	else
+		xbbt_rw_end(f, s->s_io[k], NULL);
+	s->s_taint[k] = false;
 	s->s_io[k] = NULL;
 	s->s_busy[s->s_blk[k]] = false;
 	s->s_done++;
@@ -769,7 +788,7 @@ stream_reap(struct xbbt_front *f, struct stream *s)
 
 /* Every block holds its last write. */
 static void
-stream_verify(const struct fixture *fx, const struct stream *s)
+stream_verify_file(const char *img, const struct stream *s)
 {
 	uint8_t want[REQ_BYTES];
 	uint32_t b;
@@ -778,7 +797,7 @@ stream_verify(const struct fixture *fx, const struct stream *s)
 		if (s->s_gen[b] == 0)
 			continue;
 		fill(want, sizeof(want), ((uint64_t)b << 32) | s->s_gen[b]);
-		image_check(fx, (uint64_t)b * NSECT, want);
+		image_check(img, (uint64_t)b * NSECT, want);
 	}
 }
 
@@ -834,10 +853,146 @@ test_restart_under_stream(void **state)
 	assert_int_equal(st.st_resumes, 1);
 	assert_int_equal(watch_stop(fx), 0);
 	assert_connected(fx, &f);
-	stream_verify(fx, s);
+	stream_verify_file(fx->img, s);
 	print_message("%llu writes, %u restarts\n",
 	    (unsigned long long)s->s_sent, STREAM_RESTARTS);
 	xbbt_front_close(&f);
+	free(s);
+}
+
+/* ---------------------------------------------------------------------
+ * `xbd serve` killed with SIGKILL under a stream of writes
+ */
+
+/*
+ * `xbd serve` as domain 0 for domain 1's xvda, in a process of its own
+ * (XBBT_VERBOSE=1: with its messages, "resumed: ..." among them).
+ */
+static void
+proc_serve(struct xbdt_mp *mp)
+{
+	char *argv[] = { (char *)mp->mp_xbd, "serve", "--dir", mp->mp_mdir,
+		"--domid", "0", "--image", mp->mp_img, "--frontend", "1",
+		"--vdev", "xvda", getenv("XBBT_VERBOSE") ? NULL : "--quiet",
+		NULL };
+
+	mp->mp_serve = xbdt_mp_spawn(argv, NULL);
+}
+
+/*
+ * The stream, with the backend killed every few dozen to few hundred
+ * answers and a new one started at once, wherever the old one was.
+ */
+static void
+killed_stream(struct xbdt_mp *mp, struct xbbt_front *f, struct stream *s,
+    unsigned int kills)
+{
+	uint64_t next = KILL_GAP_MIN;
+	unsigned int done = 0, k;
+
+	while (done < kills || s->s_sent < STREAM_MIN) {
+		for (k = 0; k < STREAM_DEPTH; k++)
+			if (s->s_io[k] == NULL)
+				stream_submit(f, s, k);
+		stream_reap(f, s);
+		if (done == kills || s->s_done < next)
+			continue;
+		xbdt_mp_kill_serve(mp, SIGKILL);
+		/* The dead process may hold these writes' grants. */
+		for (k = 0; k < STREAM_DEPTH; k++)
+			s->s_taint[k] = s->s_io[k] != NULL;
+		proc_serve(mp);
+		done++;
+		next = s->s_done + KILL_GAP_MIN +
+		    xbbt_rand(&s->s_seed) % KILL_GAP_SPREAD;
+	}
+	while (s->s_done < s->s_sent)
+		stream_reap(f, s);
+}
+
+/*
+ * A machine of processes: `xbd hv`, `xbd serve` as domain 0, and this
+ * process as domain 1, connected.  Domain 0 is ours, so that it outlives
+ * its backend processes as on Xen (a domain dies with the process that
+ * created it, its store with it).
+ */
+static void
+killed_up(struct xbdt_mp *mp, struct xbbt_machine *m, struct xbbt_front *f,
+    unsigned int kills)
+{
+	const struct xbbt_fopts fopts = { .fo_data_pages =
+					      STREAM_DEPTH * (kills + 2) };
+	char sock[400];
+
+	memset(m, 0, sizeof(*m));
+	xbdt_mp_machine(mp, xbd_bin, IMG_SIZE);
+	assert_int_equal(
+	    plat_sim_connect(mp->mp_mdir, XBBT_BE, "Domain-0", 0, &m->m_be), 0);
+	proc_serve(mp);
+	snprintf(sock, sizeof(sock), "%s/socket", mp->mp_mdir);
+	assert_non_null(m->m_xs = hv_xs_open_path(sock));
+	assert_int_equal(
+	    plat_sim_connect(mp->mp_mdir, XBBT_FE, "guest", 0, &m->m_fe), 0);
+	assert_int_equal(
+	    xbbt_wait_be(m, XVDA, XenbusStateInitWait, XBBT_TIMEOUT_MS), 0);
+	assert_int_equal(xbbt_front_open(f, m, XVDA, &fopts), 0);
+	assert_int_equal(xbbt_front_connect(f), 0);
+}
+
+/*
+ * The simulator drops the grant pins of a process only with its domain
+ * (Xen drops them when the process's gntdev closes): the last backend
+ * dies too (a clean exit would remove the vbd under us), domain 0 goes,
+ * then the grants the dead ones held can end.
+ */
+static void
+killed_down(struct xbdt_mp *mp, struct xbbt_machine *m, struct xbbt_front *f,
+    struct stream *s)
+{
+	unsigned int i;
+
+	xbdt_mp_kill_serve(mp, SIGKILL);
+	plat_close(m->m_be);
+	for (i = 0; i < s->s_nold; i++)
+		xbbt_rw_end(f, s->s_old[i], NULL);
+	xbbt_front_close(f);
+	xs_close(m->m_xs);
+	plat_close(m->m_fe);
+	xbdt_mp_down(mp);
+}
+
+/* The recording side for real: every write answered once, none lost. */
+static void
+test_serve_killed_under_stream(void **state)
+{
+	const char *wpath = "/local/domain/0/backend/vbd/1/51712/state";
+	unsigned int kills = xt_env_count("XBD_RESUME_KILLS", KILLS_DEFAULT);
+	struct stream *s = calloc(1, sizeof(*s));
+	struct blkif_response rsp;
+	struct xbbt_machine m;
+	struct xbdt_mp mp;
+	struct xbbt_front f;
+
+	if (xbd_bin == NULL)
+		skip();
+	assert_non_null(s);
+	assert_non_null(
+	    s->s_old = calloc(STREAM_DEPTH * (size_t)kills, sizeof(*s->s_old)));
+	s->s_seed = 0xdead;
+	killed_up(&mp, &m, &f, kills);
+	assert_true(xs_watch(m.m_xs, wpath, "kill"));
+	killed_stream(&mp, &f, s, kills);
+	assert_int_equal(xbbt_wait(&f, 0, &rsp, QUIET_MS), -ETIMEDOUT);
+	/* Registration, and no write: Connected all along. */
+	assert_true(xs_unwatch(m.m_xs, wpath, "kill"));
+	assert_int_equal(xt_xs_drain(m.m_xs, 0), 1);
+	assert_int_equal(xbus_read_state(m.m_xs, f.f_bedir),
+	    XenbusStateConnected);
+	stream_verify_file(mp.mp_img, s);
+	print_message("%llu writes, %u kills\n", (unsigned long long)s->s_sent,
+	    kills);
+	killed_down(&mp, &m, &f, s);
+	free(s->s_old);
 	free(s);
 }
 
@@ -1009,7 +1164,7 @@ test_persistent_as_negotiated(void **state)
 	fill(buf, sizeof(buf), 2);
 	assert_int_equal(xbbt_rw(&f, 0, BLKIF_OP_WRITE, 0, NSECT, buf, 0),
 	    BLKIF_RSP_OKAY);
-	image_check(fx, 0, buf);
+	image_check(fx->img, 0, buf);
 	xbbt_stats(&fx->m, XVDA, &st);
 	assert_int_equal(st.st_persistent, 0);
 	xbbt_front_close(&f);
@@ -1032,7 +1187,7 @@ test_lock(void **state)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_crash_every_position,
@@ -1045,6 +1200,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_restart_under_stream,
 		    setup, teardown),
+		cmocka_unit_test(test_serve_killed_under_stream),
 		cmocka_unit_test_setup_teardown(test_shadow_mismatch, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_shadow_corrupt, setup,
@@ -1054,6 +1210,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 	};
 
+	xbd_bin = argc > 1 ? argv[1] : NULL;
 	xbbt_require_uring();
 	return (cmocka_run_group_tests(tests, NULL, NULL));
 }
