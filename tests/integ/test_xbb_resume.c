@@ -741,6 +741,7 @@ struct stream {
 	bool s_taint[STREAM_DEPTH];	    /* in flight when a backend died */
 	struct xbbt_io **s_old;		    /* answered, grants kept for now */
 	unsigned int s_nold;		    /* of them */
+	unsigned int s_flags;		    /* layout (xbbt_rw_start) */
 };
 
 static void
@@ -756,7 +757,7 @@ stream_submit(struct xbbt_front *f, struct stream *s, unsigned int k)
 	s->s_blk[k] = b;
 	fill(buf, sizeof(buf), ((uint64_t)b << 32) | ++s->s_gen[b]);
 	assert_int_equal(xbbt_rw_start(f, 0, &s->s_io[k], BLKIF_OP_WRITE,
-			     (uint64_t)b * NSECT, NSECT, buf, 0),
+			     (uint64_t)b * NSECT, NSECT, buf, s->s_flags),
 	    0);
 	xbbt_push(f, 0);
 	s->s_sent++;
@@ -918,10 +919,8 @@ killed_stream(struct xbdt_mp *mp, struct xbbt_front *f, struct stream *s,
  */
 static void
 killed_up(struct xbdt_mp *mp, struct xbbt_machine *m, struct xbbt_front *f,
-    unsigned int kills)
+    const struct xbbt_fopts *fo)
 {
-	const struct xbbt_fopts fopts = { .fo_data_pages =
-					      STREAM_DEPTH * (kills + 2) };
 	char sock[400];
 
 	memset(m, 0, sizeof(*m));
@@ -935,7 +934,7 @@ killed_up(struct xbdt_mp *mp, struct xbbt_machine *m, struct xbbt_front *f,
 	    plat_sim_connect(mp->mp_mdir, XBBT_FE, "guest", 0, &m->m_fe), 0);
 	assert_int_equal(
 	    xbbt_wait_be(m, XVDA, XenbusStateInitWait, XBBT_TIMEOUT_MS), 0);
-	assert_int_equal(xbbt_front_open(f, m, XVDA, &fopts), 0);
+	assert_int_equal(xbbt_front_open(f, m, XVDA, fo), 0);
 	assert_int_equal(xbbt_front_connect(f), 0);
 }
 
@@ -961,9 +960,14 @@ killed_down(struct xbdt_mp *mp, struct xbbt_machine *m, struct xbbt_front *f,
 	xbdt_mp_down(mp);
 }
 
-/* The recording side for real: every write answered once, none lost. */
+/*
+ * The recording side for real: every write answered once, none lost.
+ * fo's and flags' data pages: what a write in flight needs (its
+ * segments and indirect page), for as many writes as the kills can
+ * leave with grants a dead process holds.
+ */
 static void
-test_serve_killed_under_stream(void **state)
+killed_run(struct xbbt_fopts *fo, unsigned int flags, unsigned int pages)
 {
 	const char *wpath = "/local/domain/0/backend/vbd/1/51712/state";
 	unsigned int kills = xt_env_count("XBD_RESUME_KILLS", KILLS_DEFAULT);
@@ -979,7 +983,9 @@ test_serve_killed_under_stream(void **state)
 	assert_non_null(
 	    s->s_old = calloc(STREAM_DEPTH * (size_t)kills, sizeof(*s->s_old)));
 	s->s_seed = 0xdead;
-	killed_up(&mp, &m, &f, kills);
+	s->s_flags = flags;
+	fo->fo_data_pages = pages * STREAM_DEPTH * (kills + 2);
+	killed_up(&mp, &m, &f, fo);
 	assert_true(xs_watch(m.m_xs, wpath, "kill"));
 	killed_stream(&mp, &f, s, kills);
 	assert_int_equal(xbbt_wait(&f, 0, &rsp, QUIET_MS), -ETIMEDOUT);
@@ -994,6 +1000,25 @@ test_serve_killed_under_stream(void **state)
 	killed_down(&mp, &m, &f, s);
 	free(s->s_old);
 	free(s);
+}
+
+static void
+test_serve_killed_under_stream(void **state)
+{
+	struct xbbt_fopts fo = { .fo_pages = 1 };
+
+	killed_run(&fo, 0, 1);
+}
+
+/* The same with persistent grants, 32-bit slots, indirect requests. */
+static void
+test_serve_killed_persistent_x86_32(void **state)
+{
+	struct xbbt_fopts fo = { .fo_persistent = true,
+		.fo_x86_32 = true,
+		.fo_pages = 4 };
+
+	killed_run(&fo, XBBT_INDIRECT | XBBT_SUB, NSECT + 1);
 }
 
 /* ---------------------------------------------------------------------
@@ -1201,6 +1226,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_restart_under_stream,
 		    setup, teardown),
 		cmocka_unit_test(test_serve_killed_under_stream),
+		cmocka_unit_test(test_serve_killed_persistent_x86_32),
 		cmocka_unit_test_setup_teardown(test_shadow_mismatch, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_shadow_corrupt, setup,
