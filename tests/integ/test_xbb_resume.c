@@ -11,23 +11,20 @@
  * number of those answers pushed; and the two states a take leaves
  * half done (some of them again with 32-bit slots on two pages).  The
  * frontend must get exactly one OKAY response per request, the image
- * every write, and the vbd must never leave Connected.  Then `xbd
- * serve` killed with SIGKILL under a stream of writes (argv[1] is the
- * xbd binary; without it that case is skipped).  Also: graceful
+ * every write, and the vbd must never leave Connected.  Also: graceful
  * restarts under a stream of writes, a shadow of another connection
  * and corrupt shadows refused, an idle ring resumed without a shadow,
  * persistent grants across a restart, and the state directory's lock.
+ * test_xbb_resume_kill.c kills real backends.
  */
 
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +34,7 @@
 #include "back/xbb_shadow.h"
 #include "common/xu_assert.h"
 #include "xbbt_front.h"
-#include "xbdt_mp.h"
+#include "xbbt_stream.h"
 #include "xt.h"
 #include "xt_xs.h"
 
@@ -47,8 +44,8 @@
    requests, each pending request among others answered or not. */
 #define NREQ 4u
 /* Sectors per write: one page. */
-#define NSECT 8u
-#define REQ_BYTES (NSECT * XBD_SECTOR_SIZE)
+#define NSECT XBD_SECTORS_PER_PAGE
+#define REQ_BYTES XBD_PAGE_SIZE
 /*
  * How long the ring must stay quiet after the last expected response.
  * A second answer or a garbage slot read as a request would come in
@@ -62,18 +59,9 @@
 #define DATA_PAGES (WARM_MAX + NREQ)
 
 /* The stream of writes restarted under (test_restart_under_stream). */
-#define STREAM_DEPTH 8	  /* writes in flight */
-#define STREAM_BLOCKS 64  /* one page each, one write in flight each */
 #define STREAM_RESTARTS 6 /* graceful stops and starts */
 #define STREAM_GAP_MS 40  /* serving time between two restarts */
 #define STREAM_MIN 200	  /* writes at least, however fast restarts go */
-/* `xbd serve` killed under the stream (XBD_RESUME_KILLS for more). */
-#define KILLS_DEFAULT 10
-#define KILL_GAP_MIN 20	    /* writes answered between two kills, at least */
-#define KILL_GAP_SPREAD 200 /* and up to this many more */
-
-/* argv[1]: the xbd binary, for the test that kills it; or NULL. */
-static const char *xbd_bin;
 
 struct fixture {
 	struct xbbt_machine m; /* machine and backend */
@@ -159,34 +147,6 @@ serve_vbd(struct fixture *fx)
 
 	serve(fx);
 	assert_int_equal(xbbt_vbd_add(&fx->m, &v), 0);
-}
-
-/* A page of data that no other write of the test repeats. */
-static void
-fill(uint8_t *b, size_t n, uint64_t seed)
-{
-	uint64_t s = seed ^ 0x9e3779b97f4a7c15ull, v;
-	size_t i;
-
-	for (i = 0; i < n; i += sizeof(v)) {
-		v = xbbt_rand(&s);
-		memcpy(b + i, &v, XU_MIN(sizeof(v), n - i));
-	}
-}
-
-/* Does the image hold want at sector? */
-static void
-image_check(const char *img, uint64_t sector, const uint8_t *want)
-{
-	uint8_t got[REQ_BYTES];
-	int fd = open(img, O_RDONLY | O_CLOEXEC);
-
-	assert_true(fd >= 0);
-	assert_int_equal(
-	    pread(fd, got, sizeof(got), (off_t)(sector * XBD_SECTOR_SIZE)),
-	    (ssize_t)sizeof(got));
-	close(fd);
-	assert_memory_equal(got, want, sizeof(got));
 }
 
 static bool
@@ -384,7 +344,8 @@ run_writes(struct fixture *fx, struct run *rn)
 	unsigned int i;
 
 	for (i = 0; i < NREQ; i++) {
-		fill(rn->r_data[i], REQ_BYTES, (uint64_t)fx->seq * NREQ + i);
+		xbbt_fill(rn->r_data[i], REQ_BYTES,
+		    (uint64_t)fx->seq * NREQ + i);
 		assert_int_equal(
 		    xbbt_rw_start(f, 0, &rn->r_io[i],
 			(fx->barriers >> i) & 1 ? BLKIF_OP_WRITE_BARRIER :
@@ -532,7 +493,7 @@ crash_check(struct fixture *fx, struct run *rn, const struct crash *cr)
 	assert_int_equal(xbbt_wait(&rn->r_f, 0, &rsp, QUIET_MS), -ETIMEDOUT);
 	assert_int_equal(rn->r_f.f_rings[0].r_rsp_cons, rn->r_base + NREQ);
 	for (i = 0; i < NREQ; i++)
-		image_check(fx->img, (uint64_t)i * NSECT, rn->r_data[i]);
+		xbbt_image_check(fx->img, (uint64_t)i * NSECT, rn->r_data[i]);
 	xbbt_stats(&fx->m, XVDA, &st);
 	assert_int_equal(st.st_resumes, 1);
 	assert_int_equal(st.st_replayed, rn->r_pending);
@@ -731,77 +692,6 @@ restarter_main(void *arg)
 	return (NULL);
 }
 
-struct stream {
-	struct xbbt_io *s_io[STREAM_DEPTH]; /* in flight, or NULL */
-	uint32_t s_blk[STREAM_DEPTH];	    /* the block of each */
-	uint32_t s_gen[STREAM_BLOCKS];	    /* generations written */
-	bool s_busy[STREAM_BLOCKS];	    /* a write in flight */
-	uint64_t s_sent, s_done;	    /* writes */
-	uint64_t s_seed;		    /* block choice */
-	bool s_taint[STREAM_DEPTH];	    /* in flight when a backend died */
-	struct xbbt_io **s_old;		    /* answered, grants kept for now */
-	unsigned int s_nold;		    /* of them */
-	unsigned int s_flags;		    /* layout (xbbt_rw_start) */
-};
-
-static void
-stream_submit(struct xbbt_front *f, struct stream *s, unsigned int k)
-{
-	uint8_t buf[REQ_BYTES];
-	uint32_t b;
-
-	do
-		b = (uint32_t)(xbbt_rand(&s->s_seed) % STREAM_BLOCKS);
-	while (s->s_busy[b]);
-	s->s_busy[b] = true;
-	s->s_blk[k] = b;
-	fill(buf, sizeof(buf), ((uint64_t)b << 32) | ++s->s_gen[b]);
-	assert_int_equal(xbbt_rw_start(f, 0, &s->s_io[k], BLKIF_OP_WRITE,
-			     (uint64_t)b * NSECT, NSECT, buf, s->s_flags),
-	    0);
-	xbbt_push(f, 0);
-	s->s_sent++;
-}
-
-/* One response: for a write in flight, which it ends. */
-static void
-stream_reap(struct xbbt_front *f, struct stream *s)
-{
-	struct blkif_response rsp;
-	unsigned int k;
-
-	assert_int_equal(xbbt_wait(f, 0, &rsp, XBBT_TIMEOUT_MS), 0);
-	for (k = 0; k < STREAM_DEPTH &&
-	     (s->s_io[k] == NULL || s->s_io[k]->io_id != rsp.id);
-	     k++)
-		;
-	assert_true(k < STREAM_DEPTH);
-	assert_int_equal(rsp.status, BLKIF_RSP_OKAY);
-	if (s->s_taint[k])
-		s->s_old[s->s_nold++] = s->s_io[k];
-	else
-		xbbt_rw_end(f, s->s_io[k], NULL);
-	s->s_taint[k] = false;
-	s->s_io[k] = NULL;
-	s->s_busy[s->s_blk[k]] = false;
-	s->s_done++;
-}
-
-/* Every block holds its last write. */
-static void
-stream_verify_file(const char *img, const struct stream *s)
-{
-	uint8_t want[REQ_BYTES];
-	uint32_t b;
-
-	for (b = 0; b < STREAM_BLOCKS; b++) {
-		if (s->s_gen[b] == 0)
-			continue;
-		fill(want, sizeof(want), ((uint64_t)b << 32) | s->s_gen[b]);
-		image_check(img, (uint64_t)b * NSECT, want);
-	}
-}
-
 static void
 restarts_check(const struct restarter *rs)
 {
@@ -823,8 +713,8 @@ test_restart_under_stream(void **state)
 {
 	struct fixture *fx = *state;
 	struct restarter rs = { .rs_fx = fx };
-	const struct xbbt_fopts fopts = { .fo_data_pages = STREAM_DEPTH };
-	struct stream *s = calloc(1, sizeof(*s));
+	const struct xbbt_fopts fopts = { .fo_data_pages = XBBT_STREAM_DEPTH };
+	struct xbbt_stream *s = calloc(1, sizeof(*s));
 	struct xbbt_front f;
 	struct blkif_response rsp;
 	struct xbb_stats st;
@@ -839,14 +729,14 @@ test_restart_under_stream(void **state)
 	watch_start(fx);
 	assert_int_equal(pthread_create(&t, NULL, restarter_main, &rs), 0);
 	while (!atomic_load(&rs.rs_done) || s->s_sent < STREAM_MIN) {
-		for (k = 0; k < STREAM_DEPTH; k++)
+		for (k = 0; k < XBBT_STREAM_DEPTH; k++)
 			if (s->s_io[k] == NULL)
-				stream_submit(&f, s, k);
-		stream_reap(&f, s);
+				xbbt_stream_submit(&f, s, k);
+		xbbt_stream_reap(&f, s);
 	}
 	pthread_join(t, NULL);
 	while (s->s_done < s->s_sent)
-		stream_reap(&f, s);
+		xbbt_stream_reap(&f, s);
 	assert_int_equal(xbbt_wait(&f, 0, &rsp, QUIET_MS), -ETIMEDOUT);
 	restarts_check(&rs);
 	xbbt_stats(&fx->m, XVDA, &st);
@@ -854,171 +744,11 @@ test_restart_under_stream(void **state)
 	assert_int_equal(st.st_resumes, 1);
 	assert_int_equal(watch_stop(fx), 0);
 	assert_connected(fx, &f);
-	stream_verify_file(fx->img, s);
+	xbbt_stream_verify(fx->img, s);
 	print_message("%llu writes, %u restarts\n",
 	    (unsigned long long)s->s_sent, STREAM_RESTARTS);
 	xbbt_front_close(&f);
 	free(s);
-}
-
-/* ---------------------------------------------------------------------
- * `xbd serve` killed with SIGKILL under a stream of writes
- */
-
-/*
- * `xbd serve` as domain 0 for domain 1's xvda, in a process of its own
- * (XBBT_VERBOSE=1: with its messages, "resumed: ..." among them).
- */
-static void
-proc_serve(struct xbdt_mp *mp)
-{
-	char *argv[] = { (char *)mp->mp_xbd, "serve", "--dir", mp->mp_mdir,
-		"--domid", "0", "--image", mp->mp_img, "--frontend", "1",
-		"--vdev", "xvda", getenv("XBBT_VERBOSE") ? NULL : "--quiet",
-		NULL };
-
-	mp->mp_serve = xbdt_mp_spawn(argv, NULL);
-}
-
-/*
- * The stream, with the backend killed every few dozen to few hundred
- * answers and a new one started at once, wherever the old one was.
- */
-static void
-killed_stream(struct xbdt_mp *mp, struct xbbt_front *f, struct stream *s,
-    unsigned int kills)
-{
-	uint64_t next = KILL_GAP_MIN;
-	unsigned int done = 0, k;
-
-	while (done < kills || s->s_sent < STREAM_MIN) {
-		for (k = 0; k < STREAM_DEPTH; k++)
-			if (s->s_io[k] == NULL)
-				stream_submit(f, s, k);
-		stream_reap(f, s);
-		if (done == kills || s->s_done < next)
-			continue;
-		xbdt_mp_kill_serve(mp, SIGKILL);
-		/* The dead process may hold these writes' grants. */
-		for (k = 0; k < STREAM_DEPTH; k++)
-			s->s_taint[k] = s->s_io[k] != NULL;
-		proc_serve(mp);
-		done++;
-		next = s->s_done + KILL_GAP_MIN +
-		    xbbt_rand(&s->s_seed) % KILL_GAP_SPREAD;
-	}
-	while (s->s_done < s->s_sent)
-		stream_reap(f, s);
-}
-
-/*
- * A machine of processes: `xbd hv`, `xbd serve` as domain 0, and this
- * process as domain 1, connected.  Domain 0 is ours, so that it outlives
- * its backend processes as on Xen (a domain dies with the process that
- * created it, its store with it).
- */
-static void
-killed_up(struct xbdt_mp *mp, struct xbbt_machine *m, struct xbbt_front *f,
-    const struct xbbt_fopts *fo)
-{
-	char sock[400];
-
-	memset(m, 0, sizeof(*m));
-	xbdt_mp_machine(mp, xbd_bin, IMG_SIZE);
-	assert_int_equal(
-	    plat_sim_connect(mp->mp_mdir, XBBT_BE, "Domain-0", 0, &m->m_be), 0);
-	proc_serve(mp);
-	snprintf(sock, sizeof(sock), "%s/socket", mp->mp_mdir);
-	assert_non_null(m->m_xs = hv_xs_open_path(sock));
-	assert_int_equal(
-	    plat_sim_connect(mp->mp_mdir, XBBT_FE, "guest", 0, &m->m_fe), 0);
-	assert_int_equal(
-	    xbbt_wait_be(m, XVDA, XenbusStateInitWait, XBBT_TIMEOUT_MS), 0);
-	assert_int_equal(xbbt_front_open(f, m, XVDA, fo), 0);
-	assert_int_equal(xbbt_front_connect(f), 0);
-}
-
-/*
- * The simulator drops the grant pins of a process only with its domain
- * (Xen drops them when the process's gntdev closes): the last backend
- * dies too (a clean exit would remove the vbd under us), domain 0 goes,
- * then the grants the dead ones held can end.
- */
-static void
-killed_down(struct xbdt_mp *mp, struct xbbt_machine *m, struct xbbt_front *f,
-    struct stream *s)
-{
-	unsigned int i;
-
-	xbdt_mp_kill_serve(mp, SIGKILL);
-	plat_close(m->m_be);
-	for (i = 0; i < s->s_nold; i++)
-		xbbt_rw_end(f, s->s_old[i], NULL);
-	xbbt_front_close(f);
-	xs_close(m->m_xs);
-	plat_close(m->m_fe);
-	xbdt_mp_down(mp);
-}
-
-/*
- * The recording side for real: every write answered once, none lost.
- * fo's and flags' data pages: what a write in flight needs (its
- * segments and indirect page), for as many writes as the kills can
- * leave with grants a dead process holds.
- */
-static void
-killed_run(struct xbbt_fopts *fo, unsigned int flags, unsigned int pages)
-{
-	const char *wpath = "/local/domain/0/backend/vbd/1/51712/state";
-	unsigned int kills = xt_env_count("XBD_RESUME_KILLS", KILLS_DEFAULT);
-	struct stream *s = calloc(1, sizeof(*s));
-	struct blkif_response rsp;
-	struct xbbt_machine m;
-	struct xbdt_mp mp;
-	struct xbbt_front f;
-
-	if (xbd_bin == NULL)
-		skip();
-	assert_non_null(s);
-	assert_non_null(
-	    s->s_old = calloc(STREAM_DEPTH * (size_t)kills, sizeof(*s->s_old)));
-	s->s_seed = 0xdead;
-	s->s_flags = flags;
-	fo->fo_data_pages = pages * STREAM_DEPTH * (kills + 2);
-	killed_up(&mp, &m, &f, fo);
-	assert_true(xs_watch(m.m_xs, wpath, "kill"));
-	killed_stream(&mp, &f, s, kills);
-	assert_int_equal(xbbt_wait(&f, 0, &rsp, QUIET_MS), -ETIMEDOUT);
-	/* Registration, and no write: Connected all along. */
-	assert_true(xs_unwatch(m.m_xs, wpath, "kill"));
-	assert_int_equal(xt_xs_drain(m.m_xs, 0), 1);
-	assert_int_equal(xbus_read_state(m.m_xs, f.f_bedir),
-	    XenbusStateConnected);
-	stream_verify_file(mp.mp_img, s);
-	print_message("%llu writes, %u kills\n", (unsigned long long)s->s_sent,
-	    kills);
-	killed_down(&mp, &m, &f, s);
-	free(s->s_old);
-	free(s);
-}
-
-static void
-test_serve_killed_under_stream(void **state)
-{
-	struct xbbt_fopts fo = { .fo_pages = 1 };
-
-	killed_run(&fo, 0, 1);
-}
-
-/* The same with persistent grants, 32-bit slots, indirect requests. */
-static void
-test_serve_killed_persistent_x86_32(void **state)
-{
-	struct xbbt_fopts fo = { .fo_persistent = true,
-		.fo_x86_32 = true,
-		.fo_pages = 4 };
-
-	killed_run(&fo, XBBT_INDIRECT | XBBT_SUB, NSECT + 1);
 }
 
 /* ---------------------------------------------------------------------
@@ -1178,7 +908,7 @@ test_persistent_as_negotiated(void **state)
 	serve_vbd(fx);
 	assert_int_equal(xbbt_front_open(&f, &fx->m, XVDA, &fopts), 0);
 	assert_int_equal(xbbt_front_connect(&f), 0);
-	fill(buf, sizeof(buf), 1);
+	xbbt_fill(buf, sizeof(buf), 1);
 	assert_int_equal(xbbt_rw(&f, 0, BLKIF_OP_WRITE, 0, NSECT, buf, 0),
 	    BLKIF_RSP_OKAY);
 	xbbt_backend_stop(&fx->m);
@@ -1186,10 +916,10 @@ test_persistent_as_negotiated(void **state)
 	serve(fx);
 	wait_resumed(fx);
 	/* xbbt_rw ends the grants: it fails if the backend kept them. */
-	fill(buf, sizeof(buf), 2);
+	xbbt_fill(buf, sizeof(buf), 2);
 	assert_int_equal(xbbt_rw(&f, 0, BLKIF_OP_WRITE, 0, NSECT, buf, 0),
 	    BLKIF_RSP_OKAY);
-	image_check(fx->img, 0, buf);
+	xbbt_image_check(fx->img, 0, buf);
 	xbbt_stats(&fx->m, XVDA, &st);
 	assert_int_equal(st.st_persistent, 0);
 	xbbt_front_close(&f);
@@ -1212,7 +942,7 @@ test_lock(void **state)
 }
 
 int
-main(int argc, char **argv)
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_crash_every_position,
@@ -1225,8 +955,6 @@ main(int argc, char **argv)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_restart_under_stream,
 		    setup, teardown),
-		cmocka_unit_test(test_serve_killed_under_stream),
-		cmocka_unit_test(test_serve_killed_persistent_x86_32),
 		cmocka_unit_test_setup_teardown(test_shadow_mismatch, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_shadow_corrupt, setup,
@@ -1236,7 +964,6 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 	};
 
-	xbd_bin = argc > 1 ? argv[1] : NULL;
 	xbbt_require_uring();
 	return (cmocka_run_group_tests(tests, NULL, NULL));
 }
