@@ -113,7 +113,7 @@ xbb_shadow_reset(struct xbb_shadow *sw, const struct xbb_shadow_key *key,
 /* Is entry e a request whose response the frontend has not seen? */
 static bool
 xbb_shadow_pending(const struct xbb_shadow_ent *e, uint32_t req_cons,
-    uint32_t rsp_prod)
+    uint32_t rsp_seen)
 {
 	switch (atomic_load_explicit(&e->se_state, memory_order_acquire)) {
 	case XBB_SE_TAKEN:
@@ -125,8 +125,8 @@ xbb_shadow_pending(const struct xbb_shadow_ent *e, uint32_t req_cons,
 		 */
 		return (e->se_idx != req_cons);
 	case XBB_SE_ANSWERED:
-		/* Unpushed responses lie in [rsp_prod, req_cons). */
-		return (e->se_rsp - rsp_prod < req_cons - rsp_prod);
+		/* Unpushed responses lie in [rsp_seen, req_cons). */
+		return (e->se_rsp - rsp_seen < req_cons - rsp_seen);
 	default:
 		return (false);
 	}
@@ -154,7 +154,7 @@ xbb_shadow_sort(const struct xbb_shadow *sw, uint32_t req_cons, uint32_t *s,
 }
 
 int
-xbb_shadow_recover(struct xbb_shadow *sw, uint32_t rsp_prod,
+xbb_shadow_recover(struct xbb_shadow *sw, uint32_t rsp_seen,
     struct xbb_shadow_replay *out)
 {
 	uint32_t slots = sw->sw_hdr->sh_key.sk_slots;
@@ -162,12 +162,12 @@ xbb_shadow_recover(struct xbb_shadow *sw, uint32_t rsp_prod,
 
 	req_cons = atomic_load_explicit(&sw->sw_hdr->sh_req_cons,
 	    memory_order_acquire);
-	if (req_cons - rsp_prod > slots)
+	if (req_cons - rsp_seen > slots)
 		return (-ESTALE);
 	for (i = 0; i < slots; i++)
-		if (xbb_shadow_pending(&sw->sw_ent[i], req_cons, rsp_prod))
+		if (xbb_shadow_pending(&sw->sw_ent[i], req_cons, rsp_seen))
 			out->sr_slots[n++] = i;
-	if (n != req_cons - rsp_prod)
+	if (n != req_cons - rsp_seen)
 		return (-ESTALE);
 	xbb_shadow_sort(sw, req_cons, out->sr_slots, n);
 	/*
@@ -176,7 +176,7 @@ xbb_shadow_recover(struct xbb_shadow *sw, uint32_t rsp_prod,
 	 * go back to TAKEN, whose response slot is not written yet.
 	 */
 	for (i = 0; i < slots; i++)
-		if (!xbb_shadow_pending(&sw->sw_ent[i], req_cons, rsp_prod))
+		if (!xbb_shadow_pending(&sw->sw_ent[i], req_cons, rsp_seen))
 			atomic_store_explicit(&sw->sw_ent[i].se_state,
 			    XBB_SE_FREE, memory_order_release);
 	for (i = 0; i < n; i++)

@@ -121,14 +121,16 @@ void xbb_shadow_reset(struct xbb_shadow *sw, const struct xbb_shadow_key *key,
 
 /*
  * Find the requests a dead backend took whose responses are not visible
- * at rsp_prod (the ring's published response producer), in the order it
- * took them, and leave the file describing just them: those entries
- * TAKEN, every other one FREE.  Idempotent, and safe to be killed in.
+ * at rsp_seen (the ring's published response producer; not named after
+ * the ring's index, a name scripts/check-shared.sh keeps to lib/ring),
+ * in the order it took them, and leave the file describing just them:
+ * those entries TAKEN, every other one FREE.  Idempotent, and safe to
+ * be killed in.
  * \return 0, or -ESTALE when the file is not a consistent shadow (the
- *         pending count differs from req_cons - rsp_prod, an index lies
+ *         pending count differs from req_cons - rsp_seen, an index lies
  *         outside the ring).
  */
-int xbb_shadow_recover(struct xbb_shadow *sw, uint32_t rsp_prod,
+int xbb_shadow_recover(struct xbb_shadow *sw, uint32_t rsp_seen,
     struct xbb_shadow_replay *out);
 
 /* The request in entry slot was taken at ring index idx (I/O thread). */
