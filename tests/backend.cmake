@@ -10,7 +10,7 @@ xbd_test(NAME test_xbb_io SOURCES unit/test_xbb_io.c
 
 # The scripted frontend and machine the integration tests share.
 if(TARGET xbd_sim)
-	add_library(xbbt_front STATIC integ/xbbt_front.c)
+	add_library(xbbt_front STATIC integ/xbbt_front.c integ/xbbt_stream.c)
 	target_link_libraries(xbbt_front PUBLIC xbd_back xbd_sim xbd_xbus
 	    PkgConfig::CMOCKA PRIVATE xbd_warnings)
 	target_include_directories(xbbt_front PUBLIC ${PROJECT_SOURCE_DIR}/tests)
@@ -22,9 +22,15 @@ if(TARGET xbd_sim)
 	    LIBS xbbt_front LABELS "integ;backend;hardening" TIMEOUT 120)
 	xbd_test(NAME test_xbb_workload SOURCES integ/test_xbb_workload.c
 	    LIBS xbbt_front LABELS "integ;backend" TIMEOUT 120)
+	xbd_test(NAME test_xbb_resume SOURCES integ/test_xbb_resume.c
+	    LIBS xbbt_front LABELS "integ;backend" TIMEOUT 120)
 	# `xbd serve` against a forked `xbd hv`: the multi-process mode.
 	if(TARGET xbd)
 		xbd_test(NAME test_xbb_serve SOURCES integ/test_xbb_serve.c
+		    LIBS xbbt_front LABELS "integ;backend" TIMEOUT 120
+		    ARGS $<TARGET_FILE:xbd>)
+		xbd_test(NAME test_xbb_resume_kill
+		    SOURCES integ/test_xbb_resume_kill.c integ/xbdt_mp.c
 		    LIBS xbbt_front LABELS "integ;backend" TIMEOUT 120
 		    ARGS $<TARGET_FILE:xbd>)
 	endif()

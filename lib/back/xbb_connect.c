@@ -296,6 +296,32 @@ xbb_ring_detach(struct xbb_dev *dev, struct xbb_ring *r)
 	r->rg_sring = NULL;
 }
 
+/*
+ * Persistent grants when both ends offered them.  Resuming, the offer
+ * the frontend answered is the previous backend's, still in our
+ * directory, not our options: a frontend told 0 grants write data
+ * read-only and ends each grant after its response, so a backend
+ * restarted with them on must not map its grants persistently.
+ */
+static int
+xbb_read_persistent(struct xbb_dev *dev, bool resume)
+{
+	const struct xbb_opts *o = &dev->xb_bk->bk_opts;
+	struct xs_handle *xs = dev->xb_bk->bk_xs;
+	bool fe, offered = true;
+	int rc;
+
+	if ((rc = xbus_read_bool_def(xs, XBT_NULL, dev->xb_fepath,
+		 "feature-persistent", false, &fe)) != 0 ||
+	    (resume &&
+		(rc = xbus_read_bool_def(xs, XBT_NULL, dev->xb_bepath,
+		     "feature-persistent", false, &offered)) != 0))
+		return (rc);
+	dev->xb_persistent = fe && offered && o->o_persistent &&
+	    !o->o_grant_copy && o->o_max_persistent > 0;
+	return (0);
+}
+
 int
 xbb_connect(struct xbb_dev *dev, bool resume)
 {
@@ -305,18 +331,14 @@ xbb_connect(struct xbb_dev *dev, bool resume)
 	const char *why = NULL;
 	unsigned int npages, i;
 	uint64_t nq;
-	bool fe_persistent;
 	int rc;
 
 	XU_ASSERT(dev->xb_rings == NULL, ("connecting a connected device"));
 	if ((rc = xbb_read_protocol(dev, &dev->xb_abi)) != 0)
 		return (xbb_connect_fail(dev, rc, "unknown protocol"));
-	if ((rc = xbus_read_bool_def(xs, XBT_NULL, dev->xb_fepath,
-		 "feature-persistent", false, &fe_persistent)) != 0)
+	if ((rc = xbb_read_persistent(dev, resume)) != 0)
 		return (
 		    xbb_connect_fail(dev, rc, "reading feature-persistent"));
-	dev->xb_persistent = fe_persistent && o->o_persistent &&
-	    !o->o_grant_copy && o->o_max_persistent > 0;
 	rc = xbus_read_u64_def(xs, XBT_NULL, dev->xb_fepath,
 	    "multi-queue-num-queues", UINT32_MAX, 1, &nq);
 	if (rc != 0)

@@ -36,7 +36,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -103,16 +102,8 @@ ks_now_ms(void)
 static unsigned int
 ks_watch_drain(struct ks_watch *w, int ms)
 {
-	struct pollfd pfd = { .fd = xs_fileno(w->w_xs), .events = POLLIN };
-	unsigned int n = 0;
-	char **vec;
+	unsigned int n = xt_xs_drain(w->w_xs, ms);
 
-	if (ms > 0)
-		(void)poll(&pfd, 1, ms);
-	while ((vec = xs_check_watch(w->w_xs)) != NULL) {
-		free(vec);
-		n++;
-	}
 	w->w_events += n;
 	return (n);
 }

@@ -690,6 +690,27 @@ xbbt_kick(struct xbbt_front *f, unsigned int q)
 	xbbt_notify(f, q);
 }
 
+void
+xbbt_put_rsp(struct xbbt_front *f, unsigned int q, uint32_t idx, uint64_t id,
+    uint8_t op, int16_t status)
+{
+	uint8_t *slot = xbbt_slot(f, q, idx);
+
+	/* Both ABIs: id at 0, operation at 8, status at 10. */
+	memcpy(slot, &id, sizeof(id));
+	memcpy(slot + 8, &op, sizeof(op));
+	memcpy(slot + 10, &status, sizeof(status));
+}
+
+void
+xbbt_set_rsp_prod(struct xbbt_front *f, unsigned int q, uint32_t prod)
+{
+	xen_wmb(); /* the responses before the index that covers them */
+	*xbbt_idx(&f->f_rings[q], offsetof(struct blkif_sring, rsp_prod)) =
+	    prod;
+	xen_mb();
+}
+
 unsigned int
 xbbt_ready(struct xbbt_front *f, unsigned int q)
 {

@@ -222,6 +222,15 @@ void xbbt_push(struct xbbt_front *f, unsigned int q);
 void xbbt_set_req_prod(struct xbbt_front *f, unsigned int q, uint32_t prod);
 /* Notify without publishing anything. */
 void xbbt_kick(struct xbbt_front *f, unsigned int q);
+/*
+ * Write a response into the slot of ring index idx, field by field as a
+ * backend does (the slot's other bytes stay): what a backend that died
+ * afterwards left there.  Nothing is published.
+ */
+void xbbt_put_rsp(struct xbbt_front *f, unsigned int q, uint32_t idx,
+    uint64_t id, uint8_t op, int16_t status);
+/* Publish responses up to prod, as a backend's push (no notification). */
+void xbbt_set_rsp_prod(struct xbbt_front *f, unsigned int q, uint32_t prod);
 /* Take the next response; -ETIMEDOUT when none came. */
 int xbbt_wait(struct xbbt_front *f, unsigned int q, struct blkif_response *rsp,
     unsigned int timeout_ms);
