@@ -57,7 +57,11 @@ static const char bench_usage[] =
     "      --grant-copy      backend grant-copies instead of mapping\n"
     "output:\n"
     "      --json            one JSON object on stdout\n"
-    "  -h, --help            this text\n";
+    "  -h, --help            this text\n"
+    "\n"
+    "A progress bar goes to stderr when it is a terminal.  SIGINT or\n"
+    "SIGTERM stops the run: what was measured is printed, the image and\n"
+    "the machine are removed, and the exit status is 130 or 143.\n";
 
 struct bench_opts {
 	const char *image;

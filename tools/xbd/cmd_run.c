@@ -49,11 +49,16 @@ static const char run_usage[] =
     "      --grant-copy      backend: grant-copy instead of mapping\n"
     "      --destructive     allow writes to an existing IMAGE\n"
     "      --keep            keep the new image (prints its path)\n"
-    "      --json            print the summary as JSON on stdout\n"
+    "      --json            one JSON object on stdout, nothing else\n"
+    "                        (the other lines go to stderr)\n"
     "  -h, --help            this text\n"
     "\n"
+    "Progress (IOPS, MiB/s, time left) goes to stderr.  SIGINT or SIGTERM\n"
+    "stops the workload: what was measured is printed, everything created\n"
+    "is removed.\n"
+    "\n"
     "exit status: 0 verified, 1 I/O error or verification failure,\n"
-    "2 usage error.\n";
+    "2 usage error, 130 (SIGINT) or 143 (SIGTERM) interrupted.\n";
 
 struct run_opts {
 	const char *image;
