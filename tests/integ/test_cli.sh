@@ -19,6 +19,9 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+# Say which check failed (functions too: -E).
+set -E
+trap 'echo "test_cli.sh: line $LINENO failed" >&2' ERR
 unset XBD_VERBOSE
 # absent PATTERN FILE: fails when FILE has PATTERN (a bare `! grep` does
 # not stop a script under set -e).
@@ -62,6 +65,10 @@ grep -q '^result: ok' "$tmp/run.out"
 grep -E '^workload: [0-9]+%, [0-9]+ IOPS, [0-9.]+ MiB/s, ETA [0-9]+ s$' \
     "$tmp/run.err"
 grep -q '^workload: 100%, [1-9][0-9]* IOPS' "$tmp/run.err"
+# On a terminal: a bar redrawn in place, with the same figures.
+script -qec "'$xbd' run --size 64M --seconds 1 >/dev/null" \
+    "$tmp/run.tty" >/dev/null
+grep -qE '\] 100% [1-9][0-9]* IOPS, [0-9.]+ MiB/s, ETA 0 s' "$tmp/run.tty"
 # --json: stdout is one JSON document and nothing else.
 "$xbd" run --size 64M --seconds 1 --no-indirect --no-persistent \
     --ring-pages 1 --json >"$tmp/run2.out" 2>"$tmp/run2.err"
@@ -119,14 +126,15 @@ interrupt() {
 	wait $p || irc=$?
 	# Everything the command created is gone.
 	if [ -n "$(ls -A "$tmp/t")" ] || { [ -n "$ishm" ] && [ -e "$ishm" ]; }; then
-		echo "left behind after SIG$sig: $(ls -A "$tmp/t") $ishm"
+		echo "left behind after SIG$sig: $(ls -A "$tmp/t") $ishm" >&2
 		exit 1
 	fi
 }
 interrupt INT "$tmp/int.err" "$xbd" run --size 64M --seconds 60 \
     >"$tmp/int.out"
 [ $irc -eq 130 ]
-grep -E '^workload: [1-9][0-9]* I/Os in' "$tmp/int.out"
+cat "$tmp/int.out" "$tmp/int.err" | grep -Ev '^dev\.'
+grep -qE '^workload: [1-9][0-9]* I/Os in' "$tmp/int.out"
 grep -q 'after it (interrupted), 0 bad; 0 I/O errors' "$tmp/int.out"
 grep -q '^result: interrupted' "$tmp/int.out"
 grep -q 'xbd0: detached' "$tmp/int.err"

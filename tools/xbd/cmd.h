@@ -32,10 +32,11 @@ int cmd_list(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
 /*
- * SIGINT and SIGTERM for `run` and `bench`: the handler only records the
- * signal in cmd_intr, so that the command stops its workload, reports
- * what it measured, removes what it created and exits 128 + the signal,
- * as fio and the shell do.
+ * SIGINT and SIGTERM for `run` and `bench`: blocked in every thread and
+ * recorded in cmd_intr by one thread that waits for them, so that the
+ * command stops its workload, reports what it measured, removes what it
+ * created and exits 128 + the signal, as fio and the shell do.  Call
+ * before the command starts any thread.
  */
 extern volatile sig_atomic_t cmd_intr;
 void cmd_intr_install(void);

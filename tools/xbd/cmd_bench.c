@@ -507,6 +507,21 @@ bench_measure(struct bench_opts *o, struct xbd_dev *dev, struct xbb *xbb,
 	return (0);
 }
 
+/* The frontend's limits from the transport options. */
+static void
+bench_fe_opts(const struct bench_opts *o, struct xbd_opts *fo)
+{
+	xbd_opts_init(fo);
+	if (o->ring_pages != 0)
+		fo->o_max_ring_pages = o->ring_pages;
+	if (o->queues != 0)
+		fo->o_max_queues = o->queues;
+	fo->o_enable_indirect = !o->no_indirect;
+	fo->o_persistent = !o->no_persistent;
+	if (o->bounce)
+		fo->o_bounce = 1;
+}
+
 int
 cmd_bench(int argc, char **argv)
 {
@@ -536,16 +551,7 @@ cmd_bench(int argc, char **argv)
 		setenv("XBD_QUIET", "1", 0);
 	cmd_intr_install();
 
-	xbd_opts_init(&fo);
-	if (o.ring_pages != 0)
-		fo.o_max_ring_pages = o.ring_pages;
-	if (o.queues != 0)
-		fo.o_max_queues = o.queues;
-	fo.o_enable_indirect = !o.no_indirect;
-	fo.o_persistent = !o.no_persistent;
-	if (o.bounce)
-		fo.o_bounce = 1;
-
+	bench_fe_opts(&o, &fo);
 	if (o.dir != NULL) {
 		if ((rc = xbd_plat_open_sim(o.dir, o.domid, true, &xp)) != 0) {
 			fprintf(stderr,

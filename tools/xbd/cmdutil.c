@@ -5,6 +5,7 @@
  * and the progress display on stderr.
  */
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,24 +18,37 @@
 
 volatile sig_atomic_t cmd_intr;
 
-static void
-cmd_intr_handler(int sig)
+/*
+ * The signals wait for this thread alone: a handler would run on any
+ * thread, and one run on an io_uring or event-channel thread turns its
+ * wait into EINTR (io_uring_enter is not restarted), a spurious error
+ * mid-workload.
+ */
+static void *
+cmd_intr_main(void *arg)
 {
-	cmd_intr = sig;
+	const sigset_t *set = arg;
+	int sig;
+
+	for (;;)
+		if (sigwait(set, &sig) == 0)
+			cmd_intr = sig;
+	return (NULL);
 }
 
 void
 cmd_intr_install(void)
 {
-	struct sigaction sa;
+	static sigset_t set;
+	pthread_t t;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = cmd_intr_handler;
-	/* Restarted system calls keep the library threads out of EINTR. */
-	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	(void)sigaction(SIGINT, &sa, NULL);
-	(void)sigaction(SIGTERM, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	/* Before any other thread exists, so that all of them inherit it. */
+	(void)pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (pthread_create(&t, NULL, cmd_intr_main, &set) == 0)
+		(void)pthread_detach(t);
 }
 
 void
