@@ -333,7 +333,13 @@ bench_features_json(uint32_t f, FILE *out)
 
 /* What one measured run gives, derived from the counters. */
 struct bench_figures {
-	double iops, mibs, reqs, nreq, cpb, gpr, enter;
+	double iops;  /* I/Os per second */
+	double mibs;  /* MiB per second */
+	double reqs;  /* blkif requests the frontend sent */
+	double nreq;  /* notifications (both ways) per request */
+	double cpb;   /* bytes copied (both ends) per data byte */
+	double gpr;   /* grants made plus pages mapped, per request */
+	double enter; /* io_uring_enter calls per request */
 };
 
 static void
