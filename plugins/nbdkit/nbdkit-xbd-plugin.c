@@ -58,6 +58,7 @@ struct nbd_xbd {
 	struct xbd_info info;	  /* its geometry */
 	pthread_mutex_t rmw_lock; /* serialises unaligned requests */
 	int readonly;		  /* nbdkit -r */
+	bool ro_param;		  /* readonly=true: a read-only vbd */
 };
 
 static struct nbd_xbd nbd_xbd = {
@@ -141,6 +142,8 @@ nbd_xbd_config(const char *key, const char *value)
 		if (nbd_xbd_bool(key, value, &b) != 0)
 			return (-1);
 		o->o_bounce = b ? 1 : 0;
+	} else if (strcmp(key, "readonly") == 0) {
+		return (nbd_xbd_bool(key, value, &nbd_xbd.ro_param));
 	} else {
 		nbdkit_error("unknown parameter '%s'", key);
 		return (-1);
@@ -180,7 +183,11 @@ nbd_xbd_config_complete(void)
 	"queues=<N>          Rings to ask for (multi-queue, 1..16).\n"         \
 	"indirect=<BOOL>     Use indirect segments (default true).\n"          \
 	"persistent=<BOOL>   Offer persistent grants (default true).\n"        \
+	"readonly=<BOOL>     Open image read-only, publish a read-only vbd\n"  \
+	"                    and refuse writes (default false).\n"             \
 	"bounce=<BOOL>       Bounce all data through private pages."
+
+static void nbd_xbd_cleanup(void);
 
 /* Threads must start after nbdkit forks into the background. */
 static int
@@ -192,6 +199,8 @@ nbd_xbd_after_fork(void)
 	if (nbd_xbd.image != NULL) {
 		xemb_opts_init(&eo);
 		eo.o_image = nbd_xbd.image;
+		/* The backend then opens the image O_RDONLY. */
+		eo.o_readonly = nbd_xbd.ro_param;
 		if ((rc = xemb_start(&eo, &nbd_xbd.emb)) != 0) {
 			nbdkit_error("starting the embedded machine for %s: %s",
 			    nbd_xbd.image, strerror(-rc));
@@ -212,6 +221,8 @@ nbd_xbd_after_fork(void)
 	}
 	if (rc != 0) {
 		nbdkit_error("attaching %s: %s", nbd_xbd.vbd, strerror(-rc));
+		/* nbdkit exits without .cleanup: remove the machine now. */
+		nbd_xbd_cleanup();
 		return (-1);
 	}
 	xbd_get_info(nbd_xbd.dev, &nbd_xbd.info);
@@ -256,7 +267,8 @@ nbd_xbd_block_size(void *handle, uint32_t *minimum, uint32_t *preferred,
 static int
 nbd_xbd_can_write(void *handle)
 {
-	return ((nbd_xbd.info.xi_features & XBD_FEAT_READONLY) == 0);
+	return (!nbd_xbd.ro_param &&
+	    (nbd_xbd.info.xi_features & XBD_FEAT_READONLY) == 0);
 }
 
 static int

@@ -20,7 +20,19 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+# Say which check failed (functions too: -E).
+set -E
+trap 'echo "test_cli.sh: line $LINENO failed" >&2' ERR
 unset XBD_VERBOSE
+# absent PATTERN FILE: fails when FILE has PATTERN (a bare `! grep` does
+# not stop a script under set -e).
+absent() {
+	if grep -qE "$1" "$2"; then
+		echo "unexpected '$1' in $2:"
+		cat "$2"
+		return 1
+	fi
+}
 
 echo "--- help and usage"
 grep -q 'run ' < <("$xbd" --help)
@@ -233,24 +245,109 @@ else
 	echo "skipped: cannot mount a tmpfs here"
 fi
 
+echo "--- xbd --version, xbd version"
+"$xbd" --version >"$tmp/version"
+cat "$tmp/version"
+grep -qE '^xbd [0-9]+\.[0-9]+\.[0-9]+$' <(head -1 "$tmp/version")
+for f in platform-sim platform-xen io_uring liburing libxenstore; do
+	grep -qE "^$f: [^ ]" "$tmp/version"
+done
+cmp "$tmp/version" <("$xbd" version)
+
 echo "--- xbd run"
 "$xbd" run --size 64M --seconds 1 >"$tmp/run.out" 2>"$tmp/run.err"
 cat "$tmp/run.out" | head -3
 grep -q '^xbd0: 64MB <Virtual Block Device>.*features: ' "$tmp/run.out"
 grep -q ' 0 bad; 0 I/O errors' "$tmp/run.out"
 grep -q '^result: ok' "$tmp/run.out"
+# Not a terminal: the progress is a line per quarter, with live figures.
+grep -E '^workload: [0-9]+%, [0-9]+ IOPS, [0-9.]+ MiB/s, ETA [0-9]+ s$' \
+    "$tmp/run.err"
+grep -q '^workload: 100%, [1-9][0-9]* IOPS' "$tmp/run.err"
+# On a terminal: a bar redrawn in place, with the same figures.
+script -qec "'$xbd' run --size 64M --seconds 1 >/dev/null" \
+    "$tmp/run.tty" >/dev/null
+grep -qE '\] 100% [1-9][0-9]* IOPS, [0-9.]+ MiB/s, ETA 0 s' "$tmp/run.tty"
+# --json: stdout is one JSON document and nothing else.
 "$xbd" run --size 64M --seconds 1 --no-indirect --no-persistent \
-    --ring-pages 1 --json >"$tmp/run2.out" 2>/dev/null
-grep -q '"max_request_size":40960' "$tmp/run2.out"
-grep -q '^result: ok' "$tmp/run2.out"
+    --ring-pages 1 --json >"$tmp/run2.out" 2>"$tmp/run2.err"
+jq -e '.result == "ok" and .interrupted == false and
+    .device.max_request_size == 40960 and .verify.bad == 0 and
+    .verify.complete and .workload.ios > 0 and .backend.write > 0' \
+    "$tmp/run2.out" >/dev/null
+[ "$(jq -s length "$tmp/run2.out")" -eq 1 ]
+grep -q '^xbd0: 64MB <Virtual Block Device>' "$tmp/run2.err"
+absent '^result:' "$tmp/run2.out"
 
 echo "--- xbd bench"
-"$xbd" bench --runtime 1 --ramp 0 --size 64M --json >"$tmp/bench.json"
+"$xbd" bench --runtime 1 --ramp 0 --size 64M --json >"$tmp/bench.json" \
+    2>"$tmp/bench.err"
 cat "$tmp/bench.json"
 jq -e '.iops > 0 and .errors == 0 and .copies_per_byte <= 1' \
     "$tmp/bench.json" >/dev/null
+# Features by name, as the attach line has them.
+jq -e '(.features | type) == "array" and (.features | index("flush")) and
+    (.features | index("persistent_grants")) and .interrupted == false' \
+    "$tmp/bench.json" >/dev/null
+# No progress display into a file; on a terminal, one on stderr only.
+absent 'ETA' "$tmp/bench.err"
+script -qec "'$xbd' bench --runtime 2 --ramp 0 --size 64M --json \
+    >'$tmp/bench2.json'" "$tmp/bench2.tty" >/dev/null
+grep -qE '\] +[0-9]+% [0-9]+ IOPS, [0-9.]+ MiB/s, ETA [0-9]+ s' \
+    "$tmp/bench2.tty"
+jq -e '.iops > 0' "$tmp/bench2.json" >/dev/null
 "$xbd" bench --runtime 1 --ramp 0 --size 0.0625G --rw randrw --verify \
     >/dev/null
+
+echo "--- SIGINT and SIGTERM: partial results, nothing left behind"
+# interrupt SIG LOG CMD...: run CMD with a TMPDIR of its own, send SIG
+# a second into its workload (once LOG, its stderr, names the workload);
+# $irc is its exit status, $ishm the /dev/shm directory it used, if any.
+interrupt() {
+	local sig=$1 log=$2 p i
+	shift 2
+	rm -rf "$tmp/t"
+	mkdir "$tmp/t"
+	TMPDIR=$tmp/t "$@" 2>"$log" &
+	p=$!
+	ishm=
+	for i in $(seq 300); do
+		[ -n "$ishm" ] || ishm=$(for f in /proc/$p/fd/*; do
+			readlink "$f"; done 2>/dev/null |
+		    sed -n 's,^\(/dev/shm/xbd-bench\.[^/]*\)/.*,\1,p' | head -1)
+		grep -qE '^(workload|xbd bench): .*(in flight|for)' "$log" &&
+			break
+		sleep 0.1
+	done
+	sleep 1
+	kill -"$sig" $p
+	irc=0
+	wait $p || irc=$?
+	# Everything the command created is gone.
+	if [ -n "$(ls -A "$tmp/t")" ] || { [ -n "$ishm" ] && [ -e "$ishm" ]; }; then
+		echo "left behind after SIG$sig: $(ls -A "$tmp/t") $ishm" >&2
+		exit 1
+	fi
+}
+interrupt INT "$tmp/int.err" "$xbd" run --size 64M --seconds 60 \
+    >"$tmp/int.out"
+[ $irc -eq 130 ]
+cat "$tmp/int.out" "$tmp/int.err" | grep -Ev '^dev\.'
+grep -qE '^workload: [1-9][0-9]* I/Os in' "$tmp/int.out"
+grep -q 'after it (interrupted), 0 bad; 0 I/O errors' "$tmp/int.out"
+grep -q '^result: interrupted' "$tmp/int.out"
+grep -q 'xbd0: detached' "$tmp/int.err"
+interrupt TERM "$tmp/int2.err" "$xbd" run --size 64M --seconds 60 --json \
+    >"$tmp/int2.out"
+[ $irc -eq 143 ]
+jq -e '.result == "interrupted" and .interrupted and .workload.ios > 0 and
+    (.verify.complete | not)' "$tmp/int2.out" >/dev/null
+interrupt INT "$tmp/int3.err" "$xbd" bench --runtime 60 --ramp 0 --json \
+    >"$tmp/int3.out"
+[ $irc -eq 130 ]
+[ -n "$ishm" ] || [ ! -w /dev/shm ]
+jq -e '.interrupted and .ios > 0 and .iops > 0 and .runtime < 60' \
+    "$tmp/int3.out" >/dev/null
 
 echo "--- multi-process: hv, serve, attach, stat"
 m=$tmp/m
@@ -282,6 +379,21 @@ XENSTORED_PATH=$m/socket xenstore-read /local/domain/2/device/vbd/51712/state |
     grep -qx 4
 grep -q 'dev.xbd0.state: connected' < <("$xbd" stat --dir "$m" --domid 2 xvda)
 "$xbd" stat --dir "$m" --json | jq -e '.stats.errors == 0' >/dev/null
+# xbd list: xl list and xl block-list in one, with who holds each end.
+"$xbd" list --dir "$m" >"$tmp/list"
+cat "$tmp/list"
+grep -qE '^storage +1  xbd serve\[[0-9]+\]$' "$tmp/list"
+grep -qE "^ +2  xvda +51712 +1  Connected +Connected +128M  w +\
+xbd serve\[[0-9]+\] / xbd attach\[$apid\]\$" "$tmp/list"
+"$xbd" list --dir "$m" --json >"$tmp/list.json"
+jq -e --argjson a "$apid" '.vbds | length == 1 and (.[0] |
+    .frontend == 2 and .backend == 1 and .vdev == 51712 and .name == "xvda"
+    and .backend_state == "Connected" and .frontend_state == "Connected"
+    and .size == 134217728 and .mode == "w"
+    and .backend_holders[0].command == "xbd serve"
+    and .frontend_holders == [{"pid": $a, "command": "xbd attach"}])' \
+    "$tmp/list.json" >/dev/null
+jq -e '.domains | map(.domid) == [1, 2]' "$tmp/list.json" >/dev/null
 kill -INT $apid
 wait $apid
 grep -q 'xbd0: detached' "$tmp/attach.log"
@@ -333,4 +445,16 @@ for i in $(seq 10); do
 done
 grep -q 'domain 2 is gone; vbd removed' "$m.log.serve"
 grep -q 'domain 2 is back; vbd created' "$m.log.serve"
+
+echo "--- SIGINT to every process of the walk-through leaves nothing in DIR"
+for p in $(printf '%s\n' "${pids[@]}" | tac); do
+	kill -INT "$p" 2>/dev/null || true
+	wait "$p" 2>/dev/null || true
+done
+pids=()
+if [ -e "$m" ]; then
+	echo "left behind:"
+	find "$m"
+	exit 1
+fi
 echo "ok"

@@ -13,8 +13,17 @@ for t in nbdkit nbdinfo nbdcopy qemu-img fio cmp; do
 	command -v $t >/dev/null || { echo "skip: no $t"; exit 77; }
 done
 [ -f "$plugin" ] || { echo "skip: plugin not built"; exit 77; }
+. "$(dirname "$0")/machine.sh"
+xbd=$XBD_BUILD/tools/xbd/xbd
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+	sleep 0.5
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
 unset XBD_VERBOSE
 
 # A sanitizer build of the plugin needs its runtime loaded first into
@@ -101,4 +110,55 @@ grep -q 'nope.img: No such file or directory' "$tmp/img.err"
 echo "--- read-only export"
 info=$(nbdkit -r -U - "$plugin" image="$tmp/dst" --run "$U nbdinfo \"\$uri\"")
 grep -q 'is_read_only: true' <<<"$info"
+
+echo "--- readonly=true: a read-only file exported, never written"
+# As root any file opens for writing: drop to nobody when we can, so
+# that a backend opening the image read-write fails as it would for a
+# user.  (A sanitizer build keeps root: its preload is in the wrapper.)
+ro=$tmp/ro
+mkdir "$ro"
+chmod 755 "$tmp" "$ro"
+cp "$tmp/src" "$ro/ro.img"
+chmod 444 "$ro/ro.img"
+head -c 1M /dev/zero >"$ro/zero"
+as=()
+if [ "$(id -u)" -eq 0 ] && [ -z "$asan" ] &&
+    setpriv --reuid=65534 --regid=65534 --clear-groups test -r "$plugin"; then
+	as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+fi
+rc=0
+"${as[@]}" nbdkit -U - "$plugin" image="$ro/ro.img" readonly=true \
+    --run "$U nbdinfo --can write \"\$uri\"" || rc=$?
+[ $rc -eq 2 ] # nbdinfo --can: 2 is false
+"${as[@]}" nbdkit -U - "$plugin" image="$ro/ro.img" readonly=true \
+    --run "$U nbdcopy \"\$uri\" - | cmp - '$ro/ro.img'"
+if "${as[@]}" nbdkit -U - "$plugin" image="$ro/ro.img" readonly=true \
+    --run "$U nbdcopy '$ro/zero' \"\$uri\"" 2>/dev/null; then
+	echo "a write to a readonly=true export succeeded"
+	exit 1
+fi
+cmp "$tmp/src" "$ro/ro.img"
+
+echo "--- a failed attach leaves nothing in TMPDIR"
+mkdir "$tmp/t"
+if TMPDIR=$tmp/t nbdkit -f -U "$tmp/sock" "$plugin" image="$tmp/dst" \
+    vbd=xvdz 2>"$tmp/fail.err"; then
+	echo "attaching a vbd that does not exist succeeded"
+	exit 1
+fi
+grep -q 'attaching xvdz' "$tmp/fail.err"
+if [ -n "$(ls -A "$tmp/t")" ]; then
+	echo "left behind: $(ls -A "$tmp/t")"
+	exit 1
+fi
+
+echo "--- xbd list names nbdkit as the frontend's holder"
+truncate -s 64M "$tmp/mdisk"
+machine_start "$tmp/m" "$tmp/mdisk"
+nbdkit -U - "$plugin" dir="$tmp/m" domid=2 vbd=xvda \
+    --run "$U nbdinfo --size \"\$uri\" >/dev/null &&
+    '$xbd' list --dir '$tmp/m'" >"$tmp/list"
+cat "$tmp/list"
+grep -qE ' xvda .* Connected +Connected .* xbd serve\[[0-9]+\] / nbdkit\[[0-9]+\]$' \
+    "$tmp/list"
 echo "ok"

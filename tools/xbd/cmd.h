@@ -4,11 +4,15 @@
 #ifndef XBD_TOOLS_CMD_H
 #define XBD_TOOLS_CMD_H
 
+#include <signal.h>
+#include <stdbool.h>
+
 /* Exit codes, documented in docs/xbd.1. */
 enum cmd_exit {
-	CMD_EXIT_OK = 0,    /* success */
-	CMD_EXIT_FAIL = 1,  /* the operation failed (I/O, verify, peer) */
-	CMD_EXIT_USAGE = 2, /* bad command line */
+	CMD_EXIT_OK = 0,       /* success */
+	CMD_EXIT_FAIL = 1,     /* the operation failed (I/O, verify, peer) */
+	CMD_EXIT_USAGE = 2,    /* bad command line */
+	CMD_EXIT_SIGNAL = 128, /* plus the signal that interrupted us */
 };
 
 struct cmd {
@@ -24,5 +28,26 @@ int cmd_stat(int argc, char **argv);
 int cmd_hv(int argc, char **argv);
 int cmd_xenstored(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+
+/*
+ * SIGINT and SIGTERM for `run` and `bench`: blocked in every thread and
+ * recorded in cmd_intr by one thread that waits for them, so that the
+ * command stops its workload, reports what it measured, removes what it
+ * created and exits 128 + the signal, as fio and the shell do.  Call
+ * before the command starts any thread.
+ */
+extern volatile sig_atomic_t cmd_intr;
+void cmd_intr_install(void);
+
+struct xwl_progress;
+/*
+ * Show workload progress on stderr: a bar with IOPS, MiB/s and ETA
+ * redrawn in place when tty, else a line per quarter.  *last is the
+ * percentage shown last (start at -1).
+ */
+void cmd_progress(const char *what, const struct xwl_progress *p, bool tty,
+    int *last);
 
 #endif /* XBD_TOOLS_CMD_H */

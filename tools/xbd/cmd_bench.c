@@ -63,7 +63,11 @@ static const char bench_usage[] =
     "SIZE takes K, M, G, T (or KiB ...) and fractions: 4K, 1.5G.\n"
     "Ranges: --bs 512..16M (multiple of 512), --iodepth 1..256,\n"
     "--runtime 0.001..86400, --ramp 0..3600, --size 1M..16T,\n"
-    "--ring-pages 1, 2, 4 ... 32, --queues 1..16 (see xbd(1)).\n";
+    "--ring-pages 1, 2, 4 ... 32, --queues 1..16 (see xbd(1)).\n"
+
+    "A progress bar goes to stderr when it is a terminal.  SIGINT or\n"
+    "SIGTERM stops the run: what was measured is printed, the image and\n"
+    "the machine are removed, and the exit status is 130 or 143.\n";
 
 struct bench_opts {
 	const char *image;
@@ -257,6 +261,237 @@ bench_new_image(uint64_t size, char *dir, size_t dlen, char *img, size_t ilen)
 	return (0);
 }
 
+/* The frontend's feature bits as the names the attach line uses. */
+static void
+bench_features_json(uint32_t f, FILE *out)
+{
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} names[] = {
+		{ XBD_FEAT_FLUSH, "flush" },
+		{ XBD_FEAT_BARRIER, "write_barrier" },
+		{ XBD_FEAT_DISCARD, "discard" },
+		{ XBD_FEAT_SECURE_DISCARD, "secure_discard" },
+		{ XBD_FEAT_PERSISTENT, "persistent_grants" },
+		{ XBD_FEAT_INDIRECT, "indirect" },
+		{ XBD_FEAT_BOUNCE, "bounce" },
+		{ XBD_FEAT_READONLY, "read_only" },
+		{ XBD_FEAT_CDROM, "cdrom" },
+		{ XBD_FEAT_REMOVABLE, "removable" },
+	};
+	size_t i;
+	int n = 0;
+
+	fputc('[', out);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if ((f & names[i].bit) != 0)
+			fprintf(out, "%s\"%s\"", n++ > 0 ? "," : "",
+			    names[i].name);
+	fputc(']', out);
+}
+
+/* What one measured run gives, derived from the counters. */
+struct bench_figures {
+	double iops;  /* I/Os per second */
+	double mibs;  /* MiB per second */
+	double reqs;  /* blkif requests the frontend sent */
+	double nreq;  /* notifications (both ways) per request */
+	double cpb;   /* bytes copied (both ends) per data byte */
+	double gpr;   /* grants made plus pages mapped, per request */
+	double enter; /* io_uring_enter calls per request */
+};
+
+static void
+bench_figures(const struct xwl_result *r, const struct bench_counts *c0,
+    const struct bench_counts *c1, struct bench_figures *f)
+{
+	double secs = r->r_seconds > 0 ? r->r_seconds : 1;
+	double bytes = (double)r->r_bytes;
+
+	f->iops = (double)r->r_ios / secs;
+	f->mibs = (double)r->r_bytes / secs / (1 << 20);
+	f->reqs = (double)(c1->fe_requests - c0->fe_requests);
+	if (f->reqs <= 0) {
+		f->nreq = f->gpr = f->enter = 0;
+	} else {
+		f->nreq = (double)(c1->fe_notify - c0->fe_notify +
+			      c1->be_notify - c0->be_notify) /
+		    f->reqs;
+		/* Grants made by the frontend plus pages the backend mapped. */
+		f->gpr = (double)(c1->fe_grants - c0->fe_grants + c1->be_maps -
+			     c0->be_maps) /
+		    f->reqs;
+		f->enter = (double)(c1->be_enter - c0->be_enter) / f->reqs;
+	}
+	f->cpb = bytes > 0 ? (double)(c1->fe_bounce - c0->fe_bounce +
+				 c1->be_copy_bytes - c0->be_copy_bytes) /
+		bytes :
+			     0;
+}
+
+static void
+bench_report_json(const struct bench_opts *o, const struct xwl_result *r,
+    const struct bench_figures *f, const struct xbd_info *info)
+{
+	printf("{\"target\":\"xbd\",\"rw\":\"%s\",\"bs\":%ju,"
+	       "\"iodepth\":%d,\"runtime\":%.3f,\"ios\":%ju,"
+	       "\"iops\":%.1f,\"mib_s\":%.2f,\"lat_mean_us\":%.2f,"
+	       "\"lat_p50_us\":%.2f,\"lat_p99_us\":%.2f,"
+	       "\"cpu_us_per_io\":%.3f,\"cpu_s\":%.3f,"
+	       "\"notify_per_req\":%.4f,\"copies_per_byte\":%.4f,"
+	       "\"requests\":%.0f,\"uring_enter_per_req\":%.4f,"
+	       "\"grant_ops_per_req\":%.4f,"
+	       "\"errors\":%ju,\"verify_bad\":%ju,\"interrupted\":%s,"
+	       "\"ring_pages\":%u,\"queues\":%u,\"features\":",
+	    o->rw, (uintmax_t)o->bs, o->qd, r->r_seconds, (uintmax_t)r->r_ios,
+	    f->iops, f->mibs,
+	    r->r_ios > 0 ? (double)r->r_lat_sum_ns / r->r_ios / 1e3 : 0,
+	    (double)xwl_percentile(r, 0.50) / 1e3,
+	    (double)xwl_percentile(r, 0.99) / 1e3,
+	    r->r_ios > 0 ? r->r_cpu * 1e6 / r->r_ios : 0, r->r_cpu, f->nreq,
+	    f->cpb, f->reqs, f->enter, f->gpr, (uintmax_t)r->r_errors,
+	    (uintmax_t)r->r_bad, cmd_intr != 0 ? "true" : "false",
+	    info->xi_ring_pages, info->xi_queues);
+	bench_features_json(info->xi_features, stdout);
+	printf("}\n");
+}
+
+static void
+bench_report_text(const struct bench_opts *o, const struct xwl_result *r,
+    const struct bench_figures *f, bool embedded)
+{
+	printf("%s bs=%ju iodepth=%d: %.0f IOPS, %.1f MiB/s, "
+	       "latency mean %.1f us p99 %.1f us, CPU %.2f us/IO%s\n",
+	    o->rw, (uintmax_t)o->bs, o->qd, f->iops, f->mibs,
+	    r->r_ios > 0 ? (double)r->r_lat_sum_ns / r->r_ios / 1e3 : 0,
+	    (double)xwl_percentile(r, 0.99) / 1e3,
+	    r->r_ios > 0 ? r->r_cpu * 1e6 / r->r_ios : 0,
+	    cmd_intr != 0 ? " (interrupted)" : "");
+	printf("protocol: %.3f notifications per request, %.3f copies "
+	       "per byte, %.3f grant operations per request, %.0f "
+	       "requests",
+	    f->nreq, f->cpb, f->gpr, f->reqs);
+	if (embedded)
+		printf(", %.3f io_uring_enter per request", f->enter);
+	printf("\n");
+	if (r->r_errors != 0 || r->r_bad != 0)
+		printf("errors: %ju I/O errors (first %s), %ju bad "
+		       "blocks\n",
+		    (uintmax_t)r->r_errors, strerror(-r->r_first_error),
+		    (uintmax_t)r->r_bad);
+}
+
+/* A progress display only for a person watching: never in a log. */
+static void
+bench_progress(const struct xwl_progress *p, void *arg)
+{
+	cmd_progress("bench", p, true, arg);
+}
+
+/* The embedded machine serving --image or a new image. */
+static int
+bench_machine(struct bench_opts *o, char *dir, size_t dlen, char *img,
+    size_t ilen, bool *created, struct xemb **emb)
+{
+	struct xbb_opts bo;
+	struct xemb_opts eo;
+	const char *why;
+	int rc;
+
+	if (o->image == NULL) {
+		if (o->size == 0)
+			o->size = 256ull << 20;
+		rc = bench_new_image(o->size, dir, dlen, img, ilen);
+		/* Whatever part of it exists is ours to remove. */
+		*created = dir[0] != '\0';
+		if (rc != 0) {
+			fprintf(stderr, "xbd bench: new image: %s\n",
+			    strerror(-rc));
+			return (rc);
+		}
+	} else if ((rc = xbb_image_check(o->image, false, &why)) != 0) {
+		fprintf(stderr, "xbd bench: %s: %s\n", o->image, why);
+		return (rc);
+	} else {
+		snprintf(img, ilen, "%s", o->image);
+	}
+	xbb_opts_init(&bo);
+	bo.o_persistent = !o->no_persistent;
+	bo.o_grant_copy = o->grant_copy;
+	xemb_opts_init(&eo);
+	eo.o_image = img;
+	eo.o_xbb = &bo;
+	if ((rc = xemb_start(&eo, emb)) != 0)
+		fprintf(stderr, "xbd bench: starting the machine: %s\n",
+		    strerror(-rc));
+	return (rc);
+}
+
+/* Ramp, then the measured run between two readings of the counters. */
+static int
+bench_measure(struct bench_opts *o, struct xbd_dev *dev, struct xbb *xbb,
+    struct xwl_result *r, struct bench_figures *f)
+{
+	struct bench_counts c0, c1;
+	struct xbd_info info;
+	struct xwl_cfg wc;
+	int rc, last = -1;
+
+	xbd_get_info(dev, &info);
+	memset(&wc, 0, sizeof(wc));
+	wc.c_span =
+	    o->size != 0 && o->size < info.xi_size ? o->size : info.xi_size;
+	wc.c_span -= wc.c_span % o->bs;
+	wc.c_bs = (uint32_t)o->bs;
+	wc.c_qd = o->qd;
+	wc.c_random = strncmp(o->rw, "rand", 4) == 0;
+	wc.c_read_pct = strstr(o->rw, "read") != NULL ? 100 :
+	    strstr(o->rw, "write") != NULL	      ? 0 :
+							o->mix;
+	wc.c_verify = o->verify ? XWL_VERIFY_WRITTEN : XWL_VERIFY_NONE;
+	wc.c_zero_copy = o->zero_copy;
+	wc.c_seed = 1;
+	wc.c_stop = &cmd_intr;
+	if (o->ramp > 0) {
+		wc.c_runtime = o->ramp;
+		if ((rc = xwl_run(dev, &wc, r)) != 0)
+			return (rc);
+	}
+	bench_counts(dev, xbb, &c0);
+	wc.c_runtime = o->runtime;
+	/* Like fio's job line: what runs now, for a log or a watcher. */
+	fprintf(stderr, "xbd bench: %s bs=%ju iodepth=%d for %.0f s\n", o->rw,
+	    (uintmax_t)o->bs, o->qd, o->runtime);
+	/* Never on stdout, never into a file: --json stays pure. */
+	if (isatty(STDERR_FILENO)) {
+		wc.c_progress = bench_progress;
+		wc.c_progress_arg = &last;
+	}
+	if ((rc = xwl_run(dev, &wc, r)) != 0) {
+		fprintf(stderr, "xbd bench: %s\n", strerror(-rc));
+		return (rc);
+	}
+	bench_counts(dev, xbb, &c1);
+	bench_figures(r, &c0, &c1, f);
+	return (0);
+}
+
+/* The frontend's limits from the transport options. */
+static void
+bench_fe_opts(const struct bench_opts *o, struct xbd_opts *fo)
+{
+	xbd_opts_init(fo);
+	if (o->ring_pages != 0)
+		fo->o_max_ring_pages = o->ring_pages;
+	if (o->queues != 0)
+		fo->o_max_queues = o->queues;
+	fo->o_enable_indirect = !o->no_indirect;
+	fo->o_persistent = !o->no_persistent;
+	if (o->bounce)
+		fo->o_bounce = 1;
+}
+
 int
 cmd_bench(int argc, char **argv)
 {
@@ -269,19 +504,14 @@ cmd_bench(int argc, char **argv)
 		.runtime = 5,
 		.ramp = 1,
 		.zero_copy = true };
-	struct bench_counts c0, c1;
+	struct bench_figures f;
 	struct xbd_opts fo;
-	struct xbb_opts bo;
-	struct xemb_opts eo;
 	struct xemb *emb = NULL;
 	struct xbd_plat *xp = NULL;
 	struct xbd_dev *dev = NULL;
 	struct xbd_info info;
-	struct xwl_cfg wc;
 	struct xwl_result r;
 	char dir[256] = "", img[300] = "";
-	const char *why;
-	double iops, mibs, reqs, bytes, nreq, cpb, gpr;
 	int rc, exit_code = CMD_EXIT_FAIL;
 	bool created = false;
 
@@ -289,17 +519,9 @@ cmd_bench(int argc, char **argv)
 		return (rc > 0 ? CMD_EXIT_OK : CMD_EXIT_USAGE);
 	if (getenv("XBD_VERBOSE") == NULL)
 		setenv("XBD_QUIET", "1", 0);
+	cmd_intr_install();
 
-	xbd_opts_init(&fo);
-	if (o.ring_pages != 0)
-		fo.o_max_ring_pages = o.ring_pages;
-	if (o.queues != 0)
-		fo.o_max_queues = o.queues;
-	fo.o_enable_indirect = !o.no_indirect;
-	fo.o_persistent = !o.no_persistent;
-	if (o.bounce)
-		fo.o_bounce = 1;
-
+	bench_fe_opts(&o, &fo);
 	if (o.dir != NULL) {
 		if ((rc = xbd_plat_open_sim(o.dir, o.domid, true, &xp)) != 0) {
 			fprintf(stderr,
@@ -308,35 +530,12 @@ cmd_bench(int argc, char **argv)
 			    o.dir, o.domid, strerror(-rc));
 			return (CMD_EXIT_FAIL);
 		}
-	} else {
-		if (o.image == NULL) {
-			if (o.size == 0)
-				o.size = 256ull << 20;
-			if ((rc = bench_new_image(o.size, dir, sizeof(dir), img,
-				 sizeof(img))) != 0) {
-				fprintf(stderr, "xbd bench: new image: %s\n",
-				    strerror(-rc));
-				goto out;
-			}
-			created = true;
-		} else if (xbb_image_check(o.image, false, &why) != 0) {
-			fprintf(stderr, "xbd bench: %s: %s\n", o.image, why);
-			goto out;
-		} else {
-			snprintf(img, sizeof(img), "%s", o.image);
-		}
-		xbb_opts_init(&bo);
-		bo.o_persistent = !o.no_persistent;
-		bo.o_grant_copy = o.grant_copy;
-		xemb_opts_init(&eo);
-		eo.o_image = img;
-		eo.o_xbb = &bo;
-		if ((rc = xemb_start(&eo, &emb)) != 0) {
-			fprintf(stderr, "xbd bench: starting the machine: %s\n",
-			    strerror(-rc));
-			goto out;
-		}
+	} else if (bench_machine(&o, dir, sizeof(dir), img, sizeof(img),
+		       &created, &emb) != 0) {
+		goto out;
 	}
+	if (cmd_intr != 0)
+		goto out;
 	if ((rc = xbd_attach(emb != NULL ? xemb_plat(emb) : xp, o.vbd, &fo,
 		 &dev)) != 0) {
 		fprintf(stderr, "xbd bench: attaching %s: %s\n", o.vbd,
@@ -344,94 +543,17 @@ cmd_bench(int argc, char **argv)
 		goto out;
 	}
 	xbd_get_info(dev, &info);
-
-	memset(&wc, 0, sizeof(wc));
-	wc.c_span =
-	    o.size != 0 && o.size < info.xi_size ? o.size : info.xi_size;
-	wc.c_span -= wc.c_span % o.bs;
-	wc.c_bs = (uint32_t)o.bs;
-	wc.c_qd = (int)o.qd;
-	wc.c_random = strncmp(o.rw, "rand", 4) == 0;
-	wc.c_read_pct = strstr(o.rw, "read") != NULL ? 100 :
-	    strstr(o.rw, "write") != NULL	     ? 0 :
-						       (int)o.mix;
-	wc.c_verify = o.verify ? XWL_VERIFY_WRITTEN : XWL_VERIFY_NONE;
-	wc.c_zero_copy = o.zero_copy;
-	wc.c_seed = 1;
-	if (o.ramp > 0) {
-		wc.c_runtime = o.ramp;
-		if ((rc = xwl_run(dev, &wc, &r)) != 0)
-			goto out;
-	}
-	bench_counts(dev, emb != NULL ? xemb_backend(emb) : NULL, &c0);
-	wc.c_runtime = o.runtime;
-	if ((rc = xwl_run(dev, &wc, &r)) != 0) {
-		fprintf(stderr, "xbd bench: %s\n", strerror(-rc));
+	if (cmd_intr != 0 ||
+	    bench_measure(&o, dev, emb != NULL ? xemb_backend(emb) : NULL, &r,
+		&f) != 0)
 		goto out;
-	}
-	bench_counts(dev, emb != NULL ? xemb_backend(emb) : NULL, &c1);
-
-	iops = (double)r.r_ios / r.r_seconds;
-	mibs = (double)r.r_bytes / r.r_seconds / (1 << 20);
-	reqs = (double)(c1.fe_requests - c0.fe_requests);
-	bytes = (double)r.r_bytes;
-	nreq = reqs > 0 ? (double)(c1.fe_notify - c0.fe_notify + c1.be_notify -
-			      c0.be_notify) /
-		reqs :
-			  0;
-	cpb = bytes > 0 ? (double)(c1.fe_bounce - c0.fe_bounce +
-			      c1.be_copy_bytes - c0.be_copy_bytes) /
-		bytes :
-			  0;
-	/* Grants made by the frontend plus foreign pages the backend mapped. */
-	gpr = reqs > 0 ?
-	    (double)(c1.fe_grants - c0.fe_grants + c1.be_maps - c0.be_maps) /
-		reqs :
-	    0;
-	if (o.json) {
-		printf("{\"target\":\"xbd\",\"rw\":\"%s\",\"bs\":%ju,"
-		       "\"iodepth\":%u,\"runtime\":%.3f,\"ios\":%ju,"
-		       "\"iops\":%.1f,\"mib_s\":%.2f,\"lat_mean_us\":%.2f,"
-		       "\"lat_p50_us\":%.2f,\"lat_p99_us\":%.2f,"
-		       "\"cpu_us_per_io\":%.3f,\"cpu_s\":%.3f,"
-		       "\"notify_per_req\":%.4f,\"copies_per_byte\":%.4f,"
-		       "\"requests\":%.0f,\"uring_enter_per_req\":%.4f,"
-		       "\"grant_ops_per_req\":%.4f,"
-		       "\"errors\":%ju,\"verify_bad\":%ju,"
-		       "\"ring_pages\":%u,\"queues\":%u,\"features\":%u}\n",
-		    o.rw, (uintmax_t)o.bs, o.qd, r.r_seconds,
-		    (uintmax_t)r.r_ios, iops, mibs,
-		    r.r_ios > 0 ? (double)r.r_lat_sum_ns / r.r_ios / 1e3 : 0,
-		    (double)xwl_percentile(&r, 0.50) / 1e3,
-		    (double)xwl_percentile(&r, 0.99) / 1e3,
-		    r.r_ios > 0 ? r.r_cpu * 1e6 / r.r_ios : 0, r.r_cpu, nreq,
-		    cpb, reqs,
-		    reqs > 0 ? (double)(c1.be_enter - c0.be_enter) / reqs : 0,
-		    gpr, (uintmax_t)r.r_errors, (uintmax_t)r.r_bad,
-		    info.xi_ring_pages, info.xi_queues, info.xi_features);
-	} else {
-		printf("%s bs=%ju iodepth=%u: %.0f IOPS, %.1f MiB/s, "
-		       "latency mean %.1f us p99 %.1f us, CPU %.2f us/IO\n",
-		    o.rw, (uintmax_t)o.bs, o.qd, iops, mibs,
-		    r.r_ios > 0 ? (double)r.r_lat_sum_ns / r.r_ios / 1e3 : 0,
-		    (double)xwl_percentile(&r, 0.99) / 1e3,
-		    r.r_ios > 0 ? r.r_cpu * 1e6 / r.r_ios : 0);
-		printf("protocol: %.3f notifications per request, %.3f copies "
-		       "per byte, %.3f grant operations per request, %.0f "
-		       "requests",
-		    nreq, cpb, gpr, reqs);
-		if (emb != NULL)
-			printf(", %.3f io_uring_enter per request",
-			    reqs > 0 ?
-				(double)(c1.be_enter - c0.be_enter) / reqs :
-				0);
-		printf("\n");
-		if (r.r_errors != 0 || r.r_bad != 0)
-			printf("errors: %ju I/O errors (first %s), %ju bad "
-			       "blocks\n",
-			    (uintmax_t)r.r_errors, strerror(-r.r_first_error),
-			    (uintmax_t)r.r_bad);
-	}
+	/* Stopped in the ramp: nothing was measured. */
+	if (cmd_intr != 0 && f.reqs == 0 && r.r_ios == 0)
+		goto out;
+	if (o.json)
+		bench_report_json(&o, &r, &f, &info);
+	else
+		bench_report_text(&o, &r, &f, emb != NULL);
 	if (r.r_errors == 0 && r.r_bad == 0)
 		exit_code = CMD_EXIT_OK;
 out:
@@ -442,6 +564,10 @@ out:
 	if (created) {
 		unlink(img);
 		rmdir(dir);
+	}
+	if (cmd_intr != 0) {
+		fprintf(stderr, "xbd bench: interrupted\n");
+		exit_code = CMD_EXIT_SIGNAL + cmd_intr;
 	}
 	return (exit_code);
 }

@@ -52,13 +52,17 @@ static const char run_usage[] =
     "      --grant-copy      backend: grant-copy instead of mapping\n"
     "      --destructive     allow writes to an existing IMAGE\n"
     "      --keep            keep the new image (prints its path)\n"
-    "      --json            print the summary as JSON on stdout\n"
+    "      --json            one JSON object on stdout, nothing else\n"
+    "                        (the other lines go to stderr)\n"
     "  -h, --help            this text\n"
     "\n"
     "SIZE takes K, M, G, T (or KiB ...) and fractions: 4K, 1.5G.\n"
+    "Progress (IOPS, MiB/s, time left) goes to stderr.  SIGINT or SIGTERM\n"
+    "stops the workload: what was measured is printed, everything created\n"
+    "is removed.\n"
     "\n"
     "exit status: 0 verified, 1 I/O error or verification failure,\n"
-    "2 usage error.\n";
+    "2 usage error, 130 (SIGINT) or 143 (SIGTERM) interrupted.\n";
 
 struct run_opts {
 	const char *image;
@@ -78,22 +82,9 @@ struct run_opts {
 };
 
 static void
-run_progress(double frac, const struct xwl_cfg *c, void *arg)
+run_progress(const struct xwl_progress *p, void *arg)
 {
-	int *last = arg, pct = (int)(frac * 100), i, w = 40;
-
-	if (isatty(STDERR_FILENO)) {
-		fputs("\r[", stderr);
-		for (i = 0; i < w; i++)
-			fputc(i < (int)(frac * w) ? '#' : '-', stderr);
-		fprintf(stderr, "] %3d%%", pct);
-		if (frac >= 1.0)
-			fputc('\n', stderr);
-		fflush(stderr);
-	} else if (pct / 25 > *last / 25 || (pct == 100 && *last != 100)) {
-		fprintf(stderr, "workload: %d%%\n", pct);
-	}
-	*last = pct;
+	cmd_progress("workload", p, isatty(STDERR_FILENO), arg);
 }
 
 static int
@@ -166,25 +157,272 @@ run_parse(int argc, char **argv, struct run_opts *o)
 	return (0);
 }
 
-/* Print what the backend counted for the device. */
+/* Print what the backend counted for the device, as text or JSON. */
 static void
-run_backend_stats(struct xbb *xbb, FILE *out)
+run_backend_stats(struct xbb *xbb, bool json, FILE *out)
 {
 	struct xbb_stats st;
 
 	if (xbb_dev_stats(xbb, 1, 51712, &st, sizeof(st)) != 0)
 		return;
 	fprintf(out,
-	    "backend.requests: read %ju, write %ju, flush %ju, "
-	    "discard %ju\n",
+	    json ? ",\"backend\":{\"read\":%ju,\"write\":%ju,\"flush\":%ju,"
+		   "\"discard\":%ju,\"persistent_grants_in_use\":%ju}" :
+		   "backend.requests: read %ju, write %ju, flush %ju, "
+		   "discard %ju\nbackend.persistent_grants_in_use: %ju\n",
 	    (uintmax_t)st.st_req_read, (uintmax_t)st.st_req_write,
-	    (uintmax_t)st.st_req_flush, (uintmax_t)st.st_req_discard);
-	fprintf(out, "backend.persistent_grants_in_use: %ju\n",
+	    (uintmax_t)st.st_req_flush, (uintmax_t)st.st_req_discard,
 	    (uintmax_t)st.st_persistent);
 	fprintf(out, "backend.state: %s%s\n", st.st_failed ? "failed: " : "ok",
 	    st.st_failed ? strerror((int)st.st_fail_errno) : "");
 	fprintf(out, "backend.writes_refused_nospace: %ju\n",
 	    (uintmax_t)st.st_err_nospace);
+}
+
+/* Everything one run holds, for the report and the cleanup. */
+struct run_state {
+	struct run_opts *rs_o;	 /* the options */
+	char rs_dir[256];	 /* the new image's directory, or "" */
+	char rs_img[300];	 /* the image served */
+	bool rs_created;	 /* rs_img is ours to remove */
+	struct xemb *rs_emb;	 /* the machine */
+	struct xbd_dev *rs_dev;	 /* the frontend */
+	struct xbd_info rs_info; /* its geometry */
+	struct xwl_result rs_wr; /* the workload */
+	struct xwl_result rs_vr; /* the read-back check */
+	bool rs_checked;	 /* the read-back check ran */
+	uint32_t *rs_gen;	 /* per-block generations */
+	FILE *rs_txt;		 /* human-readable lines (stderr if --json) */
+};
+
+/* A new sparse image in a private directory of TMPDIR. */
+static int
+run_image_create(struct run_state *rs)
+{
+	int fd;
+
+	snprintf(rs->rs_dir, sizeof(rs->rs_dir), "%s/xbd-run.XXXXXX",
+	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(rs->rs_dir) == NULL) {
+		fprintf(stderr, "xbd run: mkdtemp %s: %s\n", rs->rs_dir,
+		    strerror(errno));
+		rs->rs_dir[0] = '\0';
+		return (-1);
+	}
+	snprintf(rs->rs_img, sizeof(rs->rs_img), "%s/disk.img", rs->rs_dir);
+	if ((fd = open(rs->rs_img, O_RDWR | O_CREAT | O_EXCL, 0600)) >= 0)
+		rs->rs_created = true;
+	if (fd < 0 || ftruncate(fd, (off_t)rs->rs_o->size) != 0) {
+		fprintf(stderr, "xbd run: cannot create %s: %s\n", rs->rs_img,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return (-1);
+	}
+	close(fd);
+	return (0);
+}
+
+/* The machine and the backend serving the image as xvda of domain 1. */
+static int
+run_machine(struct run_state *rs)
+{
+	struct run_opts *o = rs->rs_o;
+	struct xbb_opts bo;
+	struct xemb_opts eo;
+	int rc;
+
+	xbb_opts_init(&bo);
+	bo.o_persistent = !o->no_persistent;
+	bo.o_grant_copy = o->grant_copy;
+	xemb_opts_init(&eo);
+	eo.o_image = rs->rs_img;
+	eo.o_readonly = o->image != NULL && !o->destructive;
+	eo.o_xbb = &bo;
+	if ((rc = xemb_start(&eo, &rs->rs_emb)) != 0) {
+		fprintf(stderr,
+		    "xbd run: starting the simulated machine: %s%s\n",
+		    strerror(-rc),
+		    rc == -ENOSYS || rc == -EPERM ?
+			" (io_uring is not available here)" :
+			"");
+		return (rc);
+	}
+	fprintf(stderr, "xbd: simulated machine up, XenStore at %s/socket\n",
+	    xemb_dir(rs->rs_emb));
+	fprintf(stderr,
+	    "xbd: domain 0 serves %s as xvda of domain 1 (backend %s)\n",
+	    rs->rs_img, "/local/domain/0/backend/vbd/1/51712");
+	return (0);
+}
+
+/* The frontend, attached with the options' limits. */
+static int
+run_attach(struct run_state *rs)
+{
+	struct run_opts *o = rs->rs_o;
+	struct xbd_opts fo;
+	char buf[1024];
+	int rc;
+
+	xbd_opts_init(&fo);
+	if (o->ring_pages != 0)
+		fo.o_max_ring_pages = o->ring_pages;
+	if (o->queues != 0)
+		fo.o_max_queues = o->queues;
+	fo.o_enable_indirect = !o->no_indirect;
+	fo.o_persistent = !o->no_persistent;
+	if (o->bounce)
+		fo.o_bounce = 1;
+	if ((rc = xbd_attach(xemb_plat(rs->rs_emb), "xvda", &fo,
+		 &rs->rs_dev)) != 0) {
+		fprintf(stderr, "xbd run: attaching the frontend: %s\n",
+		    strerror(-rc));
+		return (rc);
+	}
+	xbd_get_info(rs->rs_dev, &rs->rs_info);
+	if (xbd_describe(rs->rs_dev, XBD_FMT_LINE, buf, sizeof(buf)) > 0)
+		fprintf(rs->rs_txt, "%s: %s\n", rs->rs_info.xi_name, buf);
+	return (0);
+}
+
+/*
+ * Random mixed I/O on a region, then a read-back of all of it, unless a
+ * signal stopped the first part.
+ */
+static int
+run_workload(struct run_state *rs, int *last)
+{
+	struct run_opts *o = rs->rs_o;
+	bool ro = o->image != NULL && !o->destructive;
+	struct xwl_cfg wc;
+	int rc;
+
+	memset(&wc, 0, sizeof(wc));
+	wc.c_span = XU_MIN(rs->rs_info.xi_size, 64ull << 20);
+	wc.c_span -= wc.c_span % o->bs;
+	wc.c_bs = (uint32_t)o->bs;
+	wc.c_qd = o->qd;
+	wc.c_random = true;
+	wc.c_read_pct = ro ? 100 : 50;
+	wc.c_runtime = o->seconds;
+	wc.c_flush_every = ro ? 0 : 64;
+	wc.c_verify = rs->rs_created ? XWL_VERIFY_ALL : XWL_VERIFY_WRITTEN;
+	wc.c_zero_copy = true;
+	wc.c_seed = (unsigned int)getpid();
+	wc.c_progress = run_progress;
+	wc.c_progress_arg = last;
+	wc.c_stop = &cmd_intr;
+	if ((rs->rs_gen = calloc(wc.c_span / o->bs, sizeof(uint32_t))) == NULL)
+		return (-ENOMEM);
+	wc.c_genmap = rs->rs_gen;
+	fprintf(stderr,
+	    "workload: %s random %ju-byte I/O, %d in flight, "
+	    "%.0f s, over %ju MiB, verified\n",
+	    ro ? "read-only" : "50/50 read/write", (uintmax_t)o->bs, o->qd,
+	    o->seconds, (uintmax_t)(wc.c_span >> 20));
+	if ((rc = xwl_run(rs->rs_dev, &wc, &rs->rs_wr)) != 0 || cmd_intr != 0)
+		return (rc);
+	wc.c_random = false;
+	wc.c_read_pct = 100;
+	wc.c_runtime = 0;
+	wc.c_ops = wc.c_span / o->bs;
+	wc.c_flush_every = 0;
+	wc.c_progress = NULL;
+	if ((rc = xwl_run(rs->rs_dev, &wc, &rs->rs_vr)) != 0)
+		return (rc);
+	rs->rs_checked = cmd_intr == 0;
+	return (0);
+}
+
+/* The workload's and the check's figures, as text lines. */
+static void
+run_report_text(struct run_state *rs)
+{
+	struct xwl_result *wr = &rs->rs_wr, *vr = &rs->rs_vr;
+	FILE *out = rs->rs_txt;
+	char buf[8192];
+	double secs = wr->r_seconds > 0 ? wr->r_seconds : 1;
+
+	fprintf(out,
+	    "workload: %ju I/Os in %.2f s: %ju reads, %ju writes, %ju "
+	    "flushes, %.0f IOPS, %.1f MiB/s, mean latency %.1f us, p99 "
+	    "%.1f us\n",
+	    (uintmax_t)wr->r_ios, wr->r_seconds, (uintmax_t)wr->r_reads,
+	    (uintmax_t)wr->r_writes, (uintmax_t)wr->r_flushes,
+	    (double)wr->r_ios / secs, (double)wr->r_bytes / secs / (1 << 20),
+	    wr->r_ios > 0 ? (double)wr->r_lat_sum_ns / wr->r_ios / 1e3 : 0,
+	    (double)xwl_percentile(wr, 0.99) / 1e3);
+	fprintf(out,
+	    "verify: %ju blocks checked during the run, %ju after it%s, %ju "
+	    "bad; %ju I/O errors\n",
+	    (uintmax_t)wr->r_verified, (uintmax_t)vr->r_verified,
+	    rs->rs_checked ? "" : " (interrupted)",
+	    (uintmax_t)(wr->r_bad + vr->r_bad),
+	    (uintmax_t)(wr->r_errors + vr->r_errors));
+	if (wr->r_bad + vr->r_bad > 0)
+		fprintf(out, "verify: first bad block at byte %ju\n",
+		    (uintmax_t)(wr->r_bad > 0 ? wr->r_first_bad :
+						vr->r_first_bad));
+	if (xbd_describe(rs->rs_dev, XBD_FMT_TEXT, buf, sizeof(buf)) > 0)
+		fprintf(out, "statistics:\n%s", buf);
+	run_backend_stats(xemb_backend(rs->rs_emb), false, out);
+}
+
+/* The same as one JSON object on stdout, with the result. */
+static void
+run_report_json(struct run_state *rs, const char *result)
+{
+	struct xwl_result *wr = &rs->rs_wr, *vr = &rs->rs_vr;
+	char buf[8192];
+	double secs = wr->r_seconds > 0 ? wr->r_seconds : 1;
+
+	printf("{\"result\":\"%s\",\"interrupted\":%s", result,
+	    cmd_intr != 0 ? "true" : "false");
+	if (rs->rs_dev == NULL) {
+		printf("}\n");
+		return;
+	}
+	printf(",\"workload\":{\"ios\":%ju,\"seconds\":%.3f,\"reads\":%ju,"
+	       "\"writes\":%ju,\"flushes\":%ju,\"iops\":%.1f,\"mib_s\":%.2f,"
+	       "\"lat_mean_us\":%.2f,\"lat_p99_us\":%.2f}",
+	    (uintmax_t)wr->r_ios, wr->r_seconds, (uintmax_t)wr->r_reads,
+	    (uintmax_t)wr->r_writes, (uintmax_t)wr->r_flushes,
+	    (double)wr->r_ios / secs, (double)wr->r_bytes / secs / (1 << 20),
+	    wr->r_ios > 0 ? (double)wr->r_lat_sum_ns / wr->r_ios / 1e3 : 0,
+	    (double)xwl_percentile(wr, 0.99) / 1e3);
+	printf(",\"verify\":{\"during\":%ju,\"after\":%ju,\"complete\":%s,"
+	       "\"bad\":%ju,\"errors\":%ju}",
+	    (uintmax_t)wr->r_verified, (uintmax_t)vr->r_verified,
+	    rs->rs_checked ? "true" : "false",
+	    (uintmax_t)(wr->r_bad + vr->r_bad),
+	    (uintmax_t)(wr->r_errors + vr->r_errors));
+	if (xbd_describe(rs->rs_dev, XBD_FMT_JSON, buf, sizeof(buf)) > 0)
+		printf(",\"device\":%s", buf);
+	run_backend_stats(xemb_backend(rs->rs_emb), true, stdout);
+	printf("}\n");
+}
+
+/* Detach, stop the machine, remove what we created. */
+static void
+run_cleanup(struct run_state *rs)
+{
+	if (rs->rs_dev != NULL) {
+		xbd_detach(rs->rs_dev);
+		fprintf(stderr, "%s: detached\n", rs->rs_info.xi_name);
+		rs->rs_dev = NULL;
+	}
+	xemb_stop(rs->rs_emb);
+	rs->rs_emb = NULL;
+	free(rs->rs_gen);
+	if (rs->rs_o->keep && rs->rs_created) {
+		fprintf(stderr, "xbd run: image kept at %s\n", rs->rs_img);
+		return;
+	}
+	if (rs->rs_created)
+		unlink(rs->rs_img);
+	if (rs->rs_dir[0] != '\0')
+		rmdir(rs->rs_dir);
 }
 
 int
@@ -194,19 +432,10 @@ cmd_run(int argc, char **argv)
 		.seconds = 3,
 		.bs = 4096,
 		.qd = 32 };
-	char dir[256] = "", img[300], buf[8192];
-	struct xbd_opts fo;
-	struct xbb_opts bo;
-	struct xemb_opts eo;
-	struct xemb *emb = NULL;
-	struct xbd_dev *dev = NULL;
-	struct xbd_info info;
-	struct xwl_cfg wc;
-	struct xwl_result wr, vr;
-	uint32_t *gen = NULL;
-	const char *why;
-	int rc, fd, last = -1, exit_code = CMD_EXIT_FAIL;
-	bool created = false;
+	struct run_state rs = { .rs_o = &o };
+	const char *result, *why;
+	int rc, last = -1, exit_code = CMD_EXIT_FAIL;
+	bool ok = false;
 
 	if ((rc = run_parse(argc, argv, &o)) != 0)
 		return (rc > 0 ? CMD_EXIT_OK : CMD_EXIT_USAGE);
@@ -214,154 +443,36 @@ cmd_run(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (getenv("XBD_VERBOSE") == NULL)
 		setenv("XBD_QUIET", "1", 0);
+	rs.rs_txt = o.json ? stderr : stdout;
+	cmd_intr_install();
 
-	/* The image. */
-	if (o.image == NULL) {
-		snprintf(dir, sizeof(dir), "%s/xbd-run.XXXXXX",
-		    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
-		if (mkdtemp(dir) == NULL) {
-			fprintf(stderr, "xbd run: mkdtemp %s: %s\n", dir,
-			    strerror(errno));
+	if (o.image != NULL) {
+		snprintf(rs.rs_img, sizeof(rs.rs_img), "%s", o.image);
+		if (xbb_image_check(rs.rs_img, !o.destructive, &why) != 0) {
+			fprintf(stderr, "xbd run: %s: %s\n", rs.rs_img, why);
 			return (CMD_EXIT_FAIL);
 		}
-		snprintf(img, sizeof(img), "%s/disk.img", dir);
-		if ((fd = open(img, O_RDWR | O_CREAT | O_EXCL, 0600)) < 0 ||
-		    ftruncate(fd, (off_t)o.size) != 0) {
-			fprintf(stderr, "xbd run: cannot create %s: %s\n", img,
-			    strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			goto out;
-		}
-		close(fd);
-		created = true;
-	} else {
-		snprintf(img, sizeof(img), "%s", o.image);
-		if (xbb_image_check(img, !o.destructive, &why) != 0) {
-			fprintf(stderr, "xbd run: %s: %s\n", img, why);
-			return (CMD_EXIT_FAIL);
-		}
-	}
-
-	/* The machine, the backend, the vbd. */
-	xbb_opts_init(&bo);
-	bo.o_persistent = !o.no_persistent;
-	bo.o_grant_copy = o.grant_copy;
-	xemb_opts_init(&eo);
-	eo.o_image = img;
-	eo.o_readonly = o.image != NULL && !o.destructive;
-	eo.o_xbb = &bo;
-	if ((rc = xemb_start(&eo, &emb)) != 0) {
-		fprintf(stderr,
-		    "xbd run: starting the simulated machine: %s%s\n",
-		    strerror(-rc),
-		    rc == -ENOSYS || rc == -EPERM ?
-			" (io_uring is not available here)" :
-			"");
+	} else if (run_image_create(&rs) != 0) {
 		goto out;
 	}
-	fprintf(stderr, "xbd: simulated machine up, XenStore at %s/socket\n",
-	    xemb_dir(emb));
-	fprintf(stderr,
-	    "xbd: domain 0 serves %s as xvda of domain 1 (backend %s)\n", img,
-	    "/local/domain/0/backend/vbd/1/51712");
-
-	/* The frontend. */
-	xbd_opts_init(&fo);
-	if (o.ring_pages != 0)
-		fo.o_max_ring_pages = o.ring_pages;
-	if (o.queues != 0)
-		fo.o_max_queues = o.queues;
-	fo.o_enable_indirect = !o.no_indirect;
-	fo.o_persistent = !o.no_persistent;
-	if (o.bounce)
-		fo.o_bounce = 1;
-	if ((rc = xbd_attach(xemb_plat(emb), "xvda", &fo, &dev)) != 0) {
-		fprintf(stderr, "xbd run: attaching the frontend: %s\n",
-		    strerror(-rc));
+	if (cmd_intr != 0 || run_machine(&rs) != 0 || cmd_intr != 0 ||
+	    run_attach(&rs) != 0 || cmd_intr != 0 ||
+	    run_workload(&rs, &last) != 0)
 		goto out;
-	}
-	xbd_get_info(dev, &info);
-	if (xbd_describe(dev, XBD_FMT_LINE, buf, sizeof(buf)) > 0)
-		printf("%s: %s\n", info.xi_name, buf);
-
-	/* The workload: random mixed I/O on a region, then a full check. */
-	memset(&wc, 0, sizeof(wc));
-	wc.c_span = XU_MIN(info.xi_size, 64ull << 20);
-	wc.c_span -= wc.c_span % o.bs;
-	wc.c_bs = (uint32_t)o.bs;
-	wc.c_qd = (int)o.qd;
-	wc.c_random = true;
-	wc.c_read_pct = eo.o_readonly ? 100 : 50;
-	wc.c_runtime = o.seconds;
-	wc.c_flush_every = eo.o_readonly ? 0 : 64;
-	wc.c_verify = created ? XWL_VERIFY_ALL : XWL_VERIFY_WRITTEN;
-	wc.c_zero_copy = true;
-	wc.c_seed = (unsigned int)getpid();
-	wc.c_progress = run_progress;
-	wc.c_progress_arg = &last;
-	if ((gen = calloc(wc.c_span / o.bs, sizeof(uint32_t))) == NULL)
-		goto out;
-	wc.c_genmap = gen;
-	fprintf(stderr,
-	    "workload: %s random %ju-byte I/O, %u in flight, "
-	    "%g s, over %ju MiB, verified\n",
-	    eo.o_readonly ? "read-only" : "50/50 read/write", (uintmax_t)o.bs,
-	    o.qd, o.seconds, (uintmax_t)(wc.c_span >> 20));
-	if ((rc = xwl_run(dev, &wc, &wr)) != 0)
-		goto out;
-	/* Read every block of the region back and check it. */
-	wc.c_random = false;
-	wc.c_read_pct = 100;
-	wc.c_runtime = 0;
-	wc.c_ops = wc.c_span / o.bs;
-	wc.c_flush_every = 0;
-	wc.c_progress = NULL;
-	if ((rc = xwl_run(dev, &wc, &vr)) != 0)
-		goto out;
-
-	printf("workload: %ju I/Os in %.2f s: %ju reads, %ju writes, %ju "
-	       "flushes, %.0f IOPS, %.1f MiB/s, mean latency %.1f us, p99 "
-	       "%.1f us\n",
-	    (uintmax_t)wr.r_ios, wr.r_seconds, (uintmax_t)wr.r_reads,
-	    (uintmax_t)wr.r_writes, (uintmax_t)wr.r_flushes,
-	    (double)wr.r_ios / wr.r_seconds,
-	    (double)wr.r_bytes / wr.r_seconds / (1 << 20),
-	    wr.r_ios > 0 ? (double)wr.r_lat_sum_ns / wr.r_ios / 1e3 : 0,
-	    (double)xwl_percentile(&wr, 0.99) / 1e3);
-	printf("verify: %ju blocks checked during the run, %ju after it, %ju "
-	       "bad; %ju I/O errors\n",
-	    (uintmax_t)wr.r_verified, (uintmax_t)vr.r_verified,
-	    (uintmax_t)(wr.r_bad + vr.r_bad),
-	    (uintmax_t)(wr.r_errors + vr.r_errors));
-	if (wr.r_bad + vr.r_bad > 0)
-		printf("verify: first bad block at byte %ju\n",
-		    (uintmax_t)(wr.r_bad > 0 ? wr.r_first_bad :
-					       vr.r_first_bad));
-	if (o.json) {
-		if (xbd_describe(dev, XBD_FMT_JSON, buf, sizeof(buf)) > 0)
-			printf("%s\n", buf);
-	} else if (xbd_describe(dev, XBD_FMT_TEXT, buf, sizeof(buf)) > 0) {
-		printf("statistics:\n%s", buf);
-	}
-	run_backend_stats(xemb_backend(emb), stdout);
-	if (wr.r_bad + vr.r_bad == 0 && wr.r_errors + vr.r_errors == 0)
-		exit_code = CMD_EXIT_OK;
+	ok = rs.rs_wr.r_bad + rs.rs_vr.r_bad == 0 &&
+	    rs.rs_wr.r_errors + rs.rs_vr.r_errors == 0;
+	if (!o.json)
+		run_report_text(&rs);
 out:
-	if (dev != NULL) {
-		xbd_detach(dev);
-		fprintf(stderr, "%s: detached\n", info.xi_name);
-	}
-	xemb_stop(emb);
-	free(gen);
-	if (created) {
-		if (o.keep) {
-			fprintf(stderr, "xbd run: image kept at %s\n", img);
-		} else {
-			unlink(img);
-			rmdir(dir);
-		}
-	}
-	printf("result: %s\n", exit_code == CMD_EXIT_OK ? "ok" : "FAILED");
+	if (cmd_intr != 0)
+		exit_code = CMD_EXIT_SIGNAL + cmd_intr;
+	else if (ok)
+		exit_code = CMD_EXIT_OK;
+	result = cmd_intr != 0 ? "interrupted" : ok ? "ok" : "FAILED";
+	if (o.json)
+		run_report_json(&rs, result);
+	run_cleanup(&rs);
+	if (!o.json)
+		printf("result: %s\n", result);
 	return (exit_code);
 }

@@ -146,7 +146,7 @@ fail:
 void
 statsock_stop(struct statsock *ss)
 {
-	char c = 0;
+	char c = 0, *slash;
 	ssize_t n;
 
 	if (ss == NULL)
@@ -160,6 +160,11 @@ statsock_stop(struct statsock *ss)
 	close(ss->ss_pipe[0]);
 	close(ss->ss_pipe[1]);
 	(void)unlink(ss->ss_path);
+	/* DIR/stat goes with the last socket in it (rmdir fails before). */
+	if ((slash = strrchr(ss->ss_path, '/')) != NULL) {
+		*slash = '\0';
+		(void)rmdir(ss->ss_path);
+	}
 	free(ss);
 }
 

@@ -23,6 +23,10 @@ static const struct cmd cmds[] = {
 	{ "xenstored", "run the XenStore daemon on a directory",
 	    cmd_xenstored },
 	{ "serve", "serve vbds as a domain of an `xbd hv` machine", cmd_serve },
+	{ "list", "list a machine's domains and vbds, their states and holders",
+	    cmd_list },
+	{ "version", "print the version and the features of this build",
+	    cmd_version },
 };
 
 static void
@@ -33,7 +37,9 @@ usage(FILE *out)
 	fprintf(out, "usage: xbd <command> [options]\n\ncommands:\n");
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(out, "  %-10s %s\n", cmds[i].c_name, cmds[i].c_help);
-	fprintf(out, "\n'xbd <command> --help' describes each command.\n");
+	fprintf(out,
+	    "\n'xbd <command> --help' describes each command; "
+	    "'xbd --version' is 'xbd version'.\n");
 }
 
 int
@@ -51,6 +57,8 @@ main(int argc, char **argv)
 		usage(stdout);
 		return (CMD_EXIT_OK);
 	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)
+		argv[1] = "version";
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		if (strcmp(argv[1], cmds[i].c_name) != 0)
 			continue;

@@ -194,7 +194,8 @@ xwl_prepare(struct xwl *w, struct xwl_io *io)
 	int tries;
 	bool write;
 
-	if (w->w_stop || (c->c_ops != 0 && w->w_issued >= c->c_ops) ||
+	if (w->w_stop || (c->c_stop != NULL && *c->c_stop != 0) ||
+	    (c->c_ops != 0 && w->w_issued >= c->c_ops) ||
 	    (w->w_deadline != 0 && xwl_now() >= w->w_deadline))
 		return (false);
 	memset(&io->io_bio, 0, sizeof(io->io_bio));
@@ -327,6 +328,29 @@ xwl_cpu(void)
 	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
 }
 
+/* The progress so far; called with w_m held. */
+static void
+xwl_snap(struct xwl *w, uint64_t t0, struct xwl_progress *p)
+{
+	const struct xwl_cfg *c = w->w_c;
+	double frac;
+
+	p->p_seconds = (double)(xwl_now() - t0) / 1e9;
+	p->p_ios = w->w_r->r_ios;
+	p->p_bytes = w->w_r->r_bytes;
+	frac = c->c_ops != 0 ? (double)p->p_ios / (double)c->c_ops :
+			       p->p_seconds / c->c_runtime;
+	p->p_frac = frac > 1 ? 1 : frac;
+	if (c->c_ops == 0)
+		p->p_eta = c->c_runtime - p->p_seconds;
+	else if (p->p_frac > 0)
+		p->p_eta = p->p_seconds * (1 - p->p_frac) / p->p_frac;
+	else
+		p->p_eta = 0;
+	if (p->p_eta < 0)
+		p->p_eta = 0;
+}
+
 int
 xwl_run(struct xbd_dev *dev, const struct xwl_cfg *c, struct xwl_result *r)
 {
@@ -334,7 +358,8 @@ xwl_run(struct xbd_dev *dev, const struct xwl_cfg *c, struct xwl_result *r)
 	struct xwl *w;
 	struct xwl_io *io;
 	uint64_t t0;
-	double cpu0, frac;
+	struct xwl_progress p;
+	double cpu0;
 	int i, rc = 0, started;
 
 	memset(r, 0, sizeof(*r));
@@ -407,18 +432,23 @@ xwl_run(struct xbd_dev *dev, const struct xwl_cfg *c, struct xwl_result *r)
 		(void)pthread_cond_timedwait(&w->w_cv, &w->w_m, &until);
 		if (c->c_progress == NULL)
 			continue;
-		frac = c->c_ops != 0 ?
-		    (double)w->w_r->r_ios / (double)c->c_ops :
-		    (double)(xwl_now() - t0) / (c->c_runtime * 1e9);
+		xwl_snap(w, t0, &p);
 		pthread_mutex_unlock(&w->w_m);
-		c->c_progress(frac > 1 ? 1 : frac, c, c->c_progress_arg);
+		c->c_progress(&p, c->c_progress_arg);
 		pthread_mutex_lock(&w->w_m);
 	}
+	xwl_snap(w, t0, &p);
 	pthread_mutex_unlock(&w->w_m);
 	r->r_seconds = (double)(xwl_now() - t0) / 1e9;
 	r->r_cpu = xwl_cpu() - cpu0;
-	if (c->c_progress != NULL)
-		c->c_progress(1.0, c, c->c_progress_arg);
+	if (c->c_progress != NULL) {
+		/* The end of a whole run is 100%; a stopped one is not. */
+		if (c->c_stop == NULL || *c->c_stop == 0) {
+			p.p_frac = 1.0;
+			p.p_eta = 0;
+		}
+		c->c_progress(&p, c->c_progress_arg);
+	}
 	(void)started;
 out:
 	for (i = 0; i < c->c_qd; i++) {

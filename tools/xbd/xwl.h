@@ -17,6 +17,7 @@
 #ifndef XBD_TOOLS_XWL_H
 #define XBD_TOOLS_XWL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -29,6 +30,15 @@ enum xwl_verify {
 	XWL_VERIFY_NONE = 0,	/* no checking */
 	XWL_VERIFY_WRITTEN = 1, /* check blocks this run wrote */
 	XWL_VERIFY_ALL = 2,	/* also: unwritten blocks read as zeros */
+};
+
+/* What a progress display shows, measured since the run started. */
+struct xwl_progress {
+	double p_frac;	  /* fraction done (0..1) */
+	double p_seconds; /* elapsed wall time */
+	double p_eta;	  /* estimated seconds left */
+	uint64_t p_ios;	  /* I/Os completed */
+	uint64_t p_bytes; /* data bytes moved */
 };
 
 struct xwl_cfg {
@@ -47,9 +57,12 @@ struct xwl_cfg {
 				     runs (c_span / c_bs entries, zeroed by
 				     the caller; NULL: private) */
 	unsigned int c_seed;	  /* random seed */
-	/* Called about every 100 ms with the fraction done (0..1). */
-	void (*c_progress)(double frac, const struct xwl_cfg *, void *);
+	/* Called about every 100 ms, and once at the end. */
+	void (*c_progress)(const struct xwl_progress *, void *);
 	void *c_progress_arg;
+	/* Issue nothing more once *c_stop is non-zero (a signal handler's
+	   flag); the I/Os in flight finish and count.  NULL: never. */
+	const volatile sig_atomic_t *c_stop;
 };
 
 /* Latency histogram: log2 buckets of 1/8 octave, in nanoseconds. */

@@ -428,7 +428,11 @@ hv_create(const struct hv_opts *o, struct hv **out)
 			error = -ENOMEM;
 			goto fail;
 		}
-		if (mkdir(hv->hv_dir, 0700) != 0 && errno != EEXIST) {
+		if (mkdir(hv->hv_dir, 0700) == 0) {
+			/* Ours: removed at the end if nobody else left
+			   anything in it. */
+			hv->hv_tmpdir = 1;
+		} else if (errno != EEXIST) {
 			error = -errno;
 			goto fail;
 		}

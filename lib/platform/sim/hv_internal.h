@@ -286,7 +286,7 @@ struct hv {
 	int hv_dead;		  /* hv_destroy ran */
 	struct hv_opts hv_opts;	  /* the parameters (o_dir -> hv_dir) */
 	char *hv_dir;		  /* XenStore/daemon directory */
-	int hv_tmpdir;		  /* hv_dir is ours to remove */
+	int hv_tmpdir;		  /* hv_dir was created by us: remove */
 	int hv_mfd;		  /* machine memfd */
 	struct hv_shm hv_shm;	  /* our mapping of it */
 	uint32_t hv_pid;	  /* lock tag of this process */

@@ -25,11 +25,14 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -201,8 +204,38 @@ struct hv_conn {
 	uint32_t hv_gen;	 /* ... and generation */
 	uint32_t hv_view_id;	 /* its view id (lease owner tag) */
 	int hv_created;		 /* it created the domain: destroy at close */
+	pid_t hv_pid;		 /* the process (SO_PEERCRED), 0: unknown */
+	uint32_t hv_domid;	 /* its domain, once HELLO is done */
 	struct hv_conn *hv_next; /* list link */
 };
+
+/*
+ * DIR/procs/<domid>.<pid> exists while that process is a domain of the
+ * machine, so that `xbd list` can say who holds each end of a vbd.  The
+ * daemon keeps it (not the process) so that it goes even on SIGKILL.
+ */
+static void
+hv_conn_mark(struct hv *hv, const struct hv_conn *c, bool add)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (c->hv_pid <= 0 ||
+	    snprintf(path, sizeof(path), "%s/procs/%u.%d", hv->hv_dir,
+		c->hv_domid, (int)c->hv_pid) >= (int)sizeof(path))
+		return;
+	if (!add) {
+		(void)unlink(path);
+		*strrchr(path, '/') = '\0';
+		(void)rmdir(path); /* fails while others are listed */
+		return;
+	}
+	*strrchr(path, '/') = '\0';
+	(void)mkdir(path, 0755);
+	path[strlen(path)] = '/';
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) >= 0)
+		close(fd);
+}
 
 /* Handle one request; fill the reply and the fds it carries. */
 static void
@@ -251,6 +284,8 @@ hv_serve_msg(struct hv *hv, struct hv_conn *c, const struct hv_msg *rq,
 			break;
 		}
 		c->hv_hello = 1;
+		c->hv_domid = domid;
+		hv_conn_mark(hv, c, true);
 		c->hv_slot = slot;
 		c->hv_gen = gen;
 		c->hv_view_id = hv_new_id(&hv->hv_shm);
@@ -347,6 +382,7 @@ hv_conn_close(struct hv *hv, struct hv_conn *c)
 	pthread_mutex_lock(&hv->hv_lock);
 	hv_m_close_owner(hv, (uintptr_t)c);
 	if (c->hv_hello) {
+		hv_conn_mark(hv, c, false);
 		if (c->hv_created) {
 			if (hv_dom_alive(&hv->hv_shm, c->hv_slot, c->hv_gen))
 				(void)hv_m_domain_destroy(hv, c->hv_slot);
@@ -393,6 +429,8 @@ hv_serve(struct hv *hv, volatile int *stop)
 	struct hv_conn *conns = NULL, *c, **pp;
 	struct pollfd *pfd = NULL, *np;
 	struct sockaddr_un sa;
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
 	size_t n, cap = 0, i;
 	int ls = -1, fd, error;
 
@@ -445,6 +483,8 @@ hv_serve(struct hv *hv, volatile int *stop)
 			continue;
 		}
 		c->hv_fd = fd;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0)
+			c->hv_pid = cred.pid;
 		c->hv_next = conns;
 		conns = c;
 	}
