@@ -167,15 +167,18 @@ run_backend_stats(struct xbb *xbb, bool json, FILE *out)
 		return;
 	fprintf(out,
 	    json ? ",\"backend\":{\"read\":%ju,\"write\":%ju,\"flush\":%ju,"
-		   "\"discard\":%ju,\"persistent_grants_in_use\":%ju}" :
+		   "\"discard\":%ju,\"persistent_grants_in_use\":%ju," :
 		   "backend.requests: read %ju, write %ju, flush %ju, "
 		   "discard %ju\nbackend.persistent_grants_in_use: %ju\n",
 	    (uintmax_t)st.st_req_read, (uintmax_t)st.st_req_write,
 	    (uintmax_t)st.st_req_flush, (uintmax_t)st.st_req_discard,
 	    (uintmax_t)st.st_persistent);
-	fprintf(out, "backend.state: %s%s\n", st.st_failed ? "failed: " : "ok",
-	    st.st_failed ? strerror((int)st.st_fail_errno) : "");
-	fprintf(out, "backend.writes_refused_nospace: %ju\n",
+	fprintf(out,
+	    json ? "\"state\":\"%s%s\",\"writes_refused_nospace\":%ju}" :
+		   "backend.state: %s%s\n"
+		   "backend.writes_refused_nospace: %ju\n",
+	    st.st_failed ? "failed: " : "ok",
+	    st.st_failed ? strerror((int)st.st_fail_errno) : "",
 	    (uintmax_t)st.st_err_nospace);
 }
 
