@@ -60,6 +60,8 @@ static void
 nbd_xbd_load(void)
 {
 	xbd_opts_init(&nbd_xbd.opts);
+	nbd_xbd.opts.o_vbd_wait_ms = XBD_TOOL_VBD_WAIT_MS;
+	nbd_xbd.opts.o_holder = "nbdkit";
 	/* The attach banner goes to stderr only when asked for. */
 	if (getenv("XBD_VERBOSE") == NULL)
 		setenv("XBD_QUIET", "1", 0);
@@ -93,6 +95,14 @@ nbd_xbd_config(const char *key, const char *value)
 			return (-1);
 		}
 		nbd_xbd.opts.o_max_queues = v;
+	} else if (strcmp(key, "recover-timeout") == 0) {
+		if (xu_parse_u32(value, &v) != 0 || v > UINT32_MAX / 1000) {
+			nbdkit_error("recover-timeout: not a number of "
+				     "seconds: %s",
+			    value);
+			return (-1);
+		}
+		nbd_xbd.opts.o_recovery_timeout_ms = v * 1000;
 	} else if (strcmp(key, "indirect") == 0) {
 		nbd_xbd.opts.o_enable_indirect = nbdkit_parse_bool(value) > 0;
 	} else if (strcmp(key, "persistent") == 0) {
@@ -126,7 +136,28 @@ nbd_xbd_config_complete(void)
 	"queues=<N>          Rings to ask for (multi-queue).\n"                \
 	"indirect=<BOOL>     Use indirect segments (default true).\n"          \
 	"persistent=<BOOL>   Offer persistent grants (default true).\n"        \
-	"bounce=<BOOL>       Bounce all data through private pages."
+	"bounce=<BOOL>       Bounce all data through private pages.\n"         \
+	"recover-timeout=<S> How long a lost backend may take to come\n"       \
+	"                    back before I/O fails (default 30)."
+
+/*
+ * A vbd another frontend holds is refused here, before nbdkit forks: a
+ * failure after the fork leaves a --run command waiting for a server
+ * that is gone.
+ */
+static int
+nbd_xbd_get_ready(void)
+{
+	char why[192];
+	int rc;
+
+	if (nbd_xbd.dir == NULL ||
+	    (rc = xbd_sim_held(nbd_xbd.dir, nbd_xbd.domid, nbd_xbd.vbd, why,
+		 sizeof(why))) == 0)
+		return (0);
+	nbdkit_error("%s", why);
+	return (-1);
+}
 
 /* Threads must start after nbdkit forks into the background. */
 static int
@@ -155,6 +186,11 @@ nbd_xbd_after_fork(void)
 		}
 		rc = xbd_attach(nbd_xbd.plat, nbd_xbd.vbd, &nbd_xbd.opts,
 		    &nbd_xbd.dev);
+	}
+	if (rc != 0 && nbd_xbd.plat != NULL &&
+	    xbd_plat_why(nbd_xbd.plat)[0] != '\0') {
+		nbdkit_error("%s", xbd_plat_why(nbd_xbd.plat));
+		return (-1);
 	}
 	if (rc != 0) {
 		nbdkit_error("attaching %s: %s", nbd_xbd.vbd, strerror(-rc));
@@ -370,6 +406,7 @@ static struct nbdkit_plugin plugin = {
 	.config = nbd_xbd_config,
 	.config_complete = nbd_xbd_config_complete,
 	.config_help = nbd_xbd_config_help,
+	.get_ready = nbd_xbd_get_ready,
 	.after_fork = nbd_xbd_after_fork,
 	.cleanup = nbd_xbd_cleanup,
 	.open = nbd_xbd_open,

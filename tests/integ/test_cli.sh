@@ -134,4 +134,45 @@ for i in $(seq 10); do
 done
 grep -q 'domain 2 is gone; vbd removed' "$m.log.serve"
 grep -q 'domain 2 is back; vbd created' "$m.log.serve"
+
+echo "--- a domain that joins and leaves at once does not lock out the next"
+# A frontend that fails right after joining (bad option here) makes the
+# toolstack create the vbd while the domain is already being destroyed;
+# that used to leave /local/domain/2/device/vbd owned by dom0, and every
+# later attach of domain 2 failed with "Permission denied".
+for i in $(seq 100); do
+	"$xbd" attach --dir "$m" --domid 2 --once xvda >"$tmp/lo.log" 2>&1 ||
+		{ echo "lockout (round $i):"; cat "$tmp/lo.log"; exit 1; }
+	set +e
+	"$xbd" attach --dir "$m" --domid 2 --ring-pages 0 xvda 2>/dev/null
+	set -e
+done
+# bench --dir waits for the re-created vbd as attach does.
+"$xbd" bench --dir "$m" --domid 2 --runtime 0.2 --ramp 0 >/dev/null
+
+echo "--- a second frontend for a held vbd is refused at once"
+attach_bg "$tmp/hold.log"
+hpid=$apid
+for i in $(seq 100); do
+	set +e
+	timeout 10 "$xbd" attach --dir "$m" --domid 2 --once xvda \
+	    >/dev/null 2>"$tmp/dup.err"
+	rc=$?
+	set -e
+	[ $rc -eq 1 ] || { echo "second attach: exit $rc"; exit 1; }
+	grep -q "xbd attach: xvda of domain 2 is held by pid $hpid (xbd attach)" \
+	    "$tmp/dup.err"
+done
+set +e
+timeout 10 "$xbd" bench --dir "$m" --domid 2 --runtime 1 2>"$tmp/dup.err"
+rc=$?
+set -e
+[ $rc -eq 1 ] || { echo "second bench: exit $rc"; exit 1; }
+grep -q "held by pid $hpid (xbd attach)" "$tmp/dup.err"
+# The holder still works, and once it is gone the vbd is free again.
+grep -q 'dev.xbd0.state: connected' < <("$xbd" stat --dir "$m" --domid 2 xvda)
+kill -KILL $hpid
+wait $hpid || true
+vbd_gone
+"$xbd" attach --dir "$m" --domid 2 --once xvda >/dev/null
 echo "ok"

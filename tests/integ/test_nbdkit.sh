@@ -70,4 +70,51 @@ cut -d';' -f5 "$tmp/fio.out" | tail -1 | grep -qx 0
 echo "--- read-only export"
 info=$(nbdkit -r -U - "$plugin" image="$tmp/dst" --run "$U nbdinfo \"\$uri\"")
 grep -q 'is_read_only: true' <<<"$info"
+
+echo "--- one frontend per vbd of a running machine"
+# A second frontend used to hang for good in xbd_sync_io (and that
+# nbdkit ignored SIGTERM); it is refused at once, naming the holder.
+xbd=$XBD_BUILD/tools/xbd/xbd
+pids=()
+cleanup() {
+	rm -f "$tmp/holding"
+	for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+	sleep 0.5
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+. "$(dirname "$0")/machine.sh"
+m=$tmp/m
+machine_start "$m" "$tmp/dst"
+# The holder keeps the disk while $tmp/holding exists.
+touch "$tmp/holding"
+nbdkit -U - "$plugin" dir="$m" domid=2 --run "$U nbdinfo \"\$uri\" \
+    >'$tmp/held.info'; while [ -e '$tmp/holding' ]; do sleep 0.1; done" &
+npid=$!
+pids+=($npid)
+for i in $(seq 100); do
+	grep -q 'export-size' "$tmp/held.info" 2>/dev/null && break
+	sleep 0.1
+done
+grep -q 'export-size: 67108864' "$tmp/held.info"
+for i in $(seq 100); do
+	set +e
+	timeout 10 nbdkit -U - "$plugin" dir="$m" domid=2 \
+	    --run "$U nbdinfo \"\$uri\"" >/dev/null 2>"$tmp/dup.err"
+	rc=$?
+	set -e
+	[ $rc -eq 1 ] || { echo "second nbdkit: exit $rc"; exit 1; }
+	grep -q 'xvda of domain 2 is held by pid [0-9]* (nbdkit)' "$tmp/dup.err"
+done
+set +e
+timeout 10 "$xbd" attach --dir "$m" --domid 2 --once 2>"$tmp/dup.err"
+rc=$?
+set -e
+[ $rc -eq 1 ]
+grep -q 'xbd attach: xvda of domain 2 is held by pid [0-9]* (nbdkit)' \
+    "$tmp/dup.err"
+rm "$tmp/holding"
+wait $npid
+"$xbd" attach --dir "$m" --domid 2 --once >/dev/null
 echo "ok"

@@ -25,4 +25,9 @@ int cmd_hv(int argc, char **argv);
 int cmd_xenstored(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
+struct xbd_plat;
+/* Report a failed xbd_attach of vbd on xp (attach and bench). */
+void cmd_attach_error(const char *who, const struct xbd_plat *xp,
+    const char *vbd, int rc);
+
 #endif /* XBD_TOOLS_CMD_H */

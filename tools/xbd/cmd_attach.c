@@ -26,15 +26,6 @@
 /* Bytes the discard test discards (at this offset too). */
 #define CMD_ATTACH_DISCARD_LEN (1u << 20)
 
-/*
- * How long a missing vbd is waited for.  Joining the machine may be what
- * creates our domain, and the toolstack (`xbd serve --image`) adds the
- * vbd only once it sees the domain appear.
- */
-#define CMD_ATTACH_VBD_WAIT_MS 3000
-/* How often it looks meanwhile. */
-#define CMD_ATTACH_VBD_POLL_MS 50
-
 /* Room for the text form of every parameter and counter of a device. */
 #define CMD_ATTACH_STATS_LEN 65536
 
@@ -115,6 +106,22 @@ attach_discard(struct xbd_dev *dev, const struct xbd_info *info)
 	return (rc);
 }
 
+void
+cmd_attach_error(const char *who, const struct xbd_plat *xp, const char *vbd,
+    int rc)
+{
+	const char *why = xbd_plat_why(xp);
+
+	if (why[0] != '\0')
+		fprintf(stderr, "%s: %s\n", who, why);
+	else
+		fprintf(stderr, "%s: attaching %s: %s%s\n", who, vbd,
+		    strerror(-rc),
+		    rc == -ENOENT ? " (no such vbd: did 'xbd serve --image' "
+				    "create it for this domain?)" :
+				    "");
+}
+
 int
 cmd_attach(int argc, char **argv)
 {
@@ -162,7 +169,6 @@ cmd_attach(int argc, char **argv)
 	sigset_t stopsigs, mask;
 	double workload = 0;
 	uint32_t domid = 0, v, bs = 4096;
-	unsigned int waited;
 	bool have_domid = false, once = false, stats = false, xen;
 	bool discard = false;
 	char line[1024], *end, *text;
@@ -271,16 +277,10 @@ cmd_attach(int argc, char **argv)
 		    dir, domid, strerror(-rc), dir);
 		return (CMD_EXIT_FAIL);
 	}
-	for (waited = 0; (rc = xbd_attach(xp, vbd, &fo, &dev)) == -ENOENT &&
-	     waited < CMD_ATTACH_VBD_WAIT_MS;
-	     waited += CMD_ATTACH_VBD_POLL_MS)
-		usleep(CMD_ATTACH_VBD_POLL_MS * 1000);
-	if (rc != 0) {
-		fprintf(stderr, "xbd attach: attaching %s: %s%s\n", vbd,
-		    strerror(-rc),
-		    rc == -ENOENT ? " (no such vbd: did 'xbd serve --image' "
-				    "create it for this domain?)" :
-				    "");
+	fo.o_vbd_wait_ms = XBD_TOOL_VBD_WAIT_MS;
+	fo.o_holder = "xbd attach";
+	if ((rc = xbd_attach(xp, vbd, &fo, &dev)) != 0) {
+		cmd_attach_error("xbd attach", xp, vbd, rc);
 		goto out;
 	}
 	xbd_get_info(dev, &info);

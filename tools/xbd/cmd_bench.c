@@ -373,10 +373,12 @@ cmd_bench(int argc, char **argv)
 			goto out;
 		}
 	}
+	fo.o_vbd_wait_ms = XBD_TOOL_VBD_WAIT_MS;
+	fo.o_holder = "xbd bench";
 	if ((rc = xbd_attach(emb != NULL ? xemb_plat(emb) : xp, o.vbd, &fo,
 		 &dev)) != 0) {
-		fprintf(stderr, "xbd bench: attaching %s: %s\n", o.vbd,
-		    strerror(-rc));
+		cmd_attach_error("xbd bench", emb != NULL ? xemb_plat(emb) : xp,
+		    o.vbd, rc);
 		goto out;
 	}
 	xbd_get_info(dev, &info);
