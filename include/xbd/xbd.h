@@ -64,6 +64,16 @@ XBD_API int xbd_plat_open_sim(const char *dir, uint32_t domid, bool attach,
  */
 XBD_API int xbd_plat_open_xen(struct xbd_plat **out);
 
+/*
+ * fn(dir, arg) is called once, on a thread of the library, when the
+ * `xbd hv` daemon of a platform from xbd_plat_open_sim() is gone.  The
+ * shared memory stays mapped, so I/O in flight is simply never answered
+ * after that: a process usually reports it and exits.  No effect on
+ * other platforms.
+ */
+XBD_API void xbd_plat_on_lost(struct xbd_plat *p,
+    void (*fn)(const char *dir, void *arg), void *arg);
+
 /* Close a platform; every device attached through it must be detached. */
 XBD_API void xbd_plat_close(struct xbd_plat *p);
 

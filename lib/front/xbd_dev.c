@@ -100,6 +100,14 @@ xbd_plat_wrap(struct plat *p, struct xbd_plat **out)
 }
 
 void
+xbd_plat_on_lost(struct xbd_plat *xp, void (*fn)(const char *, void *),
+    void *arg)
+{
+	if (xp != NULL)
+		plat_sim_on_lost(xp->xp_plat, fn, arg);
+}
+
+void
 xbd_plat_close(struct xbd_plat *xp)
 {
 	if (xp == NULL)

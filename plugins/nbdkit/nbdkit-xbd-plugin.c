@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
@@ -159,6 +160,17 @@ nbd_xbd_get_ready(void)
 	return (-1);
 }
 
+/*
+ * The `xbd hv` machine is gone: nothing we send is answered any more,
+ * and a client would wait for good.  Say so and end the server.
+ */
+static void
+nbd_xbd_hv_lost(const char *dir, void *arg)
+{
+	nbdkit_error("xbd hv at %s is gone", dir);
+	_exit(1);
+}
+
 /* Threads must start after nbdkit forks into the background. */
 static int
 nbd_xbd_after_fork(void)
@@ -184,6 +196,7 @@ nbd_xbd_after_fork(void)
 			    nbd_xbd.dir, nbd_xbd.domid, strerror(-rc));
 			return (-1);
 		}
+		xbd_plat_on_lost(nbd_xbd.plat, nbd_xbd_hv_lost, NULL);
 		rc = xbd_attach(nbd_xbd.plat, nbd_xbd.vbd, &nbd_xbd.opts,
 		    &nbd_xbd.dev);
 	}

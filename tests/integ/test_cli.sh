@@ -159,7 +159,11 @@ for i in $(seq 100); do
 	    >/dev/null 2>"$tmp/dup.err"
 	rc=$?
 	set -e
-	[ $rc -eq 1 ] || { echo "second attach: exit $rc"; exit 1; }
+	if [ $rc -ne 1 ]; then
+		echo "second attach (round $i): exit $rc"
+		cat "$tmp/dup.err" "$tmp/hold.log" "$m.log.serve"
+		exit 1
+	fi
 	grep -q "xbd attach: xvda of domain 2 is held by pid $hpid (xbd attach)" \
 	    "$tmp/dup.err"
 done
@@ -175,4 +179,40 @@ kill -KILL $hpid
 wait $hpid || true
 vbd_gone
 "$xbd" attach --dir "$m" --domid 2 --once xvda >/dev/null
+
+echo "--- a dead xbd hv is noticed at once"
+# Shared memory outlives the daemon: serve and attach used to carry on,
+# stat said connected, and both ended with status 0.
+m=$tmp/m2
+truncate -s 16M "$tmp/disk2.img"
+machine_start "$m" "$tmp/disk2.img"
+hvpid=${pids[-2]}
+spid=${pids[-1]}
+attach_bg "$tmp/lost.log"
+grep -q 'attached; SIGINT' "$tmp/lost.log"
+kill -KILL $hvpid
+# exited PID: waits up to 3 s for PID to end; its status in $st.
+exited() {
+	local i
+	for i in $(seq 30); do
+		kill -0 $1 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 $1 2>/dev/null && { echo "pid $1 still runs"; return 1; }
+	st=0
+	wait $1 || st=$?
+}
+exited $apid
+[ $st -eq 1 ] || { echo "attach: exit $st"; exit 1; }
+grep -q "xbd attach: xbd hv at $m is gone" "$tmp/lost.log"
+exited $spid
+[ $st -eq 1 ] || { echo "serve: exit $st"; exit 1; }
+grep -q "xbd serve: xbd hv at $m is gone" "$m.log.serve"
+! grep -q 'Bad file descriptor' "$m.log.serve"
+set +e
+"$xbd" stat --dir "$m" --domid 2 xvda >/dev/null 2>"$tmp/stat.err"
+st=$?
+set -e
+[ $st -eq 1 ]
+grep -q "xbd stat: xbd hv at $m is gone" "$tmp/stat.err"
 echo "ok"

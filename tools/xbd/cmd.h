@@ -25,6 +25,12 @@ int cmd_hv(int argc, char **argv);
 int cmd_xenstored(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
+/*
+ * The `xbd hv` at dir is gone: say so as cmd (a "xbd <command>" string)
+ * and exit 1 at once; nothing of the machine answers any more.
+ */
+void cmd_hv_lost(const char *dir, void *cmd);
+
 struct xbd_plat;
 /* Report a failed xbd_attach of vbd on xp (attach and bench). */
 void cmd_attach_error(const char *who, const struct xbd_plat *xp,

@@ -277,6 +277,8 @@ cmd_attach(int argc, char **argv)
 		    dir, domid, strerror(-rc), dir);
 		return (CMD_EXIT_FAIL);
 	}
+	if (!xen)
+		xbd_plat_on_lost(xp, cmd_hv_lost, "xbd attach");
 	fo.o_vbd_wait_ms = XBD_TOOL_VBD_WAIT_MS;
 	fo.o_holder = "xbd attach";
 	if ((rc = xbd_attach(xp, vbd, &fo, &dev)) != 0) {

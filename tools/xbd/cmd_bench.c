@@ -347,6 +347,7 @@ cmd_bench(int argc, char **argv)
 			    o.dir, o.domid, strerror(-rc));
 			return (CMD_EXIT_FAIL);
 		}
+		xbd_plat_on_lost(xp, cmd_hv_lost, "xbd bench");
 	} else {
 		if (o.image == NULL) {
 			if (o.size == 0)

@@ -552,6 +552,7 @@ cmd_serve(int argc, char **argv)
 			    a.sa_dir, a.sa_domid, strerror(-rc));
 			goto out;
 		}
+		plat_sim_on_lost(p, cmd_hv_lost, "xbd serve");
 	}
 	if ((rc = xbb_start(p, &a.sa_o, &b)) != 0) {
 		fprintf(stderr, "xbd serve: starting the backend: %s\n",
