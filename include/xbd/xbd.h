@@ -252,6 +252,14 @@ XBD_API void xbd_buf_free(struct xbd_dev *dev, void *buf, size_t len);
  */
 
 /*
+ * Give up waiting for a lost backend (XBD_EV_LOST) now rather than at
+ * the end of o_recovery_timeout_ms: the held I/O fails with -EIO and
+ * the device is in error (XBD_EV_ERROR), as when the time runs out.
+ * For a caller that is being interrupted.  No effect in other states.
+ */
+XBD_API void xbd_recovery_abandon(struct xbd_dev *dev);
+
+/*
  * Stop dispatching and wait until no request is in flight.
  * \return 0, or -EBUSY when I/O did not drain within
  *         o_suspend_timeout_ms (the suspend is cancelled).

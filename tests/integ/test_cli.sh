@@ -57,18 +57,22 @@ echo "--- multi-process: hv, serve, attach, stat"
 m=$tmp/m
 truncate -s 128M "$tmp/disk.img"
 machine_start "$m" "$tmp/disk.img"
-# attach_bg LOG [OPTION...]: `xbd attach` as domain 2 in the background
-# ($apid); returns once it holds the disk.
-attach_bg() {
-	local log=$1 i
-	shift
+# attach_until PATTERN LOG [OPTION...]: `xbd attach` as domain 2 in the
+# background ($apid); returns once LOG has PATTERN (10 s at most).
+attach_until() {
+	local pat=$1 log=$2 i
+	shift 2
 	"$xbd" attach --dir "$m" --domid 2 "$@" xvda >"$log" 2>&1 &
 	apid=$!
 	pids+=($apid)
 	for i in $(seq 100); do
-		grep -q 'attached; SIGINT' "$log" && break
+		grep -q "$pat" "$log" && break
 		sleep 0.1
 	done
+}
+# attach_bg LOG [OPTION...]: returns once it holds the disk.
+attach_bg() {
+	attach_until 'attached; SIGINT' "$@"
 }
 # attach LOG: the same with a verified workload, which must be clean.
 attach() {
@@ -180,6 +184,51 @@ wait $hpid || true
 vbd_gone
 "$xbd" attach --dir "$m" --domid 2 --once xvda >/dev/null
 
+echo "--- a lost backend: what is waited for, for how long, and SIGINT"
+# It used to be a silent 30 s stall, deaf to SIGINT, ending in "16 errors".
+spid=${pids[1]}
+# work_bg LOG [OPTION...]: a long workload; returns once it runs.
+work_bg() {
+	attach_until '^xbd0: ' "$@" --workload 60 --once
+	sleep 0.5
+}
+work_bg "$tmp/rec.log" --recover-timeout 2
+kill -KILL $spid
+wait $spid || true
+exited() { # exited PID SECONDS: PID ends within SECONDS; its status in $st
+	local i
+	for i in $(seq $(($2 * 10))); do
+		kill -0 $1 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 $1 2>/dev/null && { echo "pid $1 still runs"; return 1; }
+	st=0
+	wait $1 || st=$?
+}
+exited $apid 8
+cat "$tmp/rec.log"
+[ $st -eq 1 ]
+grep -q 'xvda: backend domain 1 is gone; waiting up to 2 s for it to come back' \
+    "$tmp/rec.log"
+grep -q 'backend domain 1 did not come back within 2 s' "$tmp/rec.log"
+grep -q 'xbd0: detached' "$tmp/rec.log"
+# Default recovery time (30 s): SIGINT ends the wait at once.
+"$xbd" serve --dir "$m" --domid 1 --name storage --image "$tmp/disk.img" \
+    --frontend 2 --vdev xvda >"$m.log.serve2" 2>&1 &
+spid=$!
+pids+=($spid)
+work_bg "$tmp/int.log"
+kill -KILL $spid
+wait $spid || true
+for i in $(seq 50); do grep -q 'is gone; waiting' "$tmp/int.log" && break; sleep 0.1; done
+kill -INT $apid
+exited $apid 3
+cat "$tmp/int.log"
+[ $st -eq 1 ]
+grep -q 'errors (interrupted)' "$tmp/int.log"
+grep -q 'interrupted while waiting for backend domain 1' "$tmp/int.log"
+grep -q 'xbd0: detached' "$tmp/int.log"
+
 echo "--- a dead xbd hv is noticed at once"
 # Shared memory outlives the daemon: serve and attach used to carry on,
 # stat said connected, and both ended with status 0.
@@ -191,21 +240,10 @@ spid=${pids[-1]}
 attach_bg "$tmp/lost.log"
 grep -q 'attached; SIGINT' "$tmp/lost.log"
 kill -KILL $hvpid
-# exited PID: waits up to 3 s for PID to end; its status in $st.
-exited() {
-	local i
-	for i in $(seq 30); do
-		kill -0 $1 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 $1 2>/dev/null && { echo "pid $1 still runs"; return 1; }
-	st=0
-	wait $1 || st=$?
-}
-exited $apid
+exited $apid 3
 [ $st -eq 1 ] || { echo "attach: exit $st"; exit 1; }
 grep -q "xbd attach: xbd hv at $m is gone" "$tmp/lost.log"
-exited $spid
+exited $spid 3
 [ $st -eq 1 ] || { echo "serve: exit $st"; exit 1; }
 grep -q "xbd serve: xbd hv at $m is gone" "$m.log.serve"
 ! grep -q 'Bad file descriptor' "$m.log.serve"

@@ -57,6 +57,9 @@ static const char attach_usage[] =
     "      --no-indirect     no indirect segments\n"
     "      --no-persistent   no persistent grants\n"
     "      --bounce          bounce all data\n"
+    "      --recover-timeout SECONDS\n"
+    "                        how long a backend that went away may take\n"
+    "                        to come back before I/O fails (default 30)\n"
     "  -h, --help            this text\n";
 
 static volatile sig_atomic_t attach_stop;
@@ -65,6 +68,59 @@ static void
 attach_signal(int sig)
 {
 	attach_stop = sig;
+}
+
+/* What the library told us about the backend (attach_event). */
+struct attach_watch {
+	const char *aw_vbd;	  /* the vbd, for messages */
+	uint32_t aw_backend;	  /* its backend domain */
+	uint32_t aw_recover_s;	  /* --recover-timeout */
+	volatile bool aw_lost;	  /* the backend went away ... */
+	volatile bool aw_gave_up; /* ... and did not come back in time */
+};
+
+/*
+ * On the library's event thread: say what is being waited for while a
+ * lost backend has its time to come back, so that a user does not just
+ * see a workload stall.
+ */
+static void
+attach_event(struct xbd_dev *dev, enum xbd_event ev, void *arg)
+{
+	struct attach_watch *aw = arg;
+
+	if (ev == XBD_EV_LOST) {
+		aw->aw_lost = true;
+		fprintf(stderr,
+		    "%s: backend domain %u is gone; waiting up to %u s for "
+		    "it to come back\n",
+		    aw->aw_vbd, aw->aw_backend, aw->aw_recover_s);
+	} else if (ev == XBD_EV_CONNECTED && aw->aw_lost) {
+		aw->aw_lost = false;
+		fprintf(stderr, "%s: backend domain %u is back\n", aw->aw_vbd,
+		    aw->aw_backend);
+	} else if (ev == XBD_EV_ERROR && aw->aw_lost) {
+		aw->aw_gave_up = true;
+	}
+}
+
+/* Why the workload had errors, in words. */
+static void
+attach_why_errors(const struct attach_watch *aw, const struct xwl_result *wr)
+{
+	if (attach_stop != 0 && aw->aw_lost)
+		fprintf(stderr,
+		    "xbd attach: %s: interrupted while waiting for backend "
+		    "domain %u to come back\n",
+		    aw->aw_vbd, aw->aw_backend);
+	else if (aw->aw_gave_up)
+		fprintf(stderr,
+		    "xbd attach: %s: backend domain %u did not come back "
+		    "within %u s\n",
+		    aw->aw_vbd, aw->aw_backend, aw->aw_recover_s);
+	else if (wr->r_errors != 0)
+		fprintf(stderr, "xbd attach: %s: I/O errors, the first: %s\n",
+		    aw->aw_vbd, strerror(-wr->r_first_error));
 }
 
 /*
@@ -122,6 +178,56 @@ cmd_attach_error(const char *who, const struct xbd_plat *xp, const char *vbd,
 				    "");
 }
 
+/*
+ * The verified workload of --workload.  SIGINT or SIGTERM ends it early
+ * (what was done is printed) and fails the command.
+ */
+static int
+attach_workload(struct xbd_dev *dev, const struct xbd_info *info, uint32_t bs,
+    double seconds, bool stats, const struct attach_watch *aw)
+{
+	struct xwl_cfg wc;
+	struct xwl_result wr;
+	char *text;
+	int rc;
+
+	memset(&wc, 0, sizeof(wc));
+	wc.c_span = info->xi_size < (64ull << 20) ? info->xi_size : 64ull << 20;
+	wc.c_span -= wc.c_span % bs;
+	if (wc.c_span == 0) {
+		fprintf(stderr, "xbd attach: --bs %u is larger than the disk\n",
+		    bs);
+		return (-EINVAL);
+	}
+	wc.c_bs = bs;
+	wc.c_qd = 16;
+	wc.c_random = true;
+	wc.c_read_pct = (info->xi_features & XBD_FEAT_READONLY) ? 100 : 50;
+	wc.c_runtime = seconds;
+	wc.c_flush_every = 64;
+	wc.c_verify = XWL_VERIFY_WRITTEN;
+	wc.c_zero_copy = true;
+	wc.c_seed = (unsigned int)getpid();
+	wc.c_stop = &attach_stop;
+	if ((rc = xwl_run(dev, &wc, &wr)) != 0)
+		return (rc);
+	printf("workload: %ju I/Os, %.0f IOPS, %ju blocks verified, "
+	       "%ju bad, %ju errors%s\n",
+	    (uintmax_t)wr.r_ios, (double)wr.r_ios / wr.r_seconds,
+	    (uintmax_t)wr.r_verified, (uintmax_t)wr.r_bad,
+	    (uintmax_t)wr.r_errors, attach_stop != 0 ? " (interrupted)" : "");
+	if (stats && (text = malloc(CMD_ATTACH_STATS_LEN)) != NULL) {
+		if (xbd_describe(dev, XBD_FMT_TEXT, text,
+			CMD_ATTACH_STATS_LEN) > 0)
+			fputs(text, stdout);
+		free(text);
+	}
+	attach_why_errors(aw, &wr);
+	if (wr.r_bad != 0 || wr.r_errors != 0 || attach_stop != 0)
+		return (-EIO);
+	return (0);
+}
+
 int
 cmd_attach(int argc, char **argv)
 {
@@ -138,7 +244,8 @@ cmd_attach(int argc, char **argv)
 		O_PLATFORM,
 		O_BS,
 		O_STATS,
-		O_DISCARD
+		O_DISCARD,
+		O_RECOVER
 	};
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, O_DIR },
@@ -154,6 +261,7 @@ cmd_attach(int argc, char **argv)
 		{ "bs", required_argument, NULL, O_BS },
 		{ "stats", no_argument, NULL, O_STATS },
 		{ "discard", no_argument, NULL, O_DISCARD },
+		{ "recover-timeout", required_argument, NULL, O_RECOVER },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -163,15 +271,14 @@ cmd_attach(int argc, char **argv)
 	struct xbd_dev *dev = NULL;
 	struct xbd_opts fo;
 	struct xbd_info info;
-	struct xwl_cfg wc;
-	struct xwl_result wr;
+	struct attach_watch aw = { 0 };
 	struct sigaction sa;
 	sigset_t stopsigs, mask;
 	double workload = 0;
 	uint32_t domid = 0, v, bs = 4096;
 	bool have_domid = false, once = false, stats = false, xen;
 	bool discard = false;
-	char line[1024], *end, *text;
+	char line[1024], *end;
 	int c, rc, exit_code = CMD_EXIT_FAIL;
 
 	xbd_opts_init(&fo);
@@ -228,6 +335,12 @@ cmd_attach(int argc, char **argv)
 		case O_DISCARD:
 			discard = true;
 			break;
+		case O_RECOVER:
+			if (xu_parse_u32(optarg, &v) != 0 ||
+			    v > UINT32_MAX / 1000)
+				goto bad;
+			fo.o_recovery_timeout_ms = v * 1000;
+			break;
 		case 'h':
 			fputs(attach_usage, stdout);
 			return (CMD_EXIT_OK);
@@ -263,6 +376,11 @@ cmd_attach(int argc, char **argv)
 	sigaddset(&stopsigs, SIGINT);
 	sigaddset(&stopsigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &stopsigs, &mask);
+	/* Also while a workload runs: it stops, and we detach. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = attach_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	if (xen && (rc = xbd_plat_open_xen(&xp)) != 0) {
 		fprintf(stderr,
 		    "xbd attach: opening Xen: %s (as root, with "
@@ -281,11 +399,16 @@ cmd_attach(int argc, char **argv)
 		xbd_plat_on_lost(xp, cmd_hv_lost, "xbd attach");
 	fo.o_vbd_wait_ms = XBD_TOOL_VBD_WAIT_MS;
 	fo.o_holder = "xbd attach";
+	fo.o_event = attach_event;
+	fo.o_event_arg = &aw;
+	aw.aw_vbd = vbd;
+	aw.aw_recover_s = fo.o_recovery_timeout_ms / 1000;
 	if ((rc = xbd_attach(xp, vbd, &fo, &dev)) != 0) {
 		cmd_attach_error("xbd attach", xp, vbd, rc);
 		goto out;
 	}
 	xbd_get_info(dev, &info);
+	aw.aw_backend = info.xi_backend_id;
 	if (xbd_describe(dev, XBD_FMT_LINE, line, sizeof(line)) > 0)
 		printf("%s: %s\n", info.xi_name, line);
 	if (!xen &&
@@ -294,51 +417,13 @@ cmd_attach(int argc, char **argv)
 		    strerror(-rc));
 	pthread_sigmask(SIG_SETMASK, &mask, NULL);
 
-	if (workload > 0) {
-		memset(&wc, 0, sizeof(wc));
-		wc.c_span =
-		    info.xi_size < (64ull << 20) ? info.xi_size : 64ull << 20;
-		wc.c_span -= wc.c_span % bs;
-		if (wc.c_span == 0) {
-			fprintf(stderr,
-			    "xbd attach: --bs %u is larger than the disk\n",
-			    bs);
-			goto out;
-		}
-		wc.c_bs = bs;
-		wc.c_qd = 16;
-		wc.c_random = true;
-		wc.c_read_pct =
-		    (info.xi_features & XBD_FEAT_READONLY) ? 100 : 50;
-		wc.c_runtime = workload;
-		wc.c_flush_every = 64;
-		wc.c_verify = XWL_VERIFY_WRITTEN;
-		wc.c_zero_copy = true;
-		wc.c_seed = (unsigned int)getpid();
-		if ((rc = xwl_run(dev, &wc, &wr)) != 0)
-			goto out;
-		printf("workload: %ju I/Os, %.0f IOPS, %ju blocks verified, "
-		       "%ju bad, %ju errors\n",
-		    (uintmax_t)wr.r_ios, (double)wr.r_ios / wr.r_seconds,
-		    (uintmax_t)wr.r_verified, (uintmax_t)wr.r_bad,
-		    (uintmax_t)wr.r_errors);
-		if (stats && (text = malloc(CMD_ATTACH_STATS_LEN)) != NULL) {
-			if (xbd_describe(dev, XBD_FMT_TEXT, text,
-				CMD_ATTACH_STATS_LEN) > 0)
-				fputs(text, stdout);
-			free(text);
-		}
-		if (wr.r_bad != 0 || wr.r_errors != 0)
-			goto out;
-	}
+	if (workload > 0 &&
+	    attach_workload(dev, &info, bs, workload, stats, &aw) != 0)
+		goto out;
 	if (discard && attach_discard(dev, &info) != 0)
 		goto out;
 	exit_code = CMD_EXIT_OK;
-	if (!once) {
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = attach_signal;
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
+	if (!once && attach_stop == 0) {
 		/* Blocked between the test and the wait: none is missed. */
 		pthread_sigmask(SIG_BLOCK, &stopsigs, NULL);
 		printf("%s: attached; SIGINT or SIGTERM detaches\n",

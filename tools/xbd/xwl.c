@@ -194,7 +194,8 @@ xwl_prepare(struct xwl *w, struct xwl_io *io)
 	int tries;
 	bool write;
 
-	if (w->w_stop || (c->c_ops != 0 && w->w_issued >= c->c_ops) ||
+	if (w->w_stop || (c->c_stop != NULL && *c->c_stop != 0) ||
+	    (c->c_ops != 0 && w->w_issued >= c->c_ops) ||
 	    (w->w_deadline != 0 && xwl_now() >= w->w_deadline))
 		return (false);
 	memset(&io->io_bio, 0, sizeof(io->io_bio));
@@ -336,6 +337,7 @@ xwl_run(struct xbd_dev *dev, const struct xwl_cfg *c, struct xwl_result *r)
 	uint64_t t0;
 	double cpu0, frac;
 	int i, rc = 0, started;
+	bool abandoned = false;
 
 	memset(r, 0, sizeof(*r));
 	if (c->c_bs == 0 || (c->c_bs & 511) != 0 || c->c_qd < 1 ||
@@ -405,6 +407,11 @@ xwl_run(struct xbd_dev *dev, const struct xwl_cfg *c, struct xwl_result *r)
 			until.tv_nsec -= 1000000000L;
 		}
 		(void)pthread_cond_timedwait(&w->w_cv, &w->w_m, &until);
+		/* Held I/O would otherwise keep us until recovery ends. */
+		if (c->c_stop != NULL && *c->c_stop != 0 && !abandoned) {
+			abandoned = true;
+			xbd_recovery_abandon(dev);
+		}
 		if (c->c_progress == NULL)
 			continue;
 		frac = c->c_ops != 0 ?

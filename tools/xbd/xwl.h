@@ -17,6 +17,7 @@
 #ifndef XBD_TOOLS_XWL_H
 #define XBD_TOOLS_XWL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -50,6 +51,11 @@ struct xwl_cfg {
 	/* Called about every 100 ms with the fraction done (0..1). */
 	void (*c_progress)(double frac, const struct xwl_cfg *, void *);
 	void *c_progress_arg;
+	/*
+	 * Non-zero (a signal handler's flag): issue nothing more, give up
+	 * on I/O held for a lost backend, and return what was done.
+	 */
+	volatile sig_atomic_t *c_stop;
 };
 
 /* Latency histogram: log2 buckets of 1/8 octave, in nanoseconds. */
