@@ -128,17 +128,18 @@ nbd_xbd_config_complete(void)
 	return (0);
 }
 
-#define nbd_xbd_config_help                                                    \
-	"image=<FILE>        Serve FILE from an embedded simulated machine.\n" \
-	"dir=<DIR>           Or: attach in a running 'xbd hv --dir DIR'.\n"    \
-	"domid=<N>           ... as frontend domain N (default 1).\n"          \
-	"vbd=<NAME>          ... to this vbd (default xvda).\n"                \
-	"ring-pages=<N>      Most ring pages to negotiate (1..32).\n"          \
-	"queues=<N>          Rings to ask for (multi-queue).\n"                \
-	"indirect=<BOOL>     Use indirect segments (default true).\n"          \
-	"persistent=<BOOL>   Offer persistent grants (default true).\n"        \
-	"bounce=<BOOL>       Bounce all data through private pages.\n"         \
-	"recover-timeout=<S> How long a lost backend may take to come\n"       \
+#define nbd_xbd_config_help                                                       \
+	"image=<FILE>        Serve FILE from an embedded simulated machine.\n"    \
+	"dir=<DIR>           Or: attach in a running 'xbd hv --dir DIR'.\n"       \
+	"domid=<N>           ... as frontend domain N (default 1).\n"             \
+	"vbd=<NAME>          ... to this vbd (default xvda; waited for\n"         \
+	"                    up to 3 s; refused if another frontend holds it).\n" \
+	"ring-pages=<N>      Most ring pages to negotiate (1..32).\n"             \
+	"queues=<N>          Rings to ask for (multi-queue).\n"                   \
+	"indirect=<BOOL>     Use indirect segments (default true).\n"             \
+	"persistent=<BOOL>   Offer persistent grants (default true).\n"           \
+	"bounce=<BOOL>       Bounce all data through private pages.\n"            \
+	"recover-timeout=<S> How long a lost backend may take to come\n"          \
 	"                    back before I/O fails (default 30)."
 
 /*
