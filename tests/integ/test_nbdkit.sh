@@ -117,4 +117,49 @@ grep -q 'xbd attach: xvda of domain 2 is held by pid [0-9]* (nbdkit)' \
 rm "$tmp/holding"
 wait $npid
 "$xbd" attach --dir "$m" --domid 2 --once >/dev/null
+
+echo "--- recover-timeout: a lost backend fails the I/O in that time"
+kill -KILL "${pids[1]}"
+wait "${pids[1]}" 2>/dev/null || true
+"$xbd" serve --dir "$m" --domid 1 --name storage --image "$tmp/dst" \
+    --frontend 2 --vdev xvda >"$m.log.serve2" 2>&1 &
+spid=$!
+pids+=($spid)
+for i in $(seq 100); do
+	grep -q 'serving as domain 1' "$m.log.serve2" && break
+	sleep 0.1
+done
+# The default (30 s) would outlast the 10 s the read is given.
+set +e
+nbdkit -U - "$plugin" dir="$m" domid=2 recover-timeout=1 --run "$U \
+    nbdcopy \"\$uri\" /dev/null && kill -KILL $spid &&
+    sleep 0.5 && timeout 10 nbdcopy \"\$uri\" /dev/null" 2>"$tmp/rec.err"
+rc=$?
+set -e
+cat "$tmp/rec.err"
+[ $rc -ne 0 ] && [ $rc -ne 124 ]
+grep -q 'nbd_pread: .*Input/output error' "$tmp/rec.err"
+set +e
+nbdkit -U - "$plugin" dir="$m" domid=2 recover-timeout=x --run true 2>/dev/null
+rc=$?
+set -e
+[ $rc -eq 1 ]
+
+echo "--- a dead xbd hv ends the server"
+m=$tmp/m2
+machine_start "$m" "$tmp/dst2"
+hvpid=${pids[-2]}
+nbdkit -f -U "$tmp/nbd.sock" "$plugin" dir="$m" domid=2 2>"$tmp/lost.err" &
+npid=$!
+pids+=($npid)
+for i in $(seq 100); do [ -S "$tmp/nbd.sock" ] && break; sleep 0.1; done
+sleep 0.5
+kill -KILL $hvpid
+for i in $(seq 30); do kill -0 $npid 2>/dev/null || break; sleep 0.1; done
+kill -0 $npid 2>/dev/null && { echo "nbdkit still serves"; exit 1; }
+st=0
+wait $npid || st=$?
+cat "$tmp/lost.err"
+[ $st -eq 1 ]
+grep -q "xbd hv at $m is gone" "$tmp/lost.err"
 echo "ok"
