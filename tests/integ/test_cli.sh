@@ -213,10 +213,7 @@ grep -q 'xvda: backend domain 1 is gone; waiting up to 2 s for it to come back' 
 grep -q 'backend domain 1 did not come back within 2 s' "$tmp/rec.log"
 grep -q 'xbd0: detached' "$tmp/rec.log"
 # Default recovery time (30 s): SIGINT ends the wait at once.
-"$xbd" serve --dir "$m" --domid 1 --name storage --image "$tmp/disk.img" \
-    --frontend 2 --vdev xvda >"$m.log.serve2" 2>&1 &
-spid=$!
-pids+=($spid)
+serve_start "$m" "$tmp/disk.img" "$m.log.serve2"
 work_bg "$tmp/int.log"
 kill -KILL $spid
 wait $spid || true

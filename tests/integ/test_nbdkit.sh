@@ -121,14 +121,7 @@ wait $npid
 echo "--- recover-timeout: a lost backend fails the I/O in that time"
 kill -KILL "${pids[1]}"
 wait "${pids[1]}" 2>/dev/null || true
-"$xbd" serve --dir "$m" --domid 1 --name storage --image "$tmp/dst" \
-    --frontend 2 --vdev xvda >"$m.log.serve2" 2>&1 &
-spid=$!
-pids+=($spid)
-for i in $(seq 100); do
-	grep -q 'serving as domain 1' "$m.log.serve2" && break
-	sleep 0.1
-done
+serve_start "$m" "$tmp/dst" "$m.log.serve2"
 # The default (30 s) would outlast the 10 s the read is given.
 set +e
 nbdkit -U - "$plugin" dir="$m" domid=2 recover-timeout=1 --run "$U \
