@@ -157,6 +157,8 @@ done
 echo "--- a second frontend for a held vbd is refused at once"
 attach_bg "$tmp/hold.log"
 hpid=$apid
+grep -q 'attached; SIGINT' "$tmp/hold.log" ||
+	{ echo "the holder did not attach:"; cat "$tmp/hold.log"; exit 1; }
 for i in $(seq 100); do
 	set +e
 	timeout 10 "$xbd" attach --dir "$m" --domid 2 --once xvda \
