@@ -104,16 +104,29 @@ attach_event(struct xbd_dev *dev, enum xbd_event ev, void *arg)
 	}
 }
 
-/* Why the workload had errors, in words. */
+/*
+ * Why the workload had errors, in words.  The device's own state says
+ * whether a lost backend never came back: the events may still be on
+ * their way when the failed I/O has already ended the workload.
+ */
 static void
-attach_why_errors(const struct attach_watch *aw, const struct xwl_result *wr)
+attach_why_errors(struct xbd_dev *dev, const struct attach_watch *aw,
+    const struct xwl_result *wr)
 {
-	if (attach_stop != 0 && aw->aw_lost)
+	struct xbd_stats st;
+	struct xbd_info now;
+	bool lost;
+
+	xbd_get_info(dev, &now);
+	xbd_get_stats(dev, &st, sizeof(st));
+	/* Lost at least once, and in error rather than connected again. */
+	lost = st.xs_recoveries != 0 && now.xi_state == 3;
+	if (attach_stop != 0 && (lost || aw->aw_lost))
 		fprintf(stderr,
 		    "xbd attach: %s: interrupted while waiting for backend "
 		    "domain %u to come back\n",
 		    aw->aw_vbd, aw->aw_backend);
-	else if (aw->aw_gave_up)
+	else if (lost || aw->aw_gave_up)
 		fprintf(stderr,
 		    "xbd attach: %s: backend domain %u did not come back "
 		    "within %u s\n",
@@ -222,7 +235,7 @@ attach_workload(struct xbd_dev *dev, const struct xbd_info *info, uint32_t bs,
 			fputs(text, stdout);
 		free(text);
 	}
-	attach_why_errors(aw, &wr);
+	attach_why_errors(dev, aw, &wr);
 	if (wr.r_bad != 0 || wr.r_errors != 0 || attach_stop != 0)
 		return (-EIO);
 	return (0);
