@@ -64,6 +64,16 @@ XBD_API int xbd_plat_open_sim(const char *dir, uint32_t domid, bool attach,
  */
 XBD_API int xbd_plat_open_xen(struct xbd_plat **out);
 
+/*
+ * fn(dir, arg) is called once, on a thread of the library, when the
+ * `xbd hv` daemon of a platform from xbd_plat_open_sim() is gone.  The
+ * shared memory stays mapped, so I/O in flight is simply never answered
+ * after that: a process usually reports it and exits.  No effect on
+ * other platforms.
+ */
+XBD_API void xbd_plat_on_lost(struct xbd_plat *p,
+    void (*fn)(const char *dir, void *arg), void *arg);
+
 /* Close a platform; every device attached through it must be detached. */
 XBD_API void xbd_plat_close(struct xbd_plat *p);
 
@@ -113,8 +123,20 @@ struct xbd_opts {
 					   EIO (default 30 s; 0: fail at
 					   once) */
 	void (*o_event)(struct xbd_dev *, enum xbd_event, void *);
-	void *o_event_arg; /* passed to o_event */
+	void *o_event_arg;	/* passed to o_event */
+	uint32_t o_vbd_wait_ms; /* xbd_attach waits this long for a vbd
+				   that does not exist yet (default 0) */
+	const char *o_holder;	/* who holds the vbd, shown to a second
+				   frontend it refuses (default: the
+				   program's name) */
 };
+
+/*
+ * The o_vbd_wait_ms of the xbd tools (`xbd attach`, `xbd bench --dir`,
+ * the nbdkit plugin's dir=): joining a machine may be what makes the
+ * toolstack create the vbd, a moment later.
+ */
+#define XBD_TOOL_VBD_WAIT_MS 3000
 
 XBD_API void xbd_opts_init(struct xbd_opts *o);
 
@@ -123,12 +145,33 @@ XBD_API void xbd_opts_init(struct xbd_opts *o);
  * connected.  vbd is a name ("xvda", "xvdb"), a virtual-device number
  * ("51712") or a device directory ("device/vbd/51712",
  * "/local/domain/1/device/vbd/51712").  o may be NULL for defaults.
- * \return 0, -ENOENT (no such vbd), -ETIMEDOUT (backend never
- *         connected), -EPROTO (backend published invalid parameters),
- *         -ENOMEM, or an error from the platform.
+ * One frontend holds a vbd at a time: attach takes an exclusive flock
+ * on DIR/hold/<domid>.<vdev> (simulator) or /run/xbd/<domid>.<vdev>
+ * (Xen) until detach, and fails with -EBUSY while another process holds
+ * it; xbd_plat_why() then names the holder.
+ * \return 0, -ENOENT (no such vbd), -EBUSY (held by another frontend),
+ *         -ETIMEDOUT (backend never connected), -EPROTO (backend
+ *         published invalid parameters), -ENOMEM, or an error from the
+ *         platform.
  */
 XBD_API int xbd_attach(struct xbd_plat *p, const char *vbd,
     const struct xbd_opts *o, struct xbd_dev **out);
+
+/*
+ * Why the last xbd_attach on p failed, in words, when the error code
+ * alone does not say it (e.g. "xvda of domain 2 is held by pid 1234
+ * (xbd attach)"); "" otherwise.
+ */
+XBD_API const char *xbd_plat_why(const struct xbd_plat *p);
+
+/*
+ * Is vbd (a name or a number) of domain domid of the machine on dir held
+ * by a frontend?  For a process that must refuse before it forks and
+ * starts threads (the nbdkit plugin); xbd_attach checks again.
+ * \return 0 (free now, or not known) or -EBUSY (why names the holder).
+ */
+XBD_API int xbd_sim_held(const char *dir, uint32_t domid, const char *vbd,
+    char *why, size_t len);
 
 /*
  * Close the device towards the backend (Closing, then Closed), wait for
@@ -207,6 +250,14 @@ XBD_API void xbd_buf_free(struct xbd_dev *dev, void *buf, size_t len);
 /* ---------------------------------------------------------------------
  * Suspend and resume (FreeBSD semantics)
  */
+
+/*
+ * Give up waiting for a lost backend (XBD_EV_LOST) now rather than at
+ * the end of o_recovery_timeout_ms: the held I/O fails with -EIO and
+ * the device is in error (XBD_EV_ERROR), as when the time runs out.
+ * For a caller that is being interrupted.  No effect in other states.
+ */
+XBD_API void xbd_recovery_abandon(struct xbd_dev *dev);
 
 /*
  * Stop dispatching and wait until no request is in flight.

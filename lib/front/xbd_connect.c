@@ -1056,6 +1056,19 @@ xbd_recovery_check(struct xbd_softc *sc)
 	XBD_UNLOCK(sc);
 }
 
+void
+xbd_recovery_abandon(struct xbd_dev *dev)
+{
+	struct xbd_softc *sc = &dev->xd_sc;
+
+	XBD_LOCK(sc);
+	if (sc->xbd_state == XBD_STATE_RECOVERING)
+		clock_gettime(CLOCK_MONOTONIC, &sc->xbd_recover_by);
+	XBD_UNLOCK(sc);
+	/* The event thread fails the held I/O on its next look. */
+	xbd_wake(sc);
+}
+
 /*
  * Is the transport we published for a backend that is no more?  While we
  * wait at Initialised for a backend to connect, it may die and the

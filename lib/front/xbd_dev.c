@@ -7,6 +7,7 @@
  */
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,11 @@
 #include "platform/sim/hv.h"
 #include "xbd_internal.h"
 #include "xbd_queue.h"
+
+/* Where real Xen's hold files go (xbd_hold.c): per boot, root's. */
+#define XBD_HOLD_DIR_XEN "/run/xbd"
+/* How often xbd_attach looks again for a vbd not there yet. */
+#define XBD_VBD_POLL_MS 50
 
 /* How long detach waits for in-flight I/O and for the backend to close. */
 #define XBD_DETACH_TIMEOUT_MS 5000u
@@ -51,7 +57,8 @@ xbd_plat_open_sim(const char *dir, uint32_t domid, bool attach,
 
 	if ((xp = calloc(1, sizeof(*xp))) == NULL)
 		return (-ENOMEM);
-	if ((rc = plat_sim_connect(dir, domid, "xbd", attach ? 1 : 0,
+	if ((rc = xbd_plat_set_holddir(xp, dir, "hold")) != 0 ||
+	    (rc = plat_sim_connect(dir, domid, "xbd", attach ? 1 : 0,
 		 &xp->xp_plat)) != 0) {
 		free(xp);
 		return (rc);
@@ -69,7 +76,8 @@ xbd_plat_open_xen(struct xbd_plat **out)
 
 	if ((xp = calloc(1, sizeof(*xp))) == NULL)
 		return (-ENOMEM);
-	if ((rc = plat_xen_open(&xp->xp_plat)) != 0) {
+	if ((rc = xbd_plat_set_holddir(xp, XBD_HOLD_DIR_XEN, "")) != 0 ||
+	    (rc = plat_xen_open(&xp->xp_plat)) != 0) {
 		free(xp);
 		return (rc);
 	}
@@ -89,6 +97,14 @@ xbd_plat_wrap(struct plat *p, struct xbd_plat **out)
 	xp->xp_owned = false;
 	*out = xp;
 	return (0);
+}
+
+void
+xbd_plat_on_lost(struct xbd_plat *xp, void (*fn)(const char *, void *),
+    void *arg)
+{
+	if (xp != NULL)
+		plat_sim_on_lost(xp->xp_plat, fn, arg);
 }
 
 void
@@ -227,6 +243,9 @@ xbd_destroy(struct xbd_softc *sc)
 	}
 	if (sc->xbd_wakefd >= 0)
 		close(sc->xbd_wakefd);
+	/* Last: the vbd is free once nothing of ours is left on it. */
+	if (sc->xbd_hold_fd >= 0)
+		close(sc->xbd_hold_fd);
 	pthread_cond_destroy(&sc->xbd_cv);
 	pthread_mutex_destroy(&sc->xbd_io_lock);
 	free(sc);
@@ -268,6 +287,7 @@ xbd_create(struct xbd_plat *xp, const char *vbd, const struct xbd_opts *o,
 		memcpy(&sc->xbd_opts, o, XU_MIN(o->o_size, sizeof(*o)));
 	sc->xbd_opts.o_size = sizeof(sc->xbd_opts);
 	sc->xbd_wakefd = -1;
+	sc->xbd_hold_fd = -1;
 	pthread_mutex_init(&sc->xbd_io_lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -293,7 +313,7 @@ xbd_create(struct xbd_plat *xp, const char *vbd, const struct xbd_opts *o,
 		rc = errno != 0 ? -errno : -EIO;
 		goto fail;
 	}
-	if ((rc = xbd_read_node(sc)) != 0)
+	if ((rc = xbd_read_node(sc)) != 0 || (rc = xbd_hold(xp, sc)) != 0)
 		goto fail;
 	xbd_vdevice_to_unit(sc->xbd_vdevice, &sc->xbd_unit, &name);
 	snprintf(sc->xbd_name, sizeof(sc->xbd_name), "%s%d", name,
@@ -313,6 +333,30 @@ fail:
 	return (rc);
 }
 
+/*
+ * xbd_create, waiting up to o_vbd_wait_ms for a vbd that is not there
+ * yet: joining the machine may be what creates our domain, and the
+ * toolstack (`xbd serve --image`) adds the vbd only once it sees it.
+ */
+static int
+xbd_create_wait(struct xbd_plat *xp, const char *vbd, const struct xbd_opts *o,
+    struct xbd_softc **out)
+{
+	uint32_t waited = 0, wait_ms = 0;
+	int rc;
+
+	if (o != NULL &&
+	    o->o_size >= offsetof(struct xbd_opts, o_vbd_wait_ms) +
+		    sizeof(o->o_vbd_wait_ms))
+		wait_ms = o->o_vbd_wait_ms;
+	while (
+	    (rc = xbd_create(xp, vbd, o, out)) == -ENOENT && waited < wait_ms) {
+		usleep(XBD_VBD_POLL_MS * 1000);
+		waited += XBD_VBD_POLL_MS;
+	}
+	return (rc);
+}
+
 int
 xbd_attach(struct xbd_plat *xp, const char *vbd, const struct xbd_opts *o,
     struct xbd_dev **out)
@@ -323,7 +367,8 @@ xbd_attach(struct xbd_plat *xp, const char *vbd, const struct xbd_opts *o,
 
 	if (xp == NULL || out == NULL)
 		return (-EINVAL);
-	if ((rc = xbd_create(xp, vbd, o, &sc)) != 0)
+	xp->xp_why[0] = '\0';
+	if ((rc = xbd_create_wait(xp, vbd, o, &sc)) != 0)
 		return (rc);
 	if ((rc = xbd_thread_start(sc)) != 0) {
 		xbd_log(sc, "attach of %s failed: %s", sc->xbd_node,

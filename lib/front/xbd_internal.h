@@ -348,6 +348,7 @@ struct xbd_softc {
 	pthread_t xbd_thread;	 /* the thread */
 	bool xbd_thread_running; /* xbd_thread was started */
 	int xbd_wakefd;		 /* eventfd: wake the thread */
+	int xbd_hold_fd;	 /* flock'ed hold file (xbd_hold.c), or -1 */
 	bool xbd_stop;		 /* the thread must exit */
 	bool xbd_gnt_cb_pending; /* a grant free callback is registered */
 	uint32_t xbd_events;	 /* 1 << enum xbd_event, to deliver */
@@ -367,6 +368,8 @@ struct xbd_dev {
 struct xbd_plat {
 	struct plat *xp_plat; /* the platform */
 	bool xp_owned;	      /* closed by xbd_plat_close */
+	char xp_holddir[256]; /* where vbd hold files live ("": none) */
+	char xp_why[192];     /* why the last attach failed, in words */
 };
 
 #define XBD_LOCK(sc) pthread_mutex_lock(&(sc)->xbd_io_lock)
@@ -431,6 +434,15 @@ int xbd_plat_wrap(struct plat *p, struct xbd_plat **out);
  * watch (a harness may call xbd_backend_changed itself).  Freed by
  * xbd_detach like an attached one.
  */
+/*
+ * xbd_hold.c: the hold files under xp_holddir (DIR/hold on the
+ * simulator, /run/xbd on Xen).  xbd_hold takes the vbd's for sc, or
+ * fails with -EBUSY and names the holder in xp_why.
+ */
+int xbd_plat_set_holddir(struct xbd_plat *xp, const char *base,
+    const char *sub);
+int xbd_hold(struct xbd_plat *xp, struct xbd_softc *sc);
+
 int xbd_create(struct xbd_plat *xp, const char *vbd, const struct xbd_opts *o,
     struct xbd_softc **out);
 /* Run the callbacks of finished bios here: for a device with no thread. */

@@ -149,6 +149,7 @@ struct xbus_vbd {
 	bool v_untrusted;	/* frontend trusted "0" (XSA-403) */
 	bool v_discard;		/* discard-enable "1" */
 	const char *v_protocol; /* frontend protocol, NULL: not written */
+	bool v_live_frontend;	/* only while the frontend domain exists */
 };
 
 /* The frontend and backend directories of a vbd. */
@@ -159,7 +160,10 @@ int xbus_vbd_paths(const struct xbus_vbd *v, char *fe, size_t felen, char *be,
  * Create the vbd as libxl does: in one transaction (retried on EAGAIN)
  * the backend directory (perms n<be>,r<fe>), the frontend directory
  * (perms n<fe>,r<be>) and /libxl/<fe>/device/vbd/<devid>, both ends in
- * state Initialising.  xs must be privileged.
+ * state Initialising.  xs must be privileged.  With v_live_frontend the
+ * same transaction also reads the frontend domain's domid node and
+ * fails with -ESRCH when it is gone: a vbd made for a domain that just
+ * died would otherwise make its home again, owned by dom0.
  */
 int xbus_vbd_add(struct xs_handle *xs, const struct xbus_vbd *v);
 
@@ -170,7 +174,8 @@ int xbus_vbd_add(struct xs_handle *xs, const struct xbus_vbd *v);
  * physical-device-path and hotplug-status = "connected"; on failure
  * hotplug-error and hotplug-status = "error".  Nothing for a qdisk
  * backend, which libxl does not hotplug either.
- * \return 0, -ETIMEDOUT, or the errno of stat(params).
+ * \return 0, -ETIMEDOUT, -ESRCH (v_live_frontend, and the frontend
+ *         domain died meanwhile), or the errno of stat(params).
  */
 int xbus_vbd_hotplug(struct xs_handle *xs, const struct xbus_vbd *v,
     unsigned int timeout_ms);

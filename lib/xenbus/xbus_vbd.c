@@ -109,6 +109,28 @@ xbus_vbd_bents(struct xs_handle *xs, xs_transaction_t t, const char *dir,
 	return (0);
 }
 
+/*
+ * Is the frontend domain still there, as of this transaction?  Its home
+ * is removed with the domain, and creating a node below a missing home
+ * creates the home implicitly, with the permissions of /local/domain
+ * (dom0's alone): the next domain of that id would then find its
+ * device/vbd unreadable.  Reading domid (written with the home) makes
+ * the transaction conflict with a concurrent removal.
+ */
+static int
+xbus_frontend_alive(struct xs_handle *xs, xs_transaction_t t,
+    const struct xbus_vbd *v)
+{
+	char home[XBUS_PATH_MAX];
+	uint64_t id;
+	int rc;
+
+	snprintf(home, sizeof(home), "/local/domain/%u", v->v_frontend_id);
+	rc = xbus_read_u64(xs, t, home, "domid", UINT32_MAX, &id);
+	return (
+	    rc == -ENOENT || (rc == 0 && id != v->v_frontend_id) ? -ESRCH : rc);
+}
+
 static int
 xbus_vbd_add_txn(struct xs_handle *xs, xs_transaction_t t,
     const struct xbus_vbd *v)
@@ -117,7 +139,8 @@ xbus_vbd_add_txn(struct xs_handle *xs, xs_transaction_t t,
 	int rc;
 
 	if ((rc = xbus_vbd_paths(v, fe, sizeof(fe), be, sizeof(be))) != 0 ||
-	    (rc = xbus_libxl_path(v, lx, sizeof(lx))) != 0)
+	    (rc = xbus_libxl_path(v, lx, sizeof(lx))) != 0 ||
+	    (v->v_live_frontend && (rc = xbus_frontend_alive(xs, t, v)) != 0))
 		return (rc);
 
 	/* The backend directory: owned by the backend, read by the guest. */
@@ -215,13 +238,34 @@ xbus_vbd_exists(struct xs_handle *xs, const struct xbus_vbd *v)
 	return (same);
 }
 
-/* InitWait or past it, or given up (Closing, Closed after an error). */
+/* What the hotplug step waits on. */
+struct xbus_hp_wait {
+	struct xs_handle *hw_xs;     /* privileged handle */
+	const struct xbus_vbd *hw_v; /* the vbd */
+	bool hw_gone;		     /* out: its frontend domain died */
+};
+
+/*
+ * InitWait or past it, given up (Closing, Closed after an error), or
+ * its frontend domain gone.
+ */
 static bool
 xbus_is_initwait(enum xenbus_state s, void *arg)
 {
-	(void)arg;
+	struct xbus_hp_wait *hw = arg;
+
 	/* Watches coalesce: a fast backend may already be past InitWait. */
-	return (s >= XenbusStateInitWait && s <= XenbusStateClosed);
+	if (s >= XenbusStateInitWait && s <= XenbusStateClosed)
+		return (true);
+	/*
+	 * A backend does not set up a vbd whose frontend died meanwhile:
+	 * waiting the full time for it would hold up the toolstack while
+	 * the next domain of that id needs its vbd.
+	 */
+	if (hw->hw_v->v_live_frontend &&
+	    !xs_is_domain_introduced(hw->hw_xs, hw->hw_v->v_frontend_id))
+		hw->hw_gone = true;
+	return (hw->hw_gone);
 }
 
 /*
@@ -262,6 +306,7 @@ int
 xbus_vbd_hotplug(struct xs_handle *xs, const struct xbus_vbd *v,
     unsigned int timeout_ms)
 {
+	struct xbus_hp_wait hw = { .hw_xs = xs, .hw_v = v };
 	char fe[XBUS_PATH_MAX], be[XBUS_PATH_MAX];
 	struct stat st;
 	int rc;
@@ -271,10 +316,12 @@ xbus_vbd_hotplug(struct xs_handle *xs, const struct xbus_vbd *v,
 	/* QEMU's backends open their target themselves: libxl skips this. */
 	if (v->v_kind != NULL && strcmp(v->v_kind, "qdisk") == 0)
 		return (0);
-	if ((rc = xbus_wait_state(xs, be, xbus_is_initwait, NULL,
-		 timeout_ms)) != 0)
+	if ((rc = xbus_wait_state(xs, be, xbus_is_initwait, &hw, timeout_ms)) !=
+	    0)
 		return (xbus_hotplug_failed(xs, be, rc,
 		    "backend never reached InitWait"));
+	if (hw.hw_gone)
+		return (-ESRCH);
 	if (xbus_read_state(xs, be) > XenbusStateConnected)
 		return (xbus_hotplug_failed(xs, be, xbus_backend_errno(xs, be),
 		    "the backend gave up"));

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
@@ -71,6 +72,8 @@ static void
 nbd_xbd_load(void)
 {
 	xbd_opts_init(&nbd_xbd.opts);
+	nbd_xbd.opts.o_vbd_wait_ms = XBD_TOOL_VBD_WAIT_MS;
+	nbd_xbd.opts.o_holder = "nbdkit";
 	/* The attach banner goes to stderr only when asked for. */
 	if (getenv("XBD_VERBOSE") == NULL)
 		setenv("XBD_QUIET", "1", 0);
@@ -117,6 +120,7 @@ static int
 nbd_xbd_config(const char *key, const char *value)
 {
 	struct xbd_opts *o = &nbd_xbd.opts;
+	uint32_t v;
 	bool b;
 
 	if (strcmp(key, "image") == 0)
@@ -144,6 +148,10 @@ nbd_xbd_config(const char *key, const char *value)
 		o->o_bounce = b ? 1 : 0;
 	} else if (strcmp(key, "readonly") == 0) {
 		return (nbd_xbd_bool(key, value, &nbd_xbd.ro_param));
+	} else if (strcmp(key, "recover-timeout") == 0) {
+		if (nbd_xbd_u32(key, value, 0, 86400, false, &v) != 0)
+			return (-1);
+		o->o_recovery_timeout_ms = v * 1000;
 	} else {
 		nbdkit_error("unknown parameter '%s'", key);
 		return (-1);
@@ -178,14 +186,47 @@ nbd_xbd_config_complete(void)
 	"image=<FILE>        Serve FILE from an embedded simulated machine.\n" \
 	"dir=<DIR>           Or: attach in a running 'xbd hv --dir DIR'.\n"    \
 	"domid=<N>           ... as frontend domain N (default 1).\n"          \
-	"vbd=<NAME>          ... to this vbd (default xvda).\n"                \
+	"vbd=<NAME>          ... to this vbd (default xvda; waited for up\n"   \
+	"                    to 3 s; refused if another frontend holds it).\n" \
 	"ring-pages=<N>      Most ring pages to negotiate (1, 2, 4 ... 32).\n" \
 	"queues=<N>          Rings to ask for (multi-queue, 1..16).\n"         \
 	"indirect=<BOOL>     Use indirect segments (default true).\n"          \
 	"persistent=<BOOL>   Offer persistent grants (default true).\n"        \
 	"readonly=<BOOL>     Open image read-only, publish a read-only vbd\n"  \
 	"                    and refuse writes (default false).\n"             \
-	"bounce=<BOOL>       Bounce all data through private pages."
+	"bounce=<BOOL>       Bounce all data through private pages.\n"         \
+	"recover-timeout=<S> How long a lost backend may take to come\n"       \
+	"                    back before I/O fails (0..86400, default 30)."
+
+/*
+ * A vbd another frontend holds is refused here, before nbdkit forks: a
+ * failure after the fork leaves a --run command waiting for a server
+ * that is gone.
+ */
+static int
+nbd_xbd_get_ready(void)
+{
+	char why[192];
+	int rc;
+
+	if (nbd_xbd.dir == NULL ||
+	    (rc = xbd_sim_held(nbd_xbd.dir, nbd_xbd.domid, nbd_xbd.vbd, why,
+		 sizeof(why))) == 0)
+		return (0);
+	nbdkit_error("%s", why);
+	return (-1);
+}
+
+/*
+ * The `xbd hv` machine is gone: nothing we send is answered any more,
+ * and a client would wait for good.  Say so and end the server.
+ */
+static void
+nbd_xbd_hv_lost(const char *dir, void *arg)
+{
+	nbdkit_error("xbd hv at %s is gone", dir);
+	_exit(1);
+}
 
 static void nbd_xbd_cleanup(void);
 
@@ -216,8 +257,14 @@ nbd_xbd_after_fork(void)
 			    nbd_xbd.dir, nbd_xbd.domid, strerror(-rc));
 			return (-1);
 		}
+		xbd_plat_on_lost(nbd_xbd.plat, nbd_xbd_hv_lost, NULL);
 		rc = xbd_attach(nbd_xbd.plat, nbd_xbd.vbd, &nbd_xbd.opts,
 		    &nbd_xbd.dev);
+	}
+	if (rc != 0 && nbd_xbd.plat != NULL &&
+	    xbd_plat_why(nbd_xbd.plat)[0] != '\0') {
+		nbdkit_error("%s", xbd_plat_why(nbd_xbd.plat));
+		return (-1);
 	}
 	if (rc != 0) {
 		nbdkit_error("attaching %s: %s", nbd_xbd.vbd, strerror(-rc));
@@ -436,6 +483,7 @@ static struct nbdkit_plugin plugin = {
 	.config = nbd_xbd_config,
 	.config_complete = nbd_xbd_config_complete,
 	.config_help = nbd_xbd_config_help,
+	.get_ready = nbd_xbd_get_ready,
 	.after_fork = nbd_xbd_after_fork,
 	.cleanup = nbd_xbd_cleanup,
 	.open = nbd_xbd_open,

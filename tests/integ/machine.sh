@@ -11,15 +11,24 @@ machine_start() {
 	"$xbd" hv --dir "$m" >"$m.log.hv" 2>&1 &
 	pids+=($!)
 	for i in $(seq 50); do [ -S "$m/socket" ] && break; sleep 0.1; done
+	serve_start "$m" "$image" "$m.log.serve"
+}
+
+# serve_start DIR IMAGE LOG: `xbd serve` as domain 1 of the machine on
+# DIR serving IMAGE to domain 2 as xvda ($spid, also in pids); returns
+# once the vbd exists.
+serve_start() {
+	local m=$1 image=$2 log=$3 i
 	"$xbd" serve --dir "$m" --domid 1 --name storage --image "$image" \
-	    --frontend 2 --vdev xvda >"$m.log.serve" 2>&1 &
-	pids+=($!)
+	    --frontend 2 --vdev xvda >"$log" 2>&1 &
+	spid=$!
+	pids+=($spid)
 	# The vbd exists once serve says it is serving.
 	for i in $(seq 100); do
-		grep -q 'serving as domain 1' "$m.log.serve" && return 0
+		grep -q 'serving as domain 1' "$log" && return 0
 		sleep 0.1
 	done
 	echo "xbd serve did not start:"
-	cat "$m.log.hv" "$m.log.serve"
+	cat "$m.log.hv" "$log"
 	return 1
 }

@@ -354,18 +354,22 @@ echo "--- multi-process: hv, serve, attach, stat"
 m=$tmp/m
 truncate -s 128M "$tmp/disk.img"
 machine_start "$m" "$tmp/disk.img"
-# attach_bg LOG [OPTION...]: `xbd attach` as domain 2 in the background
-# ($apid); returns once it holds the disk.
-attach_bg() {
-	local log=$1 i
-	shift
+# attach_until PATTERN LOG [OPTION...]: `xbd attach` as domain 2 in the
+# background ($apid); returns once LOG has PATTERN (10 s at most).
+attach_until() {
+	local pat=$1 log=$2 i
+	shift 2
 	"$xbd" attach --dir "$m" --domid 2 "$@" xvda >"$log" 2>&1 &
 	apid=$!
 	pids+=($apid)
 	for i in $(seq 100); do
-		grep -q 'attached; SIGINT' "$log" && break
+		grep -q "$pat" "$log" && break
 		sleep 0.1
 	done
+}
+# attach_bg LOG [OPTION...]: returns once it holds the disk.
+attach_bg() {
+	attach_until 'attached; SIGINT' "$@"
 }
 # attach LOG: the same with a verified workload, which must be clean.
 attach() {
@@ -448,7 +452,126 @@ done
 grep -q 'domain 2 is gone; vbd removed' "$m.log.serve"
 grep -q 'domain 2 is back; vbd created' "$m.log.serve"
 
+echo "--- a domain that joins and leaves at once does not lock out the next"
+# A frontend that fails right after joining (bad option here) makes the
+# toolstack create the vbd while the domain is already being destroyed;
+# that used to leave /local/domain/2/device/vbd owned by dom0, and every
+# later attach of domain 2 failed with "Permission denied".
+for i in $(seq 100); do
+	"$xbd" attach --dir "$m" --domid 2 --once xvda >"$tmp/lo.log" 2>&1 ||
+		{ echo "lockout (round $i):"; cat "$tmp/lo.log"; exit 1; }
+	set +e
+	"$xbd" attach --dir "$m" --domid 2 --ring-pages 0 xvda 2>/dev/null
+	set -e
+done
+# bench --dir waits for the re-created vbd as attach does.
+"$xbd" bench --dir "$m" --domid 2 --runtime 0.2 --ramp 0 >/dev/null
+
+echo "--- a second frontend for a held vbd is refused at once"
+attach_bg "$tmp/hold.log"
+hpid=$apid
+grep -q 'attached; SIGINT' "$tmp/hold.log" ||
+	{ echo "the holder did not attach:"; cat "$tmp/hold.log"; exit 1; }
+for i in $(seq 100); do
+	set +e
+	timeout 10 "$xbd" attach --dir "$m" --domid 2 --once xvda \
+	    >/dev/null 2>"$tmp/dup.err"
+	rc=$?
+	set -e
+	if [ $rc -ne 1 ]; then
+		echo "second attach (round $i): exit $rc"
+		cat "$tmp/dup.err" "$tmp/hold.log" "$m.log.serve"
+		exit 1
+	fi
+	grep -q "xbd attach: xvda of domain 2 is held by pid $hpid (xbd attach)" \
+	    "$tmp/dup.err"
+done
+set +e
+timeout 10 "$xbd" bench --dir "$m" --domid 2 --runtime 1 2>"$tmp/dup.err"
+rc=$?
+set -e
+[ $rc -eq 1 ] || { echo "second bench: exit $rc"; exit 1; }
+grep -q "held by pid $hpid (xbd attach)" "$tmp/dup.err"
+# The holder still works, and once it is gone the vbd is free again.
+grep -q 'dev.xbd0.state: connected' < <("$xbd" stat --dir "$m" --domid 2 xvda)
+kill -KILL $hpid
+wait $hpid || true
+vbd_gone
+"$xbd" attach --dir "$m" --domid 2 --once xvda >/dev/null
+
+echo "--- a lost backend: what is waited for, for how long, and SIGINT"
+# It used to be a silent 30 s stall, deaf to SIGINT, ending in "16 errors".
+spid=${pids[1]}
+# work_bg LOG [OPTION...]: a long workload; returns once it runs.
+work_bg() {
+	attach_until '^xbd0: ' "$@" --workload 60 --once
+	sleep 0.5
+}
+work_bg "$tmp/rec.log" --recover-timeout 2
+kill -KILL $spid
+wait $spid || true
+exited() { # exited PID SECONDS: PID ends within SECONDS; its status in $st
+	local i
+	for i in $(seq $(($2 * 10))); do
+		kill -0 $1 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 $1 2>/dev/null && { echo "pid $1 still runs"; return 1; }
+	st=0
+	wait $1 || st=$?
+}
+exited $apid 8
+cat "$tmp/rec.log"
+[ $st -eq 1 ]
+grep -q 'xvda: backend domain 1 is gone; waiting up to 2 s for it to come back' \
+    "$tmp/rec.log"
+grep -q 'backend domain 1 did not come back within 2 s' "$tmp/rec.log"
+grep -q 'xbd0: detached' "$tmp/rec.log"
+# Default recovery time (30 s): SIGINT ends the wait at once.
+serve_start "$m" "$tmp/disk.img" "$m.log.serve2"
+work_bg "$tmp/int.log"
+kill -KILL $spid
+wait $spid || true
+for i in $(seq 50); do grep -q 'is gone; waiting' "$tmp/int.log" && break; sleep 0.1; done
+kill -INT $apid
+exited $apid 3
+cat "$tmp/int.log"
+[ $st -eq 1 ]
+grep -q 'errors (interrupted)' "$tmp/int.log"
+grep -q 'interrupted while waiting for backend domain 1' "$tmp/int.log"
+grep -q 'xbd0: detached' "$tmp/int.log"
+
+echo "--- a dead xbd hv is noticed at once"
+# Shared memory outlives the daemon: serve and attach used to carry on,
+# stat said connected, and both ended with status 0.
+m=$tmp/m2
+truncate -s 16M "$tmp/disk2.img"
+machine_start "$m" "$tmp/disk2.img"
+hvpid=${pids[-2]}
+spid=${pids[-1]}
+attach_bg "$tmp/lost.log"
+grep -q 'attached; SIGINT' "$tmp/lost.log"
+kill -KILL $hvpid
+exited $apid 3
+[ $st -eq 1 ] || { echo "attach: exit $st"; exit 1; }
+grep -q "xbd attach: xbd hv at $m is gone" "$tmp/lost.log"
+exited $spid 3
+[ $st -eq 1 ] || { echo "serve: exit $st"; exit 1; }
+grep -q "xbd serve: xbd hv at $m is gone" "$m.log.serve"
+! grep -q 'Bad file descriptor' "$m.log.serve"
+set +e
+"$xbd" stat --dir "$m" --domid 2 xvda >/dev/null 2>"$tmp/stat.err"
+st=$?
+set -e
+[ $st -eq 1 ]
+grep -q "xbd stat: xbd hv at $m is gone" "$tmp/stat.err"
+
 echo "--- SIGINT to every process of the walk-through leaves nothing in DIR"
+m=$tmp/m3
+truncate -s 16M "$tmp/disk3.img"
+machine_start "$m" "$tmp/disk3.img"
+attach_bg "$tmp/last.log"
+grep -q 'attached; SIGINT' "$tmp/last.log"
 for p in $(printf '%s\n' "${pids[@]}" | tac); do
 	kill -INT "$p" 2>/dev/null || true
 	wait "$p" 2>/dev/null || true

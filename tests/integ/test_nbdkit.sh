@@ -18,6 +18,7 @@ xbd=$XBD_BUILD/tools/xbd/xbd
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
+	rm -f "$tmp/holding"
 	for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
 	sleep 0.5
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
@@ -161,4 +162,78 @@ nbdkit -U - "$plugin" dir="$tmp/m" domid=2 vbd=xvda \
 cat "$tmp/list"
 grep -qE ' xvda .* Connected +Connected .* xbd serve\[[0-9]+\] / nbdkit\[[0-9]+\]$' \
     "$tmp/list"
+
+echo "--- one frontend per vbd of a running machine"
+# A second frontend used to hang for good in xbd_sync_io (and that
+# nbdkit ignored SIGTERM); it is refused at once, naming the holder.
+m=$tmp/mh
+machine_start "$m" "$tmp/dst"
+# The holder keeps the disk while $tmp/holding exists.
+touch "$tmp/holding"
+nbdkit -U - "$plugin" dir="$m" domid=2 --run "$U nbdinfo \"\$uri\" \
+    >'$tmp/held.info'; while [ -e '$tmp/holding' ]; do sleep 0.1; done" &
+npid=$!
+pids+=($npid)
+for i in $(seq 100); do
+	grep -q 'export-size' "$tmp/held.info" 2>/dev/null && break
+	sleep 0.1
+done
+grep -q 'export-size: 67108864' "$tmp/held.info"
+for i in $(seq 100); do
+	set +e
+	timeout 10 nbdkit -U - "$plugin" dir="$m" domid=2 \
+	    --run "$U nbdinfo \"\$uri\"" >/dev/null 2>"$tmp/dup.err"
+	rc=$?
+	set -e
+	[ $rc -eq 1 ] || { echo "second nbdkit: exit $rc"; exit 1; }
+	grep -q 'xvda of domain 2 is held by pid [0-9]* (nbdkit)' "$tmp/dup.err"
+done
+set +e
+timeout 10 "$xbd" attach --dir "$m" --domid 2 --once 2>"$tmp/dup.err"
+rc=$?
+set -e
+[ $rc -eq 1 ]
+grep -q 'xbd attach: xvda of domain 2 is held by pid [0-9]* (nbdkit)' \
+    "$tmp/dup.err"
+rm "$tmp/holding"
+wait $npid
+"$xbd" attach --dir "$m" --domid 2 --once >/dev/null
+
+echo "--- recover-timeout: a lost backend fails the I/O in that time"
+kill -KILL "${pids[1]}"
+wait "${pids[1]}" 2>/dev/null || true
+serve_start "$m" "$tmp/dst" "$m.log.serve2"
+# The default (30 s) would outlast the 10 s the read is given.
+set +e
+nbdkit -U - "$plugin" dir="$m" domid=2 recover-timeout=1 --run "$U \
+    nbdcopy \"\$uri\" /dev/null && kill -KILL $spid &&
+    sleep 0.5 && timeout 10 nbdcopy \"\$uri\" /dev/null" 2>"$tmp/rec.err"
+rc=$?
+set -e
+cat "$tmp/rec.err"
+[ $rc -ne 0 ] && [ $rc -ne 124 ]
+grep -q 'nbd_pread: .*Input/output error' "$tmp/rec.err"
+set +e
+nbdkit -U - "$plugin" dir="$m" domid=2 recover-timeout=x --run true 2>/dev/null
+rc=$?
+set -e
+[ $rc -eq 1 ]
+
+echo "--- a dead xbd hv ends the server"
+m=$tmp/m2
+machine_start "$m" "$tmp/dst2"
+hvpid=${pids[-2]}
+nbdkit -f -U "$tmp/nbd.sock" "$plugin" dir="$m" domid=2 2>"$tmp/lost.err" &
+npid=$!
+pids+=($npid)
+for i in $(seq 100); do [ -S "$tmp/nbd.sock" ] && break; sleep 0.1; done
+sleep 0.5
+kill -KILL $hvpid
+for i in $(seq 30); do kill -0 $npid 2>/dev/null || break; sleep 0.1; done
+kill -0 $npid 2>/dev/null && { echo "nbdkit still serves"; exit 1; }
+st=0
+wait $npid || st=$?
+cat "$tmp/lost.err"
+[ $st -eq 1 ]
+grep -q "xbd hv at $m is gone" "$tmp/lost.err"
 echo "ok"

@@ -50,4 +50,15 @@ struct xwl_progress;
 void cmd_progress(const char *what, const struct xwl_progress *p, bool tty,
     int *last);
 
+/*
+ * The `xbd hv` at dir is gone: say so as cmd (a "xbd <command>" string)
+ * and exit 1 at once; nothing of the machine answers any more.
+ */
+void cmd_hv_lost(const char *dir, void *cmd);
+
+struct xbd_plat;
+/* Report a failed xbd_attach of vbd on xp (attach and bench). */
+void cmd_attach_error(const char *who, const struct xbd_plat *xp,
+    const char *vbd, int rc);
+
 #endif /* XBD_TOOLS_CMD_H */

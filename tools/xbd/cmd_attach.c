@@ -27,15 +27,6 @@
 /* Bytes the discard test discards (at this offset too). */
 #define CMD_ATTACH_DISCARD_LEN (1u << 20)
 
-/*
- * How long a missing vbd is waited for.  Joining the machine may be what
- * creates our domain, and the toolstack (`xbd serve --image`) adds the
- * vbd only once it sees the domain appear.
- */
-#define CMD_ATTACH_VBD_WAIT_MS 3000
-/* How often it looks meanwhile. */
-#define CMD_ATTACH_VBD_POLL_MS 50
-
 /* --domid not given. */
 #define CMD_ATTACH_UNSET UINT32_MAX
 
@@ -73,6 +64,10 @@ static const char attach_usage[] =
     "      --no-indirect     no indirect segments\n"
     "      --no-persistent   no persistent grants\n"
     "      --bounce          bounce all data\n"
+    "      --recover-timeout SECONDS\n"
+    "                        how long a backend that went away may take\n"
+    "                        to come back before I/O fails (0..86400;\n"
+    "                        default 30)\n"
     "  -h, --help            this text\n";
 
 static volatile sig_atomic_t attach_stop;
@@ -81,6 +76,72 @@ static void
 attach_signal(int sig)
 {
 	attach_stop = sig;
+}
+
+/* What the library told us about the backend (attach_event). */
+struct attach_watch {
+	const char *aw_vbd;	  /* the vbd, for messages */
+	uint32_t aw_backend;	  /* its backend domain */
+	uint32_t aw_recover_s;	  /* --recover-timeout */
+	volatile bool aw_lost;	  /* the backend went away ... */
+	volatile bool aw_gave_up; /* ... and did not come back in time */
+};
+
+/*
+ * On the library's event thread: say what is being waited for while a
+ * lost backend has its time to come back, so that a user does not just
+ * see a workload stall.
+ */
+static void
+attach_event(struct xbd_dev *dev, enum xbd_event ev, void *arg)
+{
+	struct attach_watch *aw = arg;
+
+	if (ev == XBD_EV_LOST) {
+		aw->aw_lost = true;
+		fprintf(stderr,
+		    "%s: backend domain %u is gone; waiting up to %u s for "
+		    "it to come back\n",
+		    aw->aw_vbd, aw->aw_backend, aw->aw_recover_s);
+	} else if (ev == XBD_EV_CONNECTED && aw->aw_lost) {
+		aw->aw_lost = false;
+		fprintf(stderr, "%s: backend domain %u is back\n", aw->aw_vbd,
+		    aw->aw_backend);
+	} else if (ev == XBD_EV_ERROR && aw->aw_lost) {
+		aw->aw_gave_up = true;
+	}
+}
+
+/*
+ * Why the workload had errors, in words.  The device's own state says
+ * whether a lost backend never came back: the events may still be on
+ * their way when the failed I/O has already ended the workload.
+ */
+static void
+attach_why_errors(struct xbd_dev *dev, const struct attach_watch *aw,
+    const struct xwl_result *wr)
+{
+	struct xbd_stats st;
+	struct xbd_info now;
+	bool lost;
+
+	xbd_get_info(dev, &now);
+	xbd_get_stats(dev, &st, sizeof(st));
+	/* Lost at least once, and in error rather than connected again. */
+	lost = st.xs_recoveries != 0 && now.xi_state == 3;
+	if (attach_stop != 0 && (lost || aw->aw_lost))
+		fprintf(stderr,
+		    "xbd attach: %s: interrupted while waiting for backend "
+		    "domain %u to come back\n",
+		    aw->aw_vbd, aw->aw_backend);
+	else if (lost || aw->aw_gave_up)
+		fprintf(stderr,
+		    "xbd attach: %s: backend domain %u did not come back "
+		    "within %u s\n",
+		    aw->aw_vbd, aw->aw_backend, aw->aw_recover_s);
+	else if (wr->r_errors != 0)
+		fprintf(stderr, "xbd attach: %s: I/O errors, the first: %s\n",
+		    aw->aw_vbd, strerror(-wr->r_first_error));
 }
 
 /*
@@ -122,6 +183,72 @@ attach_discard(struct xbd_dev *dev, const struct xbd_info *info)
 	return (rc);
 }
 
+void
+cmd_attach_error(const char *who, const struct xbd_plat *xp, const char *vbd,
+    int rc)
+{
+	const char *why = xbd_plat_why(xp);
+
+	if (why[0] != '\0')
+		fprintf(stderr, "%s: %s\n", who, why);
+	else
+		fprintf(stderr, "%s: attaching %s: %s%s\n", who, vbd,
+		    strerror(-rc),
+		    rc == -ENOENT ? " (no such vbd: did 'xbd serve --image' "
+				    "create it for this domain?)" :
+				    "");
+}
+
+/*
+ * The verified workload of --workload.  SIGINT or SIGTERM ends it early
+ * (what was done is printed) and fails the command.
+ */
+static int
+attach_workload(struct xbd_dev *dev, const struct xbd_info *info, uint32_t bs,
+    double seconds, bool stats, const struct attach_watch *aw)
+{
+	struct xwl_cfg wc;
+	struct xwl_result wr;
+	char *text;
+	int rc;
+
+	memset(&wc, 0, sizeof(wc));
+	wc.c_span = info->xi_size < (64ull << 20) ? info->xi_size : 64ull << 20;
+	wc.c_span -= wc.c_span % bs;
+	if (wc.c_span == 0) {
+		fprintf(stderr, "xbd attach: --bs %u is larger than the disk\n",
+		    bs);
+		return (-EINVAL);
+	}
+	wc.c_bs = bs;
+	wc.c_qd = 16;
+	wc.c_random = true;
+	wc.c_read_pct = (info->xi_features & XBD_FEAT_READONLY) ? 100 : 50;
+	wc.c_runtime = seconds;
+	wc.c_flush_every = 64;
+	wc.c_verify = XWL_VERIFY_WRITTEN;
+	wc.c_zero_copy = true;
+	wc.c_seed = (unsigned int)getpid();
+	wc.c_stop = &attach_stop;
+	if ((rc = xwl_run(dev, &wc, &wr)) != 0)
+		return (rc);
+	printf("workload: %ju I/Os, %.0f IOPS, %ju blocks verified, "
+	       "%ju bad, %ju errors%s\n",
+	    (uintmax_t)wr.r_ios, (double)wr.r_ios / wr.r_seconds,
+	    (uintmax_t)wr.r_verified, (uintmax_t)wr.r_bad,
+	    (uintmax_t)wr.r_errors, attach_stop != 0 ? " (interrupted)" : "");
+	if (stats && (text = malloc(CMD_ATTACH_STATS_LEN)) != NULL) {
+		if (xbd_describe(dev, XBD_FMT_TEXT, text,
+			CMD_ATTACH_STATS_LEN) > 0)
+			fputs(text, stdout);
+		free(text);
+	}
+	attach_why_errors(dev, aw, &wr);
+	if (wr.r_bad != 0 || wr.r_errors != 0 || attach_stop != 0)
+		return (-EIO);
+	return (0);
+}
+
 /* The command line, parsed. */
 struct attach_args {
 	const char *aa_dir;   /* the machine's directory (sim) */
@@ -134,6 +261,7 @@ struct attach_args {
 	bool aa_once;	      /* detach after the workload */
 	bool aa_stats;	      /* print the counters after it */
 	bool aa_discard;      /* run the discard test */
+	uint32_t aa_recover;  /* --recover-timeout seconds, or UINT32_MAX */
 	struct xbd_opts aa_o; /* frontend options */
 };
 
@@ -150,7 +278,8 @@ enum attach_opt {
 	AO_PLATFORM,
 	AO_BS,
 	AO_STATS,
-	AO_DISCARD
+	AO_DISCARD,
+	AO_RECOVER
 };
 
 static const struct option attach_longopts[] = {
@@ -167,6 +296,7 @@ static const struct option attach_longopts[] = {
 	{ "bs", required_argument, NULL, AO_BS },
 	{ "stats", no_argument, NULL, AO_STATS },
 	{ "discard", no_argument, NULL, AO_DISCARD },
+	{ "recover-timeout", required_argument, NULL, AO_RECOVER },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -201,13 +331,14 @@ attach_parse(int argc, char **argv, struct attach_args *a)
 		{ AO_BS, "bs", CMD_OPT_U32, &a->aa_bs },
 		{ AO_STATS, NULL, CMD_OPT_TRUE, &a->aa_stats },
 		{ AO_DISCARD, NULL, CMD_OPT_TRUE, &a->aa_discard },
+		{ AO_RECOVER, "recover-timeout", CMD_OPT_U32, &a->aa_recover },
 	};
 	int c, rc;
 
 	memset(a, 0, sizeof(*a));
 	a->aa_vbd = "xvda";
 	a->aa_bs = 4096;
-	a->aa_domid = CMD_ATTACH_UNSET;
+	a->aa_domid = a->aa_recover = CMD_ATTACH_UNSET;
 	xbd_opts_init(o);
 	while (
 	    (c = getopt_long(argc, argv, "h", attach_longopts, NULL)) != -1) {
@@ -218,6 +349,8 @@ attach_parse(int argc, char **argv, struct attach_args *a)
 			return (rc);
 	}
 	a->aa_has_domid = a->aa_domid != CMD_ATTACH_UNSET;
+	if (a->aa_recover != CMD_ATTACH_UNSET)
+		o->o_recovery_timeout_ms = a->aa_recover * 1000;
 	if (optind < argc)
 		a->aa_vbd = argv[optind++];
 	if (optind < argc ||
@@ -240,12 +373,10 @@ cmd_attach(int argc, char **argv)
 	struct xbd_dev *dev = NULL;
 	struct attach_args a;
 	struct xbd_info info;
-	struct xwl_cfg wc;
-	struct xwl_result wr;
+	struct attach_watch aw = { 0 };
 	struct sigaction sa;
 	sigset_t stopsigs, mask;
-	unsigned int waited;
-	char line[1024], *text;
+	char line[1024];
 	int rc, exit_code = CMD_EXIT_FAIL;
 
 	if ((rc = attach_parse(argc, argv, &a)) != 0)
@@ -266,6 +397,11 @@ cmd_attach(int argc, char **argv)
 	sigaddset(&stopsigs, SIGINT);
 	sigaddset(&stopsigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &stopsigs, &mask);
+	/* Also while a workload runs: it stops, and we detach. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = attach_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	if (a.aa_xen && (rc = xbd_plat_open_xen(&xp)) != 0) {
 		fprintf(stderr,
 		    "xbd attach: opening Xen: %s (as root, with "
@@ -285,20 +421,20 @@ cmd_attach(int argc, char **argv)
 		fputc('\n', stderr);
 		return (CMD_EXIT_FAIL);
 	}
-	for (waited = 0;
-	     (rc = xbd_attach(xp, a.aa_vbd, &a.aa_o, &dev)) == -ENOENT &&
-	     waited < CMD_ATTACH_VBD_WAIT_MS;
-	     waited += CMD_ATTACH_VBD_POLL_MS)
-		usleep(CMD_ATTACH_VBD_POLL_MS * 1000);
-	if (rc != 0) {
-		fprintf(stderr, "xbd attach: attaching %s: %s%s\n", a.aa_vbd,
-		    strerror(-rc),
-		    rc == -ENOENT ? " (no such vbd: did 'xbd serve --image' "
-				    "create it for this domain?)" :
-				    "");
+	if (!a.aa_xen)
+		xbd_plat_on_lost(xp, cmd_hv_lost, "xbd attach");
+	a.aa_o.o_vbd_wait_ms = XBD_TOOL_VBD_WAIT_MS;
+	a.aa_o.o_holder = "xbd attach";
+	a.aa_o.o_event = attach_event;
+	a.aa_o.o_event_arg = &aw;
+	aw.aw_vbd = a.aa_vbd;
+	aw.aw_recover_s = a.aa_o.o_recovery_timeout_ms / 1000;
+	if ((rc = xbd_attach(xp, a.aa_vbd, &a.aa_o, &dev)) != 0) {
+		cmd_attach_error("xbd attach", xp, a.aa_vbd, rc);
 		goto out;
 	}
 	xbd_get_info(dev, &info);
+	aw.aw_backend = info.xi_backend_id;
 	if (xbd_describe(dev, XBD_FMT_LINE, line, sizeof(line)) > 0)
 		printf("%s: %s\n", info.xi_name, line);
 	if (!a.aa_xen &&
@@ -308,52 +444,14 @@ cmd_attach(int argc, char **argv)
 		    strerror(-rc));
 	pthread_sigmask(SIG_SETMASK, &mask, NULL);
 
-	if (a.aa_workload > 0) {
-		memset(&wc, 0, sizeof(wc));
-		wc.c_span =
-		    info.xi_size < (64ull << 20) ? info.xi_size : 64ull << 20;
-		wc.c_span -= wc.c_span % a.aa_bs;
-		if (wc.c_span == 0) {
-			fprintf(stderr,
-			    "xbd attach: --bs %u is larger than the disk\n",
-			    a.aa_bs);
-			goto out;
-		}
-		wc.c_bs = a.aa_bs;
-		wc.c_qd = 16;
-		wc.c_random = true;
-		wc.c_read_pct =
-		    (info.xi_features & XBD_FEAT_READONLY) ? 100 : 50;
-		wc.c_runtime = a.aa_workload;
-		wc.c_flush_every = 64;
-		wc.c_verify = XWL_VERIFY_WRITTEN;
-		wc.c_zero_copy = true;
-		wc.c_seed = (unsigned int)getpid();
-		if ((rc = xwl_run(dev, &wc, &wr)) != 0)
-			goto out;
-		printf("workload: %ju I/Os, %.0f IOPS, %ju blocks verified, "
-		       "%ju bad, %ju errors\n",
-		    (uintmax_t)wr.r_ios, (double)wr.r_ios / wr.r_seconds,
-		    (uintmax_t)wr.r_verified, (uintmax_t)wr.r_bad,
-		    (uintmax_t)wr.r_errors);
-		if (a.aa_stats &&
-		    (text = malloc(CMD_ATTACH_STATS_LEN)) != NULL) {
-			if (xbd_describe(dev, XBD_FMT_TEXT, text,
-				CMD_ATTACH_STATS_LEN) > 0)
-				fputs(text, stdout);
-			free(text);
-		}
-		if (wr.r_bad != 0 || wr.r_errors != 0)
-			goto out;
-	}
+	if (a.aa_workload > 0 &&
+	    attach_workload(dev, &info, a.aa_bs, a.aa_workload, a.aa_stats,
+		&aw) != 0)
+		goto out;
 	if (a.aa_discard && attach_discard(dev, &info) != 0)
 		goto out;
 	exit_code = CMD_EXIT_OK;
-	if (!a.aa_once) {
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = attach_signal;
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
+	if (!a.aa_once && attach_stop == 0) {
 		/* Blocked between the test and the wait: none is missed. */
 		pthread_sigmask(SIG_BLOCK, &stopsigs, NULL);
 		printf("%s: attached; SIGINT or SIGTERM detaches\n",

@@ -36,7 +36,8 @@ static const char bench_usage[] =
     "      --dir DIR         instead, a frontend domain of the running\n"
     "                        'xbd hv --dir DIR' machine ...\n"
     "      --domid N         ... acting as domain N (default 1) ...\n"
-    "      --vbd NAME        ... attached to NAME (default xvda)\n"
+    "      --vbd NAME        ... attached to NAME (default xvda; one\n"
+    "                        not there yet is waited for up to 3 s)\n"
     "workload:\n"
     "      --rw MODE         read, write, randread, randwrite, rw, randrw\n"
     "                        (default randread)\n"
@@ -530,16 +531,19 @@ cmd_bench(int argc, char **argv)
 			    o.dir, o.domid, strerror(-rc));
 			return (CMD_EXIT_FAIL);
 		}
+		xbd_plat_on_lost(xp, cmd_hv_lost, "xbd bench");
 	} else if (bench_machine(&o, dir, sizeof(dir), img, sizeof(img),
 		       &created, &emb) != 0) {
 		goto out;
 	}
 	if (cmd_intr != 0)
 		goto out;
+	fo.o_vbd_wait_ms = XBD_TOOL_VBD_WAIT_MS;
+	fo.o_holder = "xbd bench";
 	if ((rc = xbd_attach(emb != NULL ? xemb_plat(emb) : xp, o.vbd, &fo,
 		 &dev)) != 0) {
-		fprintf(stderr, "xbd bench: attaching %s: %s\n", o.vbd,
-		    strerror(-rc));
+		cmd_attach_error("xbd bench", emb != NULL ? xemb_plat(emb) : xp,
+		    o.vbd, rc);
 		goto out;
 	}
 	xbd_get_info(dev, &info);

@@ -439,13 +439,18 @@ serve_vbd_create(struct xs_handle *xs, struct serve_vbd *sv)
 		return (0);
 	}
 	if ((rc = xbus_vbd_add(xs, &sv->sv_v)) != 0) {
+		/* The domain came and went before we saw it come. */
+		if (rc == -ESRCH)
+			return (rc);
 		fprintf(stderr, "xbd serve: creating the vbd: %s\n",
 		    strerror(-rc));
 		return (rc);
 	}
 	if ((rc = xbus_vbd_hotplug(xs, &sv->sv_v, XBUS_INIT_TIMEOUT_MS)) != 0) {
-		fprintf(stderr, "xbd serve: the vbd's hotplug step: %s\n",
-		    strerror(-rc));
+		if (rc != -ESRCH)
+			fprintf(stderr,
+			    "xbd serve: the vbd's hotplug step: %s\n",
+			    strerror(-rc));
 		(void)xbus_vbd_remove(xs, &sv->sv_v, 0, true);
 		return (rc);
 	}
@@ -453,11 +458,26 @@ serve_vbd_create(struct xs_handle *xs, struct serve_vbd *sv)
 	return (0);
 }
 
+/* Is the frontend directory of our vbd there? */
+static bool
+serve_fe_exists(struct xs_handle *xs, const struct serve_vbd *sv)
+{
+	char fe[XBUS_PATH_MAX], be[XBUS_PATH_MAX];
+	uint64_t v;
+
+	if (xbus_vbd_paths(&sv->sv_v, fe, sizeof(fe), be, sizeof(be)) != 0)
+		return (true);
+	return (xbus_read_u64(xs, XBT_NULL, fe, "virtual-device", UINT32_MAX,
+		    &v) != -ENOENT);
+}
+
 /*
  * A domain came or went.  Ours going away is libxl's domain destruction:
  * the vbd is deleted without waiting (nobody is left to close it); a
  * domain of that id appearing while there is no vbd gets a new one.
  * A domain that did not exist yet when the vbd was made is not "gone".
+ * One that went and came back between two looks is seen by its home:
+ * the new one has no frontend directory.
  */
 static int
 serve_vbd_track(struct xs_handle *xs, const struct serve_args *a,
@@ -466,18 +486,24 @@ serve_vbd_track(struct xs_handle *xs, const struct serve_args *a,
 	bool up = xs_is_domain_introduced(xs, a->sa_frontend);
 	int rc = 0;
 
-	if (sv->sv_present && sv->sv_fe_up && !up) {
+	if (sv->sv_present && sv->sv_fe_up &&
+	    (!up || !serve_fe_exists(xs, sv))) {
 		(void)xbus_vbd_remove(xs, &sv->sv_v, 0, true);
 		sv->sv_present = false;
 		if (!a->sa_quiet)
 			fprintf(stderr,
 			    "xbd serve: domain %u is gone; vbd removed\n",
 			    a->sa_frontend);
-	} else if (!sv->sv_present && up) {
+	}
+	if (!sv->sv_present && up) {
 		if ((rc = serve_vbd_create(xs, sv)) == 0 && !a->sa_quiet)
 			fprintf(stderr,
 			    "xbd serve: domain %u is back; vbd created\n",
 			    a->sa_frontend);
+		if (rc == -ESRCH) {
+			up = false;
+			rc = 0;
+		}
 	}
 	sv->sv_fe_up = up;
 	return (rc);
@@ -588,6 +614,7 @@ cmd_serve(int argc, char **argv)
 			    a.sa_dir, a.sa_domid, strerror(-rc));
 			goto out;
 		}
+		plat_sim_on_lost(p, cmd_hv_lost, "xbd serve");
 	}
 	if ((rc = serve_start(p, &a, &b)) != 0)
 		goto out;
@@ -603,6 +630,8 @@ cmd_serve(int argc, char **argv)
 		sv.sv_fe_up = xs_is_domain_introduced(xs, a.sa_frontend);
 		if ((rc = serve_vbd_create(xs, &sv)) != 0)
 			goto out;
+		/* From now on a vbd is made only for a living domain. */
+		sv.sv_v.v_live_frontend = true;
 	}
 	if (!a.sa_quiet)
 		fprintf(stderr, "xbd serve: serving as domain %u on %s\n",

@@ -14,6 +14,7 @@
 
 #include "cmd.h"
 #include "cmd_opt.h"
+#include "platform/sim/hv.h"
 #include "statsock.h"
 #include "xenbus/xbus.h"
 
@@ -74,6 +75,11 @@ cmd_stat(int argc, char **argv)
 	if (dir == NULL || optind < argc) {
 		fputs(stat_usage, stderr);
 		return (CMD_EXIT_USAGE);
+	}
+	/* A device's socket may outlive its machine for a moment. */
+	if (plat_sim_alive(dir) == -ECONNREFUSED) {
+		fprintf(stderr, "xbd stat: xbd hv at %s is gone\n", dir);
+		return (CMD_EXIT_FAIL);
 	}
 	if (have_domid) {
 		if (xbus_vdev_parse(vbd, &vdev) != 0) {

@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 
@@ -28,6 +29,21 @@ static const struct cmd cmds[] = {
 	{ "version", "print the version and the features of this build",
 	    cmd_version },
 };
+
+void
+cmd_hv_lost(const char *dir, void *cmd)
+{
+	char msg[512];
+	int n;
+
+	/* From a library thread: write(2) and _exit(2) only. */
+	n = snprintf(msg, sizeof(msg), "%s: xbd hv at %s is gone\n",
+	    (const char *)cmd, dir);
+	if (n > 0)
+		(void)!write(STDERR_FILENO, msg,
+		    (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+	_exit(CMD_EXIT_FAIL);
+}
 
 static void
 usage(FILE *out)

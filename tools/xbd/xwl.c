@@ -361,6 +361,7 @@ xwl_run(struct xbd_dev *dev, const struct xwl_cfg *c, struct xwl_result *r)
 	struct xwl_progress p;
 	double cpu0;
 	int i, rc = 0, started;
+	bool abandoned = false;
 
 	memset(r, 0, sizeof(*r));
 	if (c->c_bs == 0 || (c->c_bs & 511) != 0 || c->c_qd < 1 ||
@@ -430,6 +431,11 @@ xwl_run(struct xbd_dev *dev, const struct xwl_cfg *c, struct xwl_result *r)
 			until.tv_nsec -= 1000000000L;
 		}
 		(void)pthread_cond_timedwait(&w->w_cv, &w->w_m, &until);
+		/* Held I/O would otherwise keep us until recovery ends. */
+		if (c->c_stop != NULL && *c->c_stop != 0 && !abandoned) {
+			abandoned = true;
+			xbd_recovery_abandon(dev);
+		}
 		if (c->c_progress == NULL)
 			continue;
 		xwl_snap(w, t0, &p);

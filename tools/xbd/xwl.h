@@ -60,9 +60,11 @@ struct xwl_cfg {
 	/* Called about every 100 ms, and once at the end. */
 	void (*c_progress)(const struct xwl_progress *, void *);
 	void *c_progress_arg;
-	/* Issue nothing more once *c_stop is non-zero (a signal handler's
-	   flag); the I/Os in flight finish and count.  NULL: never. */
-	const volatile sig_atomic_t *c_stop;
+	/*
+	 * Non-zero (a signal handler's flag): issue nothing more, give up
+	 * on I/O held for a lost backend, and return what was done.
+	 */
+	volatile sig_atomic_t *c_stop;
 };
 
 /* Latency histogram: log2 buckets of 1/8 octave, in nanoseconds. */

@@ -135,6 +135,27 @@ int hv_serve(struct hv *hv, volatile int *stop);
 int plat_sim_connect(const char *dir, uint32_t domid, const char *name,
     int attach, struct plat **out);
 
+/*
+ * Is an `xbd hv` daemon serving dir?  \return 0, or the errno of the
+ * connection (-ECONNREFUSED: it died; -ENOENT: it never ran there).
+ */
+int plat_sim_alive(const char *dir);
+
+/*
+ * Called once, on a thread of the view, when the `xbd hv` daemon of a
+ * view made by plat_sim_connect is gone (killed, or exited): dir is the
+ * machine's directory.  Nothing of the machine works any more; a
+ * process usually reports it and exits.
+ */
+typedef void plat_sim_lost_fn(const char *dir, void *arg);
+
+/*
+ * Register fn for p (replacing any before; NULL: none).  Called at once
+ * when the daemon is already gone.  No effect on other platforms or on
+ * in-process views.
+ */
+void plat_sim_on_lost(struct plat *p, plat_sim_lost_fn *fn, void *arg);
+
 /* `xbd hv --dir DIR`: the multi-process machine daemon. */
 int hv_cmd_main(int argc, char **argv);
 

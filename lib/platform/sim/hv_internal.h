@@ -419,6 +419,7 @@ struct hv_view {
 	const struct hv_ctl_ops *hv_ctl; /* in-process or hv.sock */
 	struct hv *hv_machine;		 /* in-process: the machine */
 	struct hv_rpc *hv_rpc;		 /* multi-process: the connection */
+	struct hv_watch *hv_watch;	 /* multi-process: its watcher */
 	struct hv_shm hv_shm;		 /* the machine memory */
 	struct hv_actor hv_act;		 /* who we are on the data path */
 	uint32_t hv_id;			 /* view id: owner tag of leases */
@@ -516,6 +517,11 @@ int hv_evtchn_unbind(struct plat_evtchn *h, evtchn_port_t port);
 
 /* hv_rpc.c (client side) */
 void hv_rpc_close(struct hv_rpc *r);
+
+/* hv_watch.c: a thread that notices the daemon's end of sock close. */
+struct hv_watch;
+int hv_watch_start(int sock, const char *dir, struct hv_watch **out);
+void hv_watch_stop(struct hv_watch *w);
 
 /* Signal an eventfd once (write 1); errors are ignored on purpose. */
 void hv_efd_signal(int fd);

@@ -641,6 +641,9 @@ hv_rpc_view_close(struct hv_view *v)
 	char buf[sizeof(struct hv_msg)];
 	long waited = 0;
 
+	/* Our own close is not the daemon going away. */
+	hv_watch_stop(v->hv_watch);
+	v->hv_watch = NULL;
 	if (v->hv_rpc != NULL && shutdown(v->hv_rpc->hv_fd, SHUT_WR) == 0) {
 		pfd.fd = v->hv_rpc->hv_fd;
 		pfd.events = POLLIN;
@@ -698,6 +701,19 @@ hv_rpc_connect(const char *dir, struct hv_rpc **out)
 }
 
 int
+plat_sim_alive(const char *dir)
+{
+	struct hv_rpc *r;
+	int error;
+
+	/* The daemon drops a connection that closes before HELLO. */
+	if ((error = hv_rpc_connect(dir, &r)) != 0)
+		return (error);
+	hv_rpc_close(r);
+	return (0);
+}
+
+int
 plat_sim_connect(const char *dir, uint32_t domid, const char *name, int attach,
     struct plat **out)
 {
@@ -736,7 +752,9 @@ plat_sim_connect(const char *dir, uint32_t domid, const char *name, int attach,
 	v->hv_act.hv_domid = domid;
 	v->hv_act.hv_pid = (uint32_t)getpid();
 	v->hv_id = m.hm_arg[2];
-	if ((error = hv_view_open(v, fds[1])) != 0)
+	if ((error = hv_view_open(v, fds[1])) != 0 ||
+	    (error = hv_watch_start(v->hv_rpc->hv_fd, v->hv_dir,
+		 &v->hv_watch)) != 0)
 		goto fail;
 	*out = &v->hv_plat;
 	return (0);
