@@ -85,10 +85,12 @@ list_command(pid_t pid, char *buf, size_t len)
 	cmd[n] = '\0';
 	base = strrchr(cmd, '/') != NULL ? strrchr(cmd, '/') + 1 : cmd;
 	arg1 = cmd + strlen(cmd) + 1;
+	/* A name cut to the column is still a name: truncation is fine. */
+	/* Bounded to what a column shows. */
 	if (strcmp(base, "xbd") == 0 && arg1 < cmd + n)
-		snprintf(buf, len, "xbd %s", arg1);
+		snprintf(buf, len, "xbd %.64s", arg1);
 	else
-		snprintf(buf, len, "%s", base);
+		snprintf(buf, len, "%.64s", base);
 }
 
 /*

@@ -142,7 +142,7 @@ cmd_opt_u64(const char *prog, const char *name, const char *val, uint64_t *out)
 	};
 	const struct cmd_opt_lim *l = cmd_opt_find(name);
 	const char *why;
-	char buf[96];
+	char buf[128];
 	uint64_t v;
 	int rc;
 
