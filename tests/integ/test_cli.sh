@@ -22,7 +22,7 @@ cleanup() {
 trap cleanup EXIT
 # Say which check failed (functions too: -E).
 set -E
-trap 'echo "test_cli.sh: line $LINENO failed" >&2' ERR
+trap '[[ $- != *e* ]] || echo "test_cli.sh: line $LINENO failed" >&2' ERR
 unset XBD_VERBOSE
 # absent PATTERN FILE: fails when FILE has PATTERN (a bare `! grep` does
 # not stop a script under set -e).
@@ -354,6 +354,8 @@ echo "--- multi-process: hv, serve, attach, stat"
 m=$tmp/m
 truncate -s 128M "$tmp/disk.img"
 machine_start "$m" "$tmp/disk.img"
+# The walk-through's backend, killed by the lost-backend section.
+wspid=${pids[-1]}
 # attach_until PATTERN LOG [OPTION...]: `xbd attach` as domain 2 in the
 # background ($apid); returns once LOG has PATTERN (10 s at most).
 attach_until() {
@@ -501,7 +503,7 @@ vbd_gone
 
 echo "--- a lost backend: what is waited for, for how long, and SIGINT"
 # It used to be a silent 30 s stall, deaf to SIGINT, ending in "16 errors".
-spid=${pids[1]}
+spid=$wspid
 # work_bg LOG [OPTION...]: a long workload; returns once it runs.
 work_bg() {
 	attach_until '^xbd0: ' "$@" --workload 60 --once

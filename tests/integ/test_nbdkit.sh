@@ -168,6 +168,7 @@ echo "--- one frontend per vbd of a running machine"
 # nbdkit ignored SIGTERM); it is refused at once, naming the holder.
 m=$tmp/mh
 machine_start "$m" "$tmp/dst"
+mspid=$spid
 # The holder keeps the disk while $tmp/holding exists.
 touch "$tmp/holding"
 nbdkit -U - "$plugin" dir="$m" domid=2 --run "$U nbdinfo \"\$uri\" \
@@ -200,8 +201,8 @@ wait $npid
 "$xbd" attach --dir "$m" --domid 2 --once >/dev/null
 
 echo "--- recover-timeout: a lost backend fails the I/O in that time"
-kill -KILL "${pids[1]}"
-wait "${pids[1]}" 2>/dev/null || true
+kill -KILL "$mspid"
+wait "$mspid" 2>/dev/null || true
 serve_start "$m" "$tmp/dst" "$m.log.serve2"
 # The default (30 s) would outlast the 10 s the read is given.
 set +e
