@@ -31,6 +31,7 @@ set +e
 "$xbd" run --qd 0 2>/dev/null; [ $? -eq 2 ] || exit 1
 "$xbd" bench --bs 100 2>/dev/null; [ $? -eq 2 ] || exit 1
 "$xbd" attach 2>/dev/null; [ $? -eq 2 ] || exit 1
+"$xbd" serve --dir "$tmp" --domid 1 --resize-poll soon 2>/dev/null; [ $? -eq 2 ] || exit 1
 "$xbd" run /nonexistent/image 2>/dev/null; [ $? -eq 1 ] || exit 1
 set -e
 
@@ -56,7 +57,7 @@ jq -e '.iops > 0 and .errors == 0 and .copies_per_byte <= 1' \
 echo "--- multi-process: hv, serve, attach, stat"
 m=$tmp/m
 truncate -s 128M "$tmp/disk.img"
-machine_start "$m" "$tmp/disk.img"
+machine_start "$m" "$tmp/disk.img" --resize-poll 100
 # attach_bg LOG [OPTION...]: `xbd attach` as domain 2 in the background
 # ($apid); returns once it holds the disk.
 attach_bg() {
@@ -83,6 +84,17 @@ XENSTORED_PATH=$m/socket xenstore-read /local/domain/2/device/vbd/51712/state |
     grep -qx 4
 grep -q 'dev.xbd0.state: connected' < <("$xbd" stat --dir "$m" --domid 2 xvda)
 "$xbd" stat --dir "$m" --json | jq -e '.stats.errors == 0' >/dev/null
+
+echo "--- the image grows under the attached disk"
+# Nobody asks: serve's size poll notices and the frontend follows.
+truncate -s 256M "$tmp/disk.img"
+for i in $(seq 50); do
+	"$xbd" stat --dir "$m" --domid 2 xvda | grep -qx 'dev.xbd0.sectors: 524288' &&
+	    break
+	sleep 0.1
+done
+"$xbd" stat --dir "$m" --domid 2 xvda | grep -x 'dev.xbd0.sectors: 524288'
+grep -q 'resized to 524288 sectors' "$m.log.serve"
 kill -INT $apid
 wait $apid
 grep -q 'xbd0: detached' "$tmp/attach.log"

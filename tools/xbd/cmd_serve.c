@@ -92,6 +92,8 @@ serve_usage(FILE *out)
 	    "  --grant-copy              grant copy instead of mapping\n"
 	    "  --uring-depth N           io_uring entries per ring (auto)\n"
 	    "  --sector-size N           sector-size to publish (auto)\n"
+	    "  --resize-poll MS          check the storage size this often\n"
+	    "                            and publish a change (1000; 0 off)\n"
 	    "  --log-writes FILE         record completed writes, discards\n"
 	    "                            and flushes for power-loss replay\n"
 	    "  --quiet                   no diagnostics on stderr\n");
@@ -136,6 +138,7 @@ enum serve_opt {
 	SO_DEPTH,
 	SO_SECTOR,
 	SO_LOGW,
+	SO_RESIZE,
 	SO_QUIET,
 	SO_PLATFORM,
 };
@@ -166,6 +169,7 @@ serve_parse(int argc, char **argv, struct serve_args *a)
 		{ "uring-depth", required_argument, NULL, SO_DEPTH },
 		{ "sector-size", required_argument, NULL, SO_SECTOR },
 		{ "log-writes", required_argument, NULL, SO_LOGW },
+		{ "resize-poll", required_argument, NULL, SO_RESIZE },
 		{ "quiet", no_argument, NULL, SO_QUIET },
 		{ "platform", required_argument, NULL, SO_PLATFORM },
 		{ NULL, 0, NULL, 0 },
@@ -257,6 +261,10 @@ serve_parse(int argc, char **argv, struct serve_args *a)
 			break;
 		case SO_LOGW:
 			a->sa_o.o_log_writes = optarg;
+			break;
+		case SO_RESIZE:
+			rc = serve_u32("--resize-poll", optarg, &v);
+			a->sa_o.o_resize_poll_ms = v;
 			break;
 		case SO_QUIET:
 			a->sa_quiet = true;
