@@ -429,7 +429,8 @@ check_restart() {
 	rs_probe_start
 	while [ $kills -lt "$n" ]; do
 		round=$((round + 1))
-		[ $round -gt 1 ] && { blkdiscard "$dev" || fail "blkdiscard"; }
+		[ $round -gt 1 ] && { blkdiscard "$dev" ||
+		    fail "discarding $dev after $kills restarts"; }
 		rs_fio --randseed=$round >/tmp/fio.$round 2>&1 &
 		fpid=$!
 		done_=$(io_done)
