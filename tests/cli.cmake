@@ -10,3 +10,5 @@ if(TARGET nbdkit-xbd-plugin)
 	    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integ/test_nbdkit.sh
 	    LABELS "integ;cli" TIMEOUT 180)
 endif()
+xbd_script_test(NAME test_dist COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integ/test_dist.sh
+    LABELS "integ;cli" TIMEOUT 60)

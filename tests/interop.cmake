@@ -10,7 +10,8 @@
 
 if(XENEVTCHN_FOUND AND XENGNTTAB_FOUND)
 	set(XBD_INTEROP_OUT ${PROJECT_BINARY_DIR}/interop)
-	set(XBD_INTEROP_CHECKS blkback qdisk blkfront xl)
+	set(XBD_INTEROP_CHECKS blkback qdisk blkfront xl resize restart_term
+	    restart_kill)
 	add_test(NAME interop_boot COMMAND
 	    ${PROJECT_SOURCE_DIR}/tests/interop/run.sh $<TARGET_FILE:xbd>
 	    ${XBD_INTEROP_OUT} ${XBD_INTEROP_CHECKS})

@@ -105,6 +105,10 @@ struct xbb_opts {
 				     every response and unmaps, for the next
 				     backend to resume (default false:
 				     Closing, then Closed) */
+	unsigned int o_resize_poll_ms; /* re-read each device's storage
+					  size this often and publish a
+					  change as xbb_dev_resize() does
+					  (0: never; default 1000) */
 };
 
 void xbb_opts_init(struct xbb_opts *o);
@@ -153,7 +157,8 @@ void xbb_stop(struct xbb *b);
 /*
  * Re-read the size of the storage behind a device and, if it changed,
  * publish the new `sectors` and re-write state Connected, which tells
- * the frontend to resize (Linux blkback's convention).
+ * the frontend to resize (Linux blkback's convention).  The control
+ * thread does the same by itself every o_resize_poll_ms.
  * \return 0 (also when the size did not change), -ENOENT (no such
  *         device), -errno from fstat/ioctl or XenStore.
  */

@@ -636,7 +636,7 @@ xbb_dev_update(struct xbb_dev *dev)
 int
 xbb_dev_resize_locked(struct xbb_dev *dev)
 {
-	uint64_t bytes;
+	uint64_t bytes, old;
 	int rc;
 
 	if (dev->xb_store.so_fd < 0)
@@ -645,16 +645,20 @@ xbb_dev_resize_locked(struct xbb_dev *dev)
 		return (rc);
 	if (bytes == dev->xb_store.so_bytes)
 		return (0);
+	old = dev->xb_store.so_bytes;
 	dev->xb_store.so_bytes = bytes;
 	atomic_store(&dev->xb_sectors, bytes >> XBD_SECTOR_SHIFT);
 	xbb_log(dev->xb_bk, "vbd %u/%u: resized to %llu sectors", dev->xb_feid,
 	    dev->xb_vdev, (unsigned long long)(bytes >> XBD_SECTOR_SHIFT));
 	/* Rewriting Connected is how the frontend learns (Linux's way). */
-	if (dev->xb_state == XBB_DEV_CONNECTED &&
-	    xbus_read_state(dev->xb_bk->bk_xs, dev->xb_bepath) ==
+	if (dev->xb_state != XBB_DEV_CONNECTED ||
+	    xbus_read_state(dev->xb_bk->bk_xs, dev->xb_bepath) !=
 		XenbusStateConnected)
-		return (xbb_txn(dev, xbb_connected_fn));
-	return (0);
+		return (0);
+	/* Not published: the next check sees a change again and retries. */
+	if ((rc = xbb_txn(dev, xbb_connected_fn)) != 0)
+		dev->xb_store.so_bytes = old;
+	return (rc);
 }
 
 /* ---------------------------------------------------------------------

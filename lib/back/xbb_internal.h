@@ -79,6 +79,12 @@ struct xbb_ring;
  * of a 32-page ring (1024).
  */
 #define XBB_DEF_MAX_PERSISTENT 9216
+/*
+ * How often the control thread re-reads each device's storage size
+ * (o_resize_poll_ms): a grown or shrunk image reaches the frontend within
+ * a second, for one fstat or BLKGETSIZE64 per device per second.
+ */
+#define XBB_DEF_RESIZE_POLL_MS 1000
 /* Longest `params` path we open. */
 #define XBB_PARAMS_MAX 1024
 /* The token of every frontend-state watch (the path tells devices apart). */
@@ -733,6 +739,16 @@ struct xbb {
 	int bk_kickfd;		       /* eventfd: I/O threads -> control */
 	struct xbb_wlog bk_wlog;       /* write log (o_log_writes) */
 	int bk_lockfd;		       /* o_state_dir's lock, or -1 */
+	uint64_t bk_resize_due;	       /* CLOCK_MONOTONIC ms of the next
+					  storage size check */
 };
+
+/*
+ * Online resize without being asked (xbb_resize.c, control thread): how
+ * long poll() may sleep before the next size check (-1: never), and the
+ * check itself when it is due.
+ */
+int xbb_resize_timeout(struct xbb *b);
+void xbb_resize_tick(struct xbb *b);
 
 #endif /* XBD_XBB_INTERNAL_H */

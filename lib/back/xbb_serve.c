@@ -45,6 +45,7 @@ xbb_opts_init(struct xbb_opts *o)
 	o->o_barrier = true;
 	o->o_discard = true;
 	o->o_shadows = true;
+	o->o_resize_poll_ms = XBB_DEF_RESIZE_POLL_MS;
 }
 
 void
@@ -261,17 +262,22 @@ xbb_control_main(void *arg)
 {
 	struct xbb *b = arg;
 	struct pollfd pfd[3];
+	int n;
 
 	pfd[0].fd = xs_fileno(b->bk_xs);
 	pfd[1].fd = b->bk_stopfd;
 	pfd[2].fd = b->bk_kickfd;
 	for (;;) {
 		pfd[0].events = pfd[1].events = pfd[2].events = POLLIN;
-		if (poll(pfd, 3, -1) < 0 && errno != EINTR)
+		pfd[0].revents = pfd[1].revents = pfd[2].revents = 0;
+		if ((n = poll(pfd, 3, xbb_resize_timeout(b))) < 0 &&
+		    errno != EINTR)
 			break;
 		if (pfd[1].revents != 0)
 			break;
-		xbb_control_wake(b, pfd[2].revents != 0);
+		if (n > 0)
+			xbb_control_wake(b, pfd[2].revents != 0);
+		xbb_resize_tick(b);
 	}
 	xbb_shutdown_all(b);
 	return (NULL);

@@ -1,26 +1,29 @@
 # SPDX-License-Identifier: BSD-2-Clause
 #
 # Sourced by the script tests: a multi-process machine of the README's
-# walk-through.  machine_start DIR IMAGE starts `xbd hv` on DIR and
-# `xbd serve` as domain 1 serving IMAGE to domain 2 as xvda, and returns
+# walk-through.  machine_start DIR IMAGE [SERVE-OPTION...] starts `xbd hv`
+# on DIR and `xbd serve` as domain 1 serving IMAGE to domain 2 as xvda
+# (with those options), and returns
 # once the vbd exists; their pids go to the caller's pids array, their
 # logs to DIR.log.hv and DIR.log.serve.  Needs $xbd.
 
 machine_start() {
 	local m=$1 image=$2 i
+	shift 2
 	"$xbd" hv --dir "$m" >"$m.log.hv" 2>&1 &
 	pids+=($!)
 	for i in $(seq 50); do [ -S "$m/socket" ] && break; sleep 0.1; done
-	serve_start "$m" "$image" "$m.log.serve"
+	serve_start "$m" "$image" "$m.log.serve" "$@"
 }
 
-# serve_start DIR IMAGE LOG: `xbd serve` as domain 1 of the machine on
-# DIR serving IMAGE to domain 2 as xvda ($spid, also in pids); returns
-# once the vbd exists.
+# serve_start DIR IMAGE LOG [SERVE-OPTION...]: `xbd serve` as domain 1
+# of the machine on DIR serving IMAGE to domain 2 as xvda ($spid, also
+# in pids); returns once the vbd exists.
 serve_start() {
 	local m=$1 image=$2 log=$3 i
+	shift 3
 	"$xbd" serve --dir "$m" --domid 1 --name storage --image "$image" \
-	    --frontend 2 --vdev xvda >"$log" 2>&1 &
+	    --frontend 2 --vdev xvda "$@" >"$log" 2>&1 &
 	spid=$!
 	pids+=($spid)
 	# The vbd exists once serve says it is serving.

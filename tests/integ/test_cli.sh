@@ -44,6 +44,7 @@ set +e
 "$xbd" run --qd 0 2>/dev/null; [ $? -eq 2 ] || exit 1
 "$xbd" bench --bs 100 2>/dev/null; [ $? -eq 2 ] || exit 1
 "$xbd" attach 2>/dev/null; [ $? -eq 2 ] || exit 1
+"$xbd" serve --dir "$tmp" --domid 1 --resize-poll soon 2>/dev/null; [ $? -eq 2 ] || exit 1
 "$xbd" run /nonexistent/image 2>/dev/null; [ $? -eq 1 ] || exit 1
 set -e
 
@@ -353,7 +354,7 @@ jq -e '.interrupted and .ios > 0 and .iops > 0 and .runtime < 60' \
 echo "--- multi-process: hv, serve, attach, stat"
 m=$tmp/m
 truncate -s 128M "$tmp/disk.img"
-machine_start "$m" "$tmp/disk.img"
+machine_start "$m" "$tmp/disk.img" --resize-poll 100
 # The walk-through's backend, killed by the lost-backend section.
 wspid=${pids[-1]}
 # attach_until PATTERN LOG [OPTION...]: `xbd attach` as domain 2 in the
@@ -401,6 +402,17 @@ jq -e --argjson a "$apid" '.vbds | length == 1 and (.[0] |
     and .frontend_holders == [{"pid": $a, "command": "xbd attach"}])' \
     "$tmp/list.json" >/dev/null
 jq -e '.domains | map(.domid) == [1, 2]' "$tmp/list.json" >/dev/null
+
+echo "--- the image grows under the attached disk"
+# Nobody asks: serve's size poll notices and the frontend follows.
+truncate -s 256M "$tmp/disk.img"
+for i in $(seq 50); do
+	"$xbd" stat --dir "$m" --domid 2 xvda | grep -qx 'dev.xbd0.sectors: 524288' &&
+	    break
+	sleep 0.1
+done
+"$xbd" stat --dir "$m" --domid 2 xvda | grep -x 'dev.xbd0.sectors: 524288'
+grep -q 'resized to 524288 sectors' "$m.log.serve"
 kill -INT $apid
 wait $apid
 grep -q 'xbd0: detached' "$tmp/attach.log"

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -561,18 +562,77 @@ static void
 resize_event(struct xbd_dev *dev, enum xbd_event ev, void *arg)
 {
 	if (ev == XBD_EV_RESIZED)
-		*(int *)arg += 1;
+		atomic_fetch_add((atomic_int *)arg, 1);
 }
 
+/* Wait up to ms for the resize events to reach want. */
+static int
+resize_wait(atomic_int *resized, int want, int ms)
+{
+	for (; ms > 0 && atomic_load(resized) < want; ms -= 10)
+		usleep(10000);
+	return (atomic_load(resized));
+}
+
+static void
+image_size(struct xbdt *t, uint64_t bytes)
+{
+	int fd;
+
+	assert_true((fd = open(t->t_img, O_RDWR)) >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)bytes), 0);
+	close(fd);
+}
+
+/* With the size poll off, only xbb_dev_resize() tells the frontend. */
 static void
 test_resize(void **state)
 {
 	struct xbdt_opts fo = { .size = 4 * MiB };
+	struct xbb_opts bo;
 	struct xbd_opts o;
 	struct xbd_info info;
 	struct xbdt t;
 	struct xbd_dev *dev;
-	int fd, resized = 0, i;
+	atomic_int resized = 0;
+	char buf[4096];
+
+	xbb_opts_init(&bo);
+	bo.o_resize_poll_ms = 0;
+	fo.xbb = &bo;
+	SETUP(&t, &fo);
+	xbd_opts_init(&o);
+	o.o_event = resize_event;
+	o.o_event_arg = &resized;
+	assert_int_equal(xbdt_attach(&t, &o, &dev), 0);
+	assert_int_equal(xbd_read(dev, buf, 4 * MiB, 4096), -EINVAL);
+	image_size(&t, 8 * MiB);
+	/* Longer than the default period: nobody looked. */
+	assert_int_equal(resize_wait(&resized, 1, 1500), 0);
+	assert_int_equal(xbb_dev_resize(t.t_xbb, 1, 51712), 0);
+	assert_int_equal(resize_wait(&resized, 1, 2000), 1);
+	xbd_get_info(dev, &info);
+	assert_int_equal(info.xi_size, 8 * MiB);
+	assert_int_equal(xbd_read(dev, buf, 4 * MiB, 4096), 0);
+	xbd_detach(dev);
+	xbdt_teardown(&t);
+}
+
+/*
+ * The default backend notices a grown image by itself, and a shrunk one
+ * too (Linux blkback publishes both): the frontend's size follows and
+ * I/O past the new end is refused before it reaches the backend.
+ */
+static void
+test_resize_poll(void **state)
+{
+	struct xbdt_opts fo = { .size = 4 * MiB };
+	struct xbd_opts o;
+	struct xbd_info info;
+	struct xbd_stats st;
+	struct xbdt t;
+	struct xbd_dev *dev;
+	atomic_int resized = 0;
 	char buf[4096];
 
 	SETUP(&t, &fo);
@@ -580,17 +640,24 @@ test_resize(void **state)
 	o.o_event = resize_event;
 	o.o_event_arg = &resized;
 	assert_int_equal(xbdt_attach(&t, &o, &dev), 0);
-	assert_int_equal(xbd_read(dev, buf, 4 * MiB, 4096), -EINVAL);
-	assert_true((fd = open(t.t_img, O_RDWR)) >= 0);
-	assert_int_equal(ftruncate(fd, 8 * MiB), 0);
-	close(fd);
-	assert_int_equal(xbb_dev_resize(t.t_xbb, 1, 51712), 0);
-	for (i = 0; i < 200 && resized == 0; i++)
-		usleep(10000);
-	assert_int_equal(resized, 1);
+	image_size(&t, 8 * MiB);
+	/* The default period is 1 s; allow a loaded machine 5. */
+	assert_int_equal(resize_wait(&resized, 1, 5000), 1);
 	xbd_get_info(dev, &info);
 	assert_int_equal(info.xi_size, 8 * MiB);
-	assert_int_equal(xbd_read(dev, buf, 4 * MiB, 4096), 0);
+	memset(buf, 0x6b, sizeof(buf));
+	assert_int_equal(xbd_write(dev, buf, 6 * MiB, 4096), 0);
+	assert_int_equal(xbd_read(dev, buf, 6 * MiB, 4096), 0);
+	assert_int_equal(buf[4095], 0x6b);
+
+	image_size(&t, 2 * MiB);
+	assert_int_equal(resize_wait(&resized, 2, 5000), 2);
+	xbd_get_info(dev, &info);
+	assert_int_equal(info.xi_size, 2 * MiB);
+	assert_int_equal(xbd_read(dev, buf, 2 * MiB, 4096), -EINVAL);
+	assert_int_equal(xbd_read(dev, buf, 2 * MiB - 4096, 4096), 0);
+	xbd_get_stats(dev, &st, sizeof(st));
+	assert_int_equal(st.xs_resizes, 2);
 	xbd_detach(dev);
 	xbdt_teardown(&t);
 }
@@ -950,6 +1017,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_suspend_resume),
 		cmocka_unit_test(test_backend_closing_open),
 		cmocka_unit_test(test_resize),
+		cmocka_unit_test(test_resize_poll),
 		cmocka_unit_test(test_indirect_selection),
 		cmocka_unit_test(test_4k_sectors),
 		cmocka_unit_test(test_attach_names),

@@ -8,13 +8,22 @@
 # qdisk     our frontend against QEMU's qdisk (qemu-system-xen in dom0)
 # blkfront  our backend against Linux xen-blkfront, with ext4 on top
 # xl        xl block-attach/block-detach to dom0, served by our backend
+# resize    the image served to blkfront grows and shrinks: the disk follows
+# restart_kill, restart_term
+#           fio write-then-verify through blkfront while our backend is
+#           killed (SIGKILL) or stopped (SIGTERM) and started again
 #
 # Frontend and backend are both in dom0 (frontend-id 0): Xen lets a
 # domain map its own grants, so this exercises the protocol and the real
 # grant, event-channel and XenStore paths, but not a second domain.
 
 set -u
+# XBD_INTEROP_* settings from the host (run.sh).
+[ -f /host/env ] && . /host/env
 DISK_MB=128
+# The restart checks' disk.
+RS_MB=64
+RS_IO_MB=${XBD_INTEROP_FIO_MB:-2}
 # A failed check must not leave a backend running into the next one.
 trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT
 log() { echo "[$(cut -d' ' -f1 /proc/uptime)] $*"; }
@@ -240,10 +249,273 @@ check_xl() {
 	losetup -d /dev/loop2
 }
 
+# --- Our backend restarted and resized under Linux's blkfront ---------
+#
+# The vbds below are the toolstack's (vbd_add), not `xbd serve --image`
+# ones, so a backend stopped with SIGTERM leaves them Connected for the
+# next one to pick up, and one killed outright resumes each ring from its
+# state file in --state-dir (/run/xbd by default on xen).
+
+# Start `xbd serve --platform xen` in the background as $spid; its
+# diagnostics go to this check's log.
+serve_start() {
+	xbd serve --platform xen "$@" &
+	spid=$!
+}
+
+# True once process $1 has exited (bash reaps its children by itself).
+gone() { ! kill -0 "$1" 2>/dev/null; }
+
+# Sleep a random time of $1 to $2 milliseconds.
+sleep_ms() {
+	local ms=$(($1 + RANDOM % ($2 - $1 + 1)))
+	sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
+}
+
+# A check that stops moving (a blkfront that hit a kernel BUG leaves
+# processes stuck in the kernel, where no signal reaches them) fails
+# after $1 seconds instead of using up init's limit: show where each
+# process is stuck, then kill the check.
+watchdog() {
+	(
+		sleep "$1"
+		log "FAIL: still running after $1 s; processes, and the kernel" \
+		    "stacks of the check and of those in uninterruptible sleep:"
+		ps -o pid,ppid,stat,args | grep -v '\[.*\]$'
+		for p in $$ $(ps -o pid,stat | awk '$2 ~ /^D/ { print $1 }'); do
+			echo "--- $p"
+			cat "/proc/$p/stack"
+		done
+		kill -KILL $$
+	) &
+	wdog=$!
+}
+
+# Leave nothing behind for later checks: no fio, the vbd removed by a
+# running backend, which then stops, the loop device free.  Bounded
+# throughout: a dom0 whose blkfront broke can leave fio stuck in the
+# kernel, where no signal reaches it.
+#   rs_cleanup VDEV [LOOP]
+rs_cleanup() {
+	local p
+	# What the kernel said about the disk, the first thing to read when
+	# the check failed.
+	[ -n "${rs_base:-}" ] && disk_trouble "$rs_base"
+	for p in ${fpid:-} ${probe_pid:-}; do kill -KILL "$p" 2>/dev/null; done
+	[ -n "${spid:-}" ] && gone "$spid" && serve_start
+	vbd_remove vbd "$1"
+	if [ -n "${spid:-}" ]; then
+		kill -TERM "$spid"
+		wait_for 100 gone "$spid" || kill -KILL "$spid"
+	fi
+	[ -z "$2" ] || losetup -d "$2" || log "$2 still busy"
+	kill "$wdog"
+}
+
+# Lines the kernel logged since line $1 that say the disk had trouble.
+disk_trouble() {
+	dmesg | tail -n +"$(($1 + 1))" | grep -E \
+	    'I/O error|response references|disabled for further use|blkfront.*(fail|error)|vbd-[0-9]+: .*(error|fail)|BUG|WARNING|Oops'
+}
+
+# The fio job of the restart checks on $dev: 4 KiB random I/O at queue
+# depth 16 over the whole disk, three writes for every read, each block
+# written at most once, then every block written read back and checked
+# (crc32c in a header holding its offset).  The reads miss the backend's
+# page cache while the writes land in it, so the backend completes
+# requests out of ring order, the case a restart must get right.  Under
+# QEMU's emulation the disk does 20 to 125 I/Os a second, so a round
+# does RS_IO_MB of I/O, not the whole disk.
+# Rounds differ by seed (the order); the disk is discarded (holes, read
+# as zeros) before each round, so a write lost across a restart reads
+# back as a bad header and not as the last round's valid block.
+rs_fio() {
+	fio --name=restart --filename="$dev" --ioengine=libaio --direct=1 \
+	    --rw=randrw --rwmixread=25 --bs=4k --iodepth=16 --size=${RS_MB}M \
+	    --io_size=${RS_IO_MB}M --verify=crc32c --verify_fatal=1 --randrepeat=0 "$@"
+}
+
+# The stall probe: one 4 KiB O_DIRECT read every 20 ms, each completion
+# time logged; the longest gap between two is the longest stall the
+# guest saw.  Runs until SIGTERM or an I/O error.
+rs_probe_start() {
+	fio --name=probe --filename="$dev" --ioengine=psync --direct=1 \
+	    --rw=randread --bs=4k --rate_iops=50 --time_based --runtime=3600 \
+	    --write_lat_log=/tmp/probe \
+	    --log_avg_msec=0 --output=/tmp/probe.out &
+	probe_pid=$!
+}
+
+rs_probe_stop() {
+	local rc
+	kill -TERM "$probe_pid"
+	wait_for 100 gone "$probe_pid" || fail "the stall probe does not stop"
+	wait "$probe_pid"
+	rc=$?
+	probe_pid=
+	[ $rc -eq 0 ] || { cat /tmp/probe.out; log "the stall probe exited $rc"; }
+	stall=$(awk -F, 'NR > 1 { g = $1 - p; if (g > m) m = g } { p = $1 }
+	    END { print m + 0 }' /tmp/probe_clat.1.log)
+	log "longest stall: $stall ms between two probe reads" \
+	    "($(wc -l </tmp/probe_clat.1.log) reads, one every 20 ms)"
+}
+
+# Stop the backend with signal $1 (at once when it is KILL, after it
+# finished its requests when TERM), then start a new one.
+rs_restart() {
+	kill -"$1" "$spid"
+	wait_for 300 gone "$spid" || fail "xbd serve still runs 30 s after SIG$1"
+	wait "$spid"
+	log "xbd serve exited $? after SIG$1"
+	sleep_ms 0 300
+	serve_start
+}
+
+# Completed reads and writes of disk $name so far.
+io_done() {
+	local r x y z w
+	read -r r x y z w _ </sys/block/$name/stat
+	echo $((r + w))
+}
+
+# Wait until disk $name completes an I/O after $1 were done, or fio
+# ($fpid) ends; fail after 30 s.  A backend just started is only killed
+# again once it served something, wherever it is in its work then.
+rs_progress() {
+	local t0
+	t0=$(cut -d. -f1 /proc/uptime)
+	while [ "$(io_done)" -le "$1" ] && ! gone "$fpid"; do
+		# By the clock: 300 polls take far longer than 30 s under load.
+		[ $(($(cut -d. -f1 /proc/uptime) - t0)) -lt 30 ] ||
+		    fail "no I/O completed on $dev in 30 s after restart $kills"
+		sleep 0.1
+	done
+}
+
+# Wait for fio round $1 ($fpid) for up to $2 seconds; fail unless it
+# passed.
+rs_fio_wait() {
+	local rc
+	wait_for $(($2 * 10)) gone "$fpid" ||
+	    fail "fio round $1 still runs after $2 s (log: /tmp/fio.$1)"
+	wait "$fpid"
+	rc=$?
+	fpid=
+	grep -E 'err=|verify|WRITE:|READ:' "/tmp/fio.$1"
+	[ $rc -eq 0 ] || fail "fio round $1 exited $rc"
+}
+
+# The restart check: rounds of the fio job while the backend is stopped
+# with signal $1 at random points and started again, $2 times; then one
+# more restart and every block of the last round read and checked again.
+# The kernel must not have complained about the disk.
+#   check_restart SIGNAL COUNT VDEV NAME LOOP
+check_restart() {
+	local sig=$1 n=$2 vdev=$3 loop=$5 kills=0 round=0 done_
+	name=$4
+	local limit=${XBD_INTEROP_FIO_TIMEOUT:-120}
+	dev=/dev/$name
+	watchdog "${XBD_INTEROP_RESTART_LIMIT:-300}"
+	use_blkfront
+	mkdir -p /run/xbd
+	truncate -s ${RS_MB}M /tmp/$name.img
+	losetup "$loop" /tmp/$name.img || fail "losetup $loop"
+	trap "rs_cleanup $vdev $loop" EXIT
+	rs_base=$(dmesg | wc -l)
+	serve_start
+	vbd_add vbd "$vdev" "$name" "$loop" "7:${loop#/dev/loop}" ||
+	    fail "creating the vbd"
+	wait_for 600 test -b "$dev" || fail "$dev did not appear"
+	log "$dev: $(cat /sys/block/$name/size) sectors; $n SIG$sig restarts"
+	rs_probe_start
+	while [ $kills -lt "$n" ]; do
+		round=$((round + 1))
+		[ $round -gt 1 ] && { blkdiscard "$dev" ||
+		    fail "discarding $dev after $kills restarts"; }
+		rs_fio --randseed=$round >/tmp/fio.$round 2>&1 &
+		fpid=$!
+		done_=$(io_done)
+		while [ $kills -lt "$n" ]; do
+			rs_progress "$done_"
+			sleep_ms 200 1200
+			gone "$fpid" && break
+			rs_restart "$sig"
+			done_=$(io_done)
+			kills=$((kills + 1))
+		done
+		rs_fio_wait $round "$limit"
+		log "round $round passed; $kills restarts so far"
+	done
+	rs_restart "$sig"
+	kills=$((kills + 1))
+	rs_fio --randseed=$round --verify_only >/tmp/fio.verify 2>&1 &
+	fpid=$!
+	rs_fio_wait verify "$limit"
+	rs_probe_stop
+	log "SIG$sig restarts: $kills, fio rounds: $round"
+	if disk_trouble "$rs_base"; then
+		rs_base=
+		fail "the kernel logged trouble with the disk (above)"
+	fi
+	rs_base=
+}
+
+check_restart_kill() {
+	check_restart KILL "${XBD_INTEROP_KILLS:-10}" 51808 xvdg /dev/loop4
+}
+
+check_restart_term() {
+	check_restart TERM "${XBD_INTEROP_TERMS:-5}" 51824 xvdh /dev/loop5
+}
+
+# Does disk $1 have $2 sectors?
+size_is() { [ "$(cat /sys/block/$1/size)" = "$2" ]; }
+
+# Online resize: the image grows under the open disk and Linux's
+# blkfront follows, nobody telling the backend; then it shrinks back.
+check_resize() {
+	local vdev=51840 name=xvdi got t0 blk
+	local old=$((64 * 2048)) new=$((128 * 2048))
+	watchdog 120
+	use_blkfront
+	truncate -s 64M /tmp/rz.img
+	trap "rs_cleanup $vdev ''" EXIT
+	serve_start
+	vbd_add vbd $vdev $name /tmp/rz.img || fail "creating the vbd"
+	wait_for 600 test -b /dev/$name || fail "/dev/$name did not appear"
+	got=$(cat /sys/block/$name/size)
+	[ "$got" = $old ] || fail "/dev/$name has $got sectors, not $old"
+	exec 3<>/dev/$name # held open: a resize, not a reconnection
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	truncate -s 128M /tmp/rz.img
+	wait_for 50 size_is $name $new ||
+	    fail "/sys/block/$name/size is $(cat /sys/block/$name/size) 5 s after the image grew"
+	log "grown to $new sectors (image grown at $t0)"
+	# Beyond the old end: written through the disk, found in the image,
+	# read back through the disk once the page cache is dropped.
+	blk=$((old / 8 + 100))
+	echo XBD-RESIZED-BLOCK | dd of=/dev/$name bs=4096 seek=$blk \
+	    conv=sync,notrunc,fsync 2>/dev/null || fail "writing past the old end"
+	got=$(dd if=/tmp/rz.img bs=4096 skip=$blk count=1 2>/dev/null | head -c 17)
+	[ "$got" = XBD-RESIZED-BLOCK ] || fail "the image holds '$got'"
+	echo 3 >/proc/sys/vm/drop_caches
+	got=$(dd if=/dev/$name bs=4096 skip=$blk count=1 2>/dev/null | head -c 17)
+	[ "$got" = XBD-RESIZED-BLOCK ] || fail "past the old end: '$got'"
+	# A shrink is published too, as Linux's blkback does.
+	truncate -s 64M /tmp/rz.img
+	wait_for 50 size_is $name $old ||
+	    fail "/sys/block/$name/size is $(cat /sys/block/$name/size) 5 s after the image shrank"
+	log "shrunk back to $old sectors"
+	exec 3<&-
+	dmesg | grep -E "$name|[Cc]apacity" | tail -4
+}
+
 case ${1:-} in
-blkback | qdisk | blkfront | xl) "check_$1" ;;
+blkback | qdisk | blkfront | xl | resize | restart_kill | restart_term)
+	"check_$1"
+	;;
 *)
-	echo "usage: checks.sh blkback|qdisk|blkfront|xl" >&2
+	echo "usage: checks.sh blkback|qdisk|blkfront|xl|resize|restart_kill|restart_term" >&2
 	exit 2
 	;;
 esac

@@ -4,7 +4,7 @@
 # Build the interop suite's dom0 initramfs: busybox, the Xen tools and
 # libraries and qemu-system-xen from the unpacked Debian packages, the
 # kernel modules the checks load, the xbd binary under test with the
-# libraries it links, a few host tools busybox lacks or gets wrong for
+# libraries it links, fio, a few host tools busybox lacks or gets wrong for
 # Xen's hotplug scripts, and tests/interop/{init,checks.sh}.
 #
 # usage: XBD_STAGE=DIR XBD_KVER=VERSION initramfs.sh XBD ROOTDIR OUT.gz
@@ -60,6 +60,29 @@ done | awk '/=>/ && $3 ~ /^\// { print $3 }' | sort -u | while read -r l; do
 	mkdir -p "$r/$(dirname "$d")"
 	cp -L "$l" "$r/$d"
 done
+
+# fio, for the restart checks (libaio engine).  Debian's links the
+# libraries of every engine it has; those of the engines the checks do
+# not use, with the 70 MB they pull in, are replaced by stubs
+# (stublib.sh), the others copied.
+fio_stubs=" libgfapi.so.0 libnbd.so.0 libibverbs.so.1 librdmacm.so.1 "
+fio_stubs+="librados.so.2 librbd.so.1 libpmemblk.so.1 libpmem.so.1 "
+fio=$(command -v fio)
+cp "$fio" "$r/usr/bin/fio"
+ldd "$fio" | awk '/=>/ && $3 ~ /^\// { print $1, $3 }' >"$r.fio-libs"
+readelf -d "$fio" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | while read -r n; do
+	l=$(awk -v n="$n" '$1 == n { print $2 }' "$r.fio-libs")
+	case $fio_stubs in
+	*" $n "*)
+		"$here/stublib.sh" "$fio" "$l" "$r/lib/x86_64-linux-gnu/$n"
+		continue
+		;;
+	esac
+	for d in "$l" $(ldd "$l" | awk '/=>/ && $3 ~ /^\// { print $3 }'); do
+		[ -e "$r$d" ] || { mkdir -p "$r${d%/*}" && cp -L "$d" "$r$d"; }
+	done
+done
+rm "$r.fio-libs"
 
 mods="xen-gntalloc xen-gntdev xen-evtchn xen-blkback xen-blkfront xenfs
     xen-privcmd loop 9p 9pnet_virtio virtio_pci ext4 crc32c_generic"

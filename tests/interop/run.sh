@@ -17,7 +17,12 @@
 #
 # Environment: XBD_INTEROP_CACHE (default ~/.cache/xbd-interop),
 # XBD_INTEROP_TIMEOUT (seconds for the whole boot, default 1200),
-# XBD_INTEROP_CHECK_TIMEOUT (seconds per check, default 400).  A run takes
+# XBD_INTEROP_CHECK_TIMEOUT (seconds per check, default 400); for the
+# restart checks XBD_INTEROP_KILLS (SIGKILL restarts, default 10),
+# XBD_INTEROP_TERMS (SIGTERM restarts, default 5) and
+# XBD_INTEROP_FIO_TIMEOUT (seconds one fio round may take, 120),
+# XBD_INTEROP_FIO_MB (MiB of I/O in one fio round, 2),
+# XBD_INTEROP_RESTART_LIMIT (seconds either may run, 300).  A run takes
 # 5-8 minutes on two busy cores; the limits only catch hangs.
 
 set -euo pipefail
@@ -31,7 +36,7 @@ top=$(cd "$here/../.." && pwd)
 xbd=$(realpath "$1")
 out=$(realpath -m "$2")
 shift 2
-checks=${*:-blkback qdisk blkfront xl}
+checks=${*:-blkback qdisk blkfront xl resize restart_term restart_kill}
 cache=${XBD_INTEROP_CACHE:-$HOME/.cache/xbd-interop}
 boot_timeout=${XBD_INTEROP_TIMEOUT:-1200}
 check_timeout=${XBD_INTEROP_CHECK_TIMEOUT:-400}
@@ -39,7 +44,7 @@ t0=$(date +%s)
 say() { echo "interop [$(($(date +%s) - t0)) s]: $*"; }
 
 "$top/scripts/deps.sh" qemu-system-x86 busybox-static cpio kmod \
-    e2fsprogs util-linux coreutils bash
+    e2fsprogs util-linux coreutils bash fio gcc binutils
 
 # --- Debian packages, downloaded once --------------------------------
 XENV=4.17
@@ -96,6 +101,11 @@ XBD_STAGE=$stage XBD_KVER=$kver "$here/initramfs.sh" "$xbd" "$root" \
 zcat "$stage/boot/xen-$XENV-amd64.gz" >"$out/xen"
 echo "$checks" >"$out/share/checks"
 echo "$check_timeout" >"$out/share/check-timeout"
+# The checks' own settings, for checks.sh in dom0.
+for v in XBD_INTEROP_KILLS XBD_INTEROP_TERMS XBD_INTEROP_FIO_TIMEOUT \
+    XBD_INTEROP_FIO_MB XBD_INTEROP_RESTART_LIMIT; do
+	[ -z "${!v:-}" ] || echo "$v=${!v}"
+done >"$out/share/env"
 
 # --- Boot ------------------------------------------------------------
 say "booting Xen and dom0 (checks: $checks)"

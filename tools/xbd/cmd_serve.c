@@ -102,6 +102,9 @@ serve_usage(FILE *out)
 	    "                            (0..32768; 0: auto)\n"
 	    "  --sector-size SIZE        sector-size to publish (512..64K,\n"
 	    "                            a power of two; auto)\n"
+	    "  --resize-poll MS          check the storage size this often\n"
+	    "                            and publish a change (0..3600000;\n"
+	    "                            default 1000; 0: off)\n"
 	    "  --log-writes FILE         record completed writes, discards\n"
 	    "                            and flushes for power-loss replay\n"
 	    "  --state-dir DIR           where the rings' shadows live, so a\n"
@@ -145,6 +148,7 @@ enum serve_opt {
 	SO_DEPTH,
 	SO_SECTOR,
 	SO_LOGW,
+	SO_RESIZE,
 	SO_QUIET,
 	SO_PLATFORM,
 	SO_STATE,
@@ -180,6 +184,7 @@ static const struct option serve_longopts[] = {
 	{ "state-dir", required_argument, NULL, SO_STATE },
 	{ "close-on-exit", no_argument, NULL, SO_CLOSE },
 	{ "no-state", no_argument, NULL, SO_NOSTATE },
+	{ "resize-poll", required_argument, NULL, SO_RESIZE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -334,6 +339,7 @@ serve_parse(int argc, char **argv, struct serve_args *a)
 		{ SO_QUIET, NULL, CMD_OPT_TRUE, &a->sa_quiet },
 		{ SO_CLOSE, NULL, CMD_OPT_TRUE, &a->sa_close },
 		{ SO_NOSTATE, NULL, CMD_OPT_TRUE, &a->sa_nostate },
+		{ SO_RESIZE, "resize-poll", CMD_OPT_U32, &o->o_resize_poll_ms },
 	};
 	int c, rc;
 
