@@ -8,6 +8,7 @@
 # qdisk     our frontend against QEMU's qdisk (qemu-system-xen in dom0)
 # blkfront  our backend against Linux xen-blkfront, with ext4 on top
 # xl        xl block-attach/block-detach to dom0, served by our backend
+# guest_*   a Linux PV guest served by our backend (guest.sh)
 #
 # Frontend and backend are both in dom0 (frontend-id 0): Xen lets a
 # domain map its own grants, so this exercises the protocol and the real
@@ -240,10 +241,14 @@ check_xl() {
 	losetup -d /dev/loop2
 }
 
+# The checks with a Linux PV guest on our backend.
+[ -f /guest/guest.sh ] && . /guest/guest.sh
+
 case ${1:-} in
 blkback | qdisk | blkfront | xl) "check_$1" ;;
+guest_boot | guest_saverestore | guest_io | guest_lifecycle) "check_$1" ;;
 *)
-	echo "usage: checks.sh blkback|qdisk|blkfront|xl" >&2
+	echo "usage: checks.sh blkback|qdisk|blkfront|xl|guest_..." >&2
 	exit 2
 	;;
 esac
