@@ -27,7 +27,7 @@ G=/run/xbd-guest
 GUEST=xbd-guest
 GUEST_DISK_MB=96
 # Long enough for xl save to begin while it runs on a loaded machine.
-GUEST_SECS=90
+GUEST_SECS=60
 SEAL_BYTES=4194304
 CONSOLES=/host/logs/guests
 
@@ -163,7 +163,8 @@ check_guest_io() {
 	local domid seed off
 	[ -f $G/domid ] || fail "no guest (guest_boot failed?)"
 	domid=$(cat $G/domid) seed=$(cat $G/seed.$GUEST)
-	wait_for 3000 sh -c "! xl domid $GUEST >/dev/null 2>&1" ||
+	console_wait $GUEST 'xbd-guest: verdict' 300
+	wait_for 600 sh -c "! xl domid $GUEST >/dev/null 2>&1" ||
 	    fail "guest $GUEST still running"
 	grep 'xbd-guest:\|guest-io:' $CONSOLES/guest-$GUEST.log
 	# The console's lines end in CR LF.
