@@ -12,11 +12,14 @@ if(XENEVTCHN_FOUND AND XENGNTTAB_FOUND)
 	set(XBD_INTEROP_OUT ${PROJECT_BINARY_DIR}/interop)
 	set(XBD_INTEROP_CHECKS blkback qdisk blkfront xl resize restart_term
 	    restart_kill)
+	# A Linux PV guest on our backend (tests/interop/guest.sh).
+	list(APPEND XBD_INTEROP_CHECKS guest_boot guest_saverestore guest_io
+	    guest_lifecycle)
 	add_test(NAME interop_boot COMMAND
 	    ${PROJECT_SOURCE_DIR}/tests/interop/run.sh $<TARGET_FILE:xbd>
 	    ${XBD_INTEROP_OUT} ${XBD_INTEROP_CHECKS})
 	set_tests_properties(interop_boot PROPERTIES LABELS interop
-	    TIMEOUT 1500 FIXTURES_SETUP interop)
+	    TIMEOUT 2700 FIXTURES_SETUP interop)
 	foreach(c ${XBD_INTEROP_CHECKS})
 		add_test(NAME interop_${c} COMMAND
 		    ${PROJECT_SOURCE_DIR}/tests/interop/result.sh
@@ -29,4 +32,10 @@ if(XENEVTCHN_FOUND AND XENGNTTAB_FOUND)
 	    ${PROJECT_SOURCE_DIR}/tests/interop/kernel.sh ${XBD_INTEROP_OUT})
 	set_tests_properties(interop_kernel PROPERTIES LABELS interop
 	    TIMEOUT 30 FIXTURES_REQUIRED interop)
+	# The same for the guests' kernels, from their consoles.
+	add_test(NAME interop_guest_kernel COMMAND
+	    ${PROJECT_SOURCE_DIR}/tests/interop/guest-kernel.sh
+	    ${XBD_INTEROP_OUT})
+	set_tests_properties(interop_guest_kernel PROPERTIES LABELS interop
+	    TIMEOUT 30 FIXTURES_REQUIRED interop SKIP_RETURN_CODE 77)
 endif()

@@ -12,6 +12,7 @@
 # restart_kill, restart_term
 #           fio write-then-verify through blkfront while our backend is
 #           killed (SIGKILL) or stopped (SIGTERM) and started again
+# guest_*   a Linux PV guest served by our backend (guest.sh)
 #
 # Frontend and backend are both in dom0 (frontend-id 0): Xen lets a
 # domain map its own grants, so this exercises the protocol and the real
@@ -510,12 +511,16 @@ check_resize() {
 	dmesg | grep -E "$name|[Cc]apacity" | tail -4
 }
 
+# The checks with a Linux PV guest on our backend.
+[ -f /guest/guest.sh ] && . /guest/guest.sh
+
 case ${1:-} in
 blkback | qdisk | blkfront | xl | resize | restart_kill | restart_term)
 	"check_$1"
 	;;
+guest_boot | guest_saverestore | guest_io | guest_lifecycle) "check_$1" ;;
 *)
-	echo "usage: checks.sh blkback|qdisk|blkfront|xl|resize|restart_kill|restart_term" >&2
+	echo "usage: checks.sh blkback|qdisk|blkfront|xl|resize|restart_kill|restart_term|guest_..." >&2
 	exit 2
 	;;
 esac

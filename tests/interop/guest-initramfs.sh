@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
+#
+# The interop suite's Linux PV guest, put into dom0's root by
+# initramfs.sh: the same Debian kernel as dom0, a small initramfs (a
+# subset of dom0's: busybox, mke2fs and e2fsck with their libraries, the
+# kernel modules; plus guest-init as /init and guest-io built static),
+# the xl config (guest.cfg) and the dom0 side of the checks (guest.sh).
+# guest-io goes into dom0 too: dom0 checks the guest's seal with it.
+#
+# usage: XBD_STAGE=DIR XBD_KVER=VERSION guest-initramfs.sh DOM0ROOT
+
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+r=$1
+g=$(mktemp -d)
+trap 'rm -rf "$g"' EXIT
+
+mkdir -p "$r/guest" "$g"/{bin,sbin,etc,proc,sys,dev,tmp,mnt,lib,lib64}
+cc -std=c11 -O2 -Wall -Wextra -Werror -static -pthread \
+    -o "$r/usr/local/bin/guest-io" "$here/guest-io.c"
+cp "$r/usr/local/bin/guest-io" "$g/bin/"
+cp -a "$r/bin/busybox" "$g/bin/"
+for a in $("$g/bin/busybox" --list); do
+	[ -e "$g/bin/$a" ] || ln -s busybox "$g/bin/$a"
+done
+for b in mke2fs e2fsck cmp; do
+	rm -f "$g/bin/$b"
+	cp "$r/bin/$b" "$g/bin/"
+	ldd "$r/bin/$b" | awk '/=>/ && $3 ~ /^\// { print $3 }'
+done | sort -u | while read -r l; do
+	mkdir -p "$g/$(dirname "$l")"
+	cp -L "$l" "$g/$l"
+done
+cp -L /lib64/ld-linux-x86-64.so.2 "$g/lib64/"
+ln -sf mke2fs "$g/bin/mkfs.ext4"
+cp "$r/etc/mke2fs.conf" "$g/etc/" 2>/dev/null || true
+# dom0's modules (blkfront, ext4 and its checksums among them), with
+# their modules.dep.
+cp -a "$r/lib/modules" "$g/lib/"
+cp "$here/guest-init" "$g/init"
+chmod +x "$g/init"
+(cd "$g" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) \
+    >"$r/guest/initrd.gz"
+cp "$XBD_STAGE/boot/vmlinuz-$XBD_KVER" "$r/guest/vmlinuz"
+# xl save and xl restore run it (it links only libraries xl links too).
+cp -a "$XBD_STAGE/usr/lib/xen-4.17/bin/libxl-save-helper" \
+    "$r/usr/lib/xen-4.17/bin/"
+cp "$here/guest.cfg" "$here/guest.sh" "$r/guest/"
