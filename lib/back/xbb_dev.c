@@ -361,33 +361,6 @@ xbb_dev_prepare(struct xbb_dev *dev)
 	dev->xb_state = XBB_DEV_CLOSING;
 }
 
-/* Frontend ready: rings up, size out, Connected. */
-static void
-xbb_dev_connect(struct xbb_dev *dev)
-{
-	int rc;
-
-	if (xbb_connect(dev, false) != 0) {
-		/* xbb_connect wrote the error and Closing. */
-		dev->xb_state = XBB_DEV_CLOSING;
-		return;
-	}
-	if ((rc = xbb_txn(dev, xbb_connected_fn)) != 0) {
-		xbb_fatal(dev, rc, "publishing the disk");
-		dev->xb_state = XBB_DEV_CLOSING;
-		return;
-	}
-	dev->xb_written = XenbusStateConnected;
-	dev->xb_state = XBB_DEV_CONNECTED;
-	xbb_log(dev->xb_bk,
-	    "vbd %u/%u: connected: %u ring(s) of %u page(s), %s%s, "
-	    "%llu sectors",
-	    dev->xb_feid, dev->xb_vdev, dev->xb_nrings, dev->xb_npages,
-	    dev->xb_abi == XRING_ABI_X86_32 ? "x86_32" : "native",
-	    dev->xb_persistent ? ", persistent grants" : "",
-	    (unsigned long long)atomic_load(&dev->xb_sectors));
-}
-
 /* Requests a resume re-executes, over every ring. */
 static unsigned int
 xbb_dev_replays(const struct xbb_dev *dev)
@@ -430,27 +403,46 @@ xbb_dev_size_check(struct xbb_dev *dev)
 	return (xbb_txn(dev, xbb_connected_fn));
 }
 
-/* Take over a connected vbd (xbb_dev_resumable). */
+/*
+ * Frontend ready: rings up, size out, Connected.  Resuming a vbd another
+ * backend served (xbb_dev_resumable) writes no state, and the size only
+ * if the storage changed while nobody served it.
+ */
 static void
-xbb_dev_resume(struct xbb_dev *dev)
+xbb_dev_connect(struct xbb_dev *dev, bool resume)
 {
 	int rc;
 
-	if (xbb_connect(dev, true) != 0) {
+	if (xbb_connect(dev, resume) != 0) {
 		/* xbb_connect wrote the error and Closing. */
 		dev->xb_state = XBB_DEV_CLOSING;
 		return;
 	}
-	dev->xb_written = XenbusStateConnected;
-	dev->xb_state = XBB_DEV_CONNECTED;
-	xbb_log(dev->xb_bk,
-	    "vbd %u/%u: resumed: %u ring(s) of %u page(s), %u request(s) "
-	    "to re-execute",
-	    dev->xb_feid, dev->xb_vdev, dev->xb_nrings, dev->xb_npages,
-	    xbb_dev_replays(dev));
-	if ((rc = xbb_dev_size_check(dev)) != 0)
+	rc = resume ? xbb_dev_size_check(dev) : xbb_txn(dev, xbb_connected_fn);
+	if (rc != 0 && !resume) {
+		xbb_fatal(dev, rc, "publishing the disk");
+		dev->xb_state = XBB_DEV_CLOSING;
+		return;
+	}
+	if (rc != 0)
 		xbb_log(dev->xb_bk, "vbd %u/%u: publishing the size: %s",
 		    dev->xb_feid, dev->xb_vdev, strerror(-rc));
+	dev->xb_written = XenbusStateConnected;
+	dev->xb_state = XBB_DEV_CONNECTED;
+	if (resume)
+		xbb_log(dev->xb_bk,
+		    "vbd %u/%u: resumed: %u ring(s) of %u page(s), %u "
+		    "request(s) to re-execute",
+		    dev->xb_feid, dev->xb_vdev, dev->xb_nrings, dev->xb_npages,
+		    xbb_dev_replays(dev));
+	else
+		xbb_log(dev->xb_bk,
+		    "vbd %u/%u: connected: %u ring(s) of %u page(s), %s%s, "
+		    "%llu sectors",
+		    dev->xb_feid, dev->xb_vdev, dev->xb_nrings, dev->xb_npages,
+		    dev->xb_abi == XRING_ABI_X86_32 ? "x86_32" : "native",
+		    dev->xb_persistent ? ", persistent grants" : "",
+		    (unsigned long long)atomic_load(&dev->xb_sectors));
 }
 
 /* Report rings their threads found broken, once each. */
@@ -531,7 +523,7 @@ xbb_dev_step(struct xbb_dev *dev, enum xenbus_state fe, bool online)
 			return;
 		}
 		if (xbb_dev_resumable(dev))
-			xbb_dev_resume(dev);
+			xbb_dev_connect(dev, true);
 		else
 			xbb_dev_prepare(dev);
 		break;
@@ -544,7 +536,7 @@ xbb_dev_step(struct xbb_dev *dev, enum xenbus_state fe, bool online)
 			xbb_set_state(dev, XenbusStateClosed);
 			dev->xb_state = XBB_DEV_CLOSED;
 		} else if (xbb_fe_ready(fe)) {
-			xbb_dev_connect(dev);
+			xbb_dev_connect(dev, false);
 		} else if (fe == XenbusStateClosing) {
 			xbb_set_state(dev, XenbusStateClosing);
 			dev->xb_state = XBB_DEV_CLOSING;
