@@ -388,7 +388,8 @@ fail_wlog:
 	xbb_wlog_close(&b->bk_wlog);
 fail_alloc:
 	if (b->bk_lockfd >= 0)
-		close(b->bk_lockfd);
+		xbb_shadow_unlock(b->bk_opts.o_state_dir, plat_domid(p),
+		    b->bk_lockfd);
 	free(b);
 	return (rc);
 }
@@ -435,8 +436,8 @@ xbb_stop(struct xbb *b)
 	/* Every ring has stopped: nothing appends any more. */
 	xbb_wlog_close(&b->bk_wlog);
 	/* Last: the next backend may take the vbds over from here on. */
-	if (b->bk_lockfd >= 0)
-		close(b->bk_lockfd);
+	xbb_shadow_unlock(b->bk_opts.o_state_dir, plat_domid(b->bk_plat),
+	    b->bk_lockfd);
 	free(b);
 }
 

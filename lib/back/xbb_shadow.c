@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/xu_lock.h"
 #include "xbb.h"
 #include "xbb_shadow.h"
 
@@ -219,44 +220,37 @@ xbb_shadow_lockpath(char *buf, size_t len, const char *dir, uint32_t be)
 int
 xbb_shadow_lock(const char *dir, uint32_t be)
 {
-	char path[256];
-	int fd, rc;
+	char path[256], text[64];
+	int rc;
 
 	if ((rc = xbb_shadow_lockpath(path, sizeof(path), dir, be)) != 0)
 		return (rc);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
-		return (-errno);
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		close(fd);
-		return (rc);
-	}
-	/* Who holds it, for the next one's message. */
-	if (ftruncate(fd, 0) != 0 || dprintf(fd, "%ld\n", (long)getpid()) < 0) {
-		rc = -errno;
-		close(fd);
-		return (rc);
-	}
-	return (fd);
+	snprintf(text, sizeof(text), "pid %ld (%s)\n", (long)getpid(),
+	    program_invocation_short_name);
+	return (xu_lock_take(path, text, NULL, 0));
+}
+
+void
+xbb_shadow_unlock(const char *dir, uint32_t be, int fd)
+{
+	char path[256];
+
+	if (fd < 0 || xbb_shadow_lockpath(path, sizeof(path), dir, be) != 0)
+		return;
+	xu_lock_release(fd, path);
 }
 
 int
 xbb_holder(const char *dir, uint32_t be)
 {
-	char path[256], buf[24];
-	ssize_t n;
+	char path[256], line[64];
 	long pid;
-	int fd, rc;
+	int rc;
 
-	if ((rc = xbb_shadow_lockpath(path, sizeof(path), dir, be)) != 0)
+	if ((rc = xbb_shadow_lockpath(path, sizeof(path), dir, be)) != 0 ||
+	    (rc = xu_lock_holder_of(path, line, sizeof(line))) != 0)
 		return (rc);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return (-errno);
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
+	if (sscanf(line, "pid %ld", &pid) != 1 || pid <= 0 || pid > INT32_MAX)
 		return (-ENOENT);
-	buf[n] = '\0';
-	pid = strtol(buf, NULL, 10);
-	return (pid > 0 && pid <= INT32_MAX ? (int)pid : -ENOENT);
+	return ((int)pid);
 }

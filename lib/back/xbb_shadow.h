@@ -178,12 +178,15 @@ void xbb_shadow_close(struct xbb_shadow *sw, bool remove);
 
 /*
  * Hold the state directory's lock for backend domain be: one backend
- * per domain, since two would both serve every vbd.  The lock is an
- * flock on DIR/backend-BE.lock holding our pid, so it dies with its
- * process and a restarted backend never finds it stale.
+ * per domain, since two would both serve every vbd: an xu_lock on
+ * DIR/backend-BE.lock naming our pid, which dies with its process, so a
+ * restarted backend never finds it stale.
  * \return the descriptor to keep open, -EBUSY when another process
  *         holds it, or another negative errno.
  */
 int xbb_shadow_lock(const char *dir, uint32_t be);
+
+/* Release it: the lock file goes. */
+void xbb_shadow_unlock(const char *dir, uint32_t be, int fd);
 
 #endif /* XBD_BACK_XBB_SHADOW_H */

@@ -244,8 +244,7 @@ xbd_destroy(struct xbd_softc *sc)
 	if (sc->xbd_wakefd >= 0)
 		close(sc->xbd_wakefd);
 	/* Last: the vbd is free once nothing of ours is left on it. */
-	if (sc->xbd_hold_fd >= 0)
-		close(sc->xbd_hold_fd);
+	xbd_unhold(sc);
 	pthread_cond_destroy(&sc->xbd_cv);
 	pthread_mutex_destroy(&sc->xbd_io_lock);
 	free(sc);

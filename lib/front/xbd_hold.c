@@ -18,11 +18,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/xu_lock.h"
 #include "xbd_internal.h"
 #include "xenbus/xbus.h"
 
 /* Room for "pid <n> (<holder>)". */
 #define XBD_HOLD_TEXT 96
+#define XBD_HOLD_PATH 320
 
 int
 xbd_plat_set_holddir(struct xbd_plat *xp, const char *base, const char *sub)
@@ -43,32 +45,35 @@ xbd_plat_set_holddir(struct xbd_plat *xp, const char *base, const char *sub)
  * \return the descriptor, -EBUSY (the holder's text in why), or an
  *         error.
  */
+/* DIR/hold/<domid>.<vdev>. */
 static int
-xbd_hold_lock(const char *holddir, uint32_t domid, uint32_t vdev, char *why,
-    size_t whylen)
+xbd_hold_path(const char *holddir, uint32_t domid, uint32_t vdev, char *buf,
+    size_t len)
 {
-	char path[320], text[XBD_HOLD_TEXT], name[16];
-	ssize_t n;
-	int fd, rc;
+	int n;
+
+	n = snprintf(buf, len, "%s/%u.%u", holddir, domid, vdev);
+	return (n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0);
+}
+
+static int
+xbd_hold_lock(const char *holddir, uint32_t domid, uint32_t vdev,
+    const char *text, char *why, size_t whylen)
+{
+	char path[XBD_HOLD_PATH], holder[XBD_HOLD_TEXT], name[16];
+	int rc;
 
 	if (mkdir(holddir, 0755) != 0 && errno != EEXIST)
 		return (-errno);
-	snprintf(path, sizeof(path), "%s/%u.%u", holddir, domid, vdev);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
-		return (-errno);
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-		return (fd);
-	rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+	if ((rc = xbd_hold_path(holddir, domid, vdev, path, sizeof(path))) != 0)
+		return (rc);
+	rc = xu_lock_take(path, text, holder, sizeof(holder));
 	if (rc == -EBUSY) {
-		n = pread(fd, text, sizeof(text) - 1, 0);
-		text[n > 0 ? n : 0] = '\0';
-		text[strcspn(text, "\n")] = '\0';
 		if (xbus_vdev_name(vdev, name, sizeof(name)) != 0)
 			snprintf(name, sizeof(name), "%u", vdev);
 		snprintf(why, whylen, "%s of domain %u is held by %s", name,
-		    domid, text[0] != '\0' ? text : "another frontend");
+		    domid, holder[0] != '\0' ? holder : "another frontend");
 	}
-	close(fd);
 	return (rc);
 }
 
@@ -77,45 +82,63 @@ xbd_hold(struct xbd_plat *xp, struct xbd_softc *sc)
 {
 	char text[XBD_HOLD_TEXT];
 	const char *who = sc->xbd_opts.o_holder;
-	int fd, n, rc;
+	int fd, rc;
 
 	if (xp->xp_holddir[0] == '\0')
 		return (0); /* a private machine: nobody else can attach */
-	if ((fd = xbd_hold_lock(xp->xp_holddir, plat_domid(sc->xbd_plat),
-		 sc->xbd_vdevice, xp->xp_why, sizeof(xp->xp_why))) < 0)
-		return (fd);
-	n = snprintf(text, sizeof(text), "pid %ld (%s)\n", (long)getpid(),
-	    who != NULL ? who : program_invocation_short_name);
-	if (n < 0 || (size_t)n >= sizeof(text))
-		n = (int)strlen(text);
-	if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n) {
-		rc = -errno;
-		close(fd);
+	if ((rc = xbd_hold_path(xp->xp_holddir, plat_domid(sc->xbd_plat),
+		 sc->xbd_vdevice, sc->xbd_hold_path,
+		 sizeof(sc->xbd_hold_path))) != 0)
 		return (rc);
-	}
+	snprintf(text, sizeof(text), "pid %ld (%s)\n", (long)getpid(),
+	    who != NULL ? who : program_invocation_short_name);
+	if ((fd = xbd_hold_lock(xp->xp_holddir, plat_domid(sc->xbd_plat),
+		 sc->xbd_vdevice, text, xp->xp_why, sizeof(xp->xp_why))) < 0)
+		return (fd);
 	sc->xbd_hold_fd = fd;
 	return (0);
+}
+
+void
+xbd_unhold(struct xbd_softc *sc)
+{
+	char *slash;
+
+	if (sc->xbd_hold_fd < 0)
+		return;
+	xu_lock_release(sc->xbd_hold_fd, sc->xbd_hold_path);
+	sc->xbd_hold_fd = -1;
+	/* The hold directory goes with its last file. */
+	if ((slash = strrchr(sc->xbd_hold_path, '/')) != NULL) {
+		*slash = '\0';
+		(void)rmdir(sc->xbd_hold_path);
+	}
 }
 
 int
 xbd_sim_held(const char *dir, uint32_t domid, const char *vbd, char *why,
     size_t len)
 {
-	char holddir[256];
+	char holddir[256], path[XBD_HOLD_PATH], holder[XBD_HOLD_TEXT];
 	uint32_t vdev;
-	int fd, n;
+	int n;
 
 	/* A device directory is resolved by attach only; it checks then. */
 	if (xbus_vdev_parse(vbd, &vdev) != 0)
 		return (0);
 	n = snprintf(holddir, sizeof(holddir), "%s/hold", dir);
-	if (n < 0 || (size_t)n >= sizeof(holddir))
+	if (n < 0 || (size_t)n >= sizeof(holddir) ||
+	    xbd_hold_path(holddir, domid, vdev, path, sizeof(path)) != 0)
 		return (-ENAMETOOLONG);
+	/* No file, no holder; a file nobody holds is a dead holder's. */
+	if (xu_lock_holder_of(path, holder, sizeof(holder)) == -ENOENT)
+		return (0);
+	if ((n = xbd_hold_lock(holddir, domid, vdev, "", why, len)) >= 0) {
+		xu_lock_release(n, path);
+		return (0);
+	}
 	/* Any other failure is attach's to report, with its context. */
-	if ((fd = xbd_hold_lock(holddir, domid, vdev, why, len)) < 0)
-		return (fd == -EBUSY ? fd : 0);
-	close(fd);
-	return (0);
+	return (n == -EBUSY ? n : 0);
 }
 
 const char *

@@ -349,6 +349,7 @@ struct xbd_softc {
 	bool xbd_thread_running; /* xbd_thread was started */
 	int xbd_wakefd;		 /* eventfd: wake the thread */
 	int xbd_hold_fd;	 /* flock'ed hold file (xbd_hold.c), or -1 */
+	char xbd_hold_path[320]; /* its path, unlinked at release */
 	bool xbd_stop;		 /* the thread must exit */
 	bool xbd_gnt_cb_pending; /* a grant free callback is registered */
 	uint32_t xbd_events;	 /* 1 << enum xbd_event, to deliver */
@@ -442,6 +443,8 @@ int xbd_plat_wrap(struct plat *p, struct xbd_plat **out);
 int xbd_plat_set_holddir(struct xbd_plat *xp, const char *base,
     const char *sub);
 int xbd_hold(struct xbd_plat *xp, struct xbd_softc *sc);
+/* Let the vbd go: the hold file and an empty hold directory removed. */
+void xbd_unhold(struct xbd_softc *sc);
 
 int xbd_create(struct xbd_plat *xp, const char *vbd, const struct xbd_opts *o,
     struct xbd_softc **out);

@@ -317,11 +317,14 @@ interrupt() {
 		[ -n "$ishm" ] || ishm=$(for f in /proc/$p/fd/*; do
 			readlink "$f"; done 2>/dev/null |
 		    sed -n 's,^\(/dev/shm/xbd-bench\.[^/]*\)/.*,\1,p' | head -1)
+		# bench's image in /dev/shm is seen before it runs.
 		grep -qE '^(workload|xbd bench): .*(in flight|for)' "$log" &&
-			break
+		    { [ "$2" != bench ] || [ -n "$ishm" ] || [ ! -w /dev/shm ]; } &&
+		    break
 		sleep 0.1
 	done
-	sleep 1
+	# Some I/O done first, on a busy machine too.
+	sleep 2
 	kill -"$sig" $p
 	irc=0
 	wait $p || irc=$?

@@ -494,8 +494,13 @@ test_cycles(void **state)
 	    daemon_rss_kib(daemon));
 	assert_int_equal(count_fds("self"), fds);
 	assert_int_equal(count_fds(daemon), dfds);
-	assert_int_equal(xt_count_maps(), maps);
 #if !defined(__SANITIZE_ADDRESS__)
+	/*
+	 * ASan's allocator maps more as its quarantine fills, and each view
+	 * now starts a thread (its hang-up watch) that ASan gives stacks of
+	 * its own: the count is compared where it means a leak.
+	 */
+	assert_int_equal(xt_count_maps(), maps);
 	/* ASan's quarantine keeps freed memory resident: LSan checks. */
 	assert_true(daemon_rss_kib(daemon) <= rss + MP_RSS_SLACK_KIB);
 #endif

@@ -656,6 +656,8 @@ cmd_serve(int argc, char **argv)
 		    strerror(-rc));
 out:
 	xbb_stop(b);
+	/* Ours to remove once empty: no shadow kept, no lock held. */
+	(void)rmdir(a.sa_state);
 	plat_close(p);
 	if (xs != NULL)
 		xs_close(xs);
