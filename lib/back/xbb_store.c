@@ -304,9 +304,14 @@ xbb_image_check(const char *path, bool readonly, const char **why)
 	struct stat st;
 	int rc;
 
+	/*
+	 * strerrordesc_np: the constant English text, without strerror's
+	 * locale machinery, whose lock a sanitizer-preloaded nbdkit was
+	 * seen to leave taken, hanging its exit.
+	 */
 	*why = NULL;
 	if (stat(path, &st) != 0) {
-		*why = strerror(errno);
+		*why = strerrordesc_np(errno);
 		return (-errno);
 	}
 	if (S_ISDIR(st.st_mode)) {
@@ -323,7 +328,7 @@ xbb_image_check(const char *path, bool readonly, const char **why)
 	cfg.sc_path = path;
 	cfg.sc_readonly = readonly;
 	if ((rc = xbb_store_open(&so, &cfg)) != 0) {
-		*why = strerror(-rc);
+		*why = strerrordesc_np(-rc);
 		return (rc);
 	}
 	xbb_store_close(&so);

@@ -18,6 +18,10 @@
  * that two of them never race on one sector.
  */
 
+/*
+ * Messages use strerrordesc_np, not strerror: a sanitizer-preloaded
+ * nbdkit was seen to hang at exit on the locale lock strerror left.
+ */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -244,7 +248,7 @@ nbd_xbd_after_fork(void)
 		eo.o_readonly = nbd_xbd.ro_param;
 		if ((rc = xemb_start(&eo, &nbd_xbd.emb)) != 0) {
 			nbdkit_error("starting the embedded machine for %s: %s",
-			    nbd_xbd.image, strerror(-rc));
+			    nbd_xbd.image, strerrordesc_np(-rc));
 			return (-1);
 		}
 		rc = xbd_attach(xemb_plat(nbd_xbd.emb), nbd_xbd.vbd,
@@ -254,7 +258,7 @@ nbd_xbd_after_fork(void)
 			 &nbd_xbd.plat)) != 0) {
 			nbdkit_error("joining the machine at %s as domain %u: "
 				     "%s",
-			    nbd_xbd.dir, nbd_xbd.domid, strerror(-rc));
+			    nbd_xbd.dir, nbd_xbd.domid, strerrordesc_np(-rc));
 			return (-1);
 		}
 		xbd_plat_on_lost(nbd_xbd.plat, nbd_xbd_hv_lost, NULL);
@@ -267,7 +271,8 @@ nbd_xbd_after_fork(void)
 		return (-1);
 	}
 	if (rc != 0) {
-		nbdkit_error("attaching %s: %s", nbd_xbd.vbd, strerror(-rc));
+		nbdkit_error("attaching %s: %s", nbd_xbd.vbd,
+		    strerrordesc_np(-rc));
 		/* nbdkit exits without .cleanup: remove the machine now. */
 		nbd_xbd_cleanup();
 		return (-1);
@@ -355,7 +360,7 @@ nbd_xbd_can_zero(void *handle)
 static int
 nbd_xbd_fail(const char *what, int rc)
 {
-	nbdkit_error("%s: %s", what, strerror(-rc));
+	nbdkit_error("%s: %s", what, strerrordesc_np(-rc));
 	nbdkit_set_error(-rc);
 	return (-1);
 }
