@@ -168,7 +168,6 @@ xbb_shadow_key_of(const struct xbb_dev *dev, const struct xbb_ring *r,
 static int
 xbb_ring_resume(struct xbb_ring *r, const struct xbb_shadow_key *key, bool same)
 {
-	enum xring_abi abi = (enum xring_abi)key->sk_abi;
 	int rc;
 
 	if (!same) {
@@ -184,8 +183,7 @@ xbb_ring_resume(struct xbb_ring *r, const struct xbb_shadow_key *key, bool same)
 	if ((rc = xbb_shadow_recover(&r->rg_sw, xring_back_rsp_next(&r->rg_xr),
 		 &r->rg_replay)) != 0)
 		return (rc);
-	return (xring_back_resume(&r->rg_xr, r->rg_sring, key->sk_npages, abi,
-	    r->rg_replay.sr_req_cons));
+	return (xring_back_resume(&r->rg_xr, r->rg_replay.sr_req_cons));
 }
 
 /*

@@ -40,11 +40,6 @@ xbd_plat_set_holddir(struct xbd_plat *xp, const char *base, const char *sub)
 	return (0);
 }
 
-/*
- * Open and lock the hold file of vbd vdev of domain domid under holddir.
- * \return the descriptor, -EBUSY (the holder's text in why), or an
- *         error.
- */
 /* DIR/hold/<domid>.<vdev>. */
 static int
 xbd_hold_path(const char *holddir, uint32_t domid, uint32_t vdev, char *buf,
@@ -56,6 +51,12 @@ xbd_hold_path(const char *holddir, uint32_t domid, uint32_t vdev, char *buf,
 	return (n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0);
 }
 
+/*
+ * Lock the hold file of vbd vdev of domain domid under holddir, with
+ * text as its holder's line.
+ * \return the descriptor, -EBUSY (the holder's line in why), or an
+ *         error.
+ */
 static int
 xbd_hold_lock(const char *holddir, uint32_t domid, uint32_t vdev,
     const char *text, char *why, size_t whylen)

@@ -193,16 +193,11 @@ xring_back_init(struct xring_back *xr, void *sring, unsigned int npages,
 }
 
 int
-xring_back_resume(struct xring_back *xr, void *sring, unsigned int npages,
-    enum xring_abi abi, RING_IDX req_cons)
+xring_back_resume(struct xring_back *xr, RING_IDX req_cons)
 {
-	struct blkif_back_ring *r;
+	struct blkif_back_ring *r = &xr->xr_u.native; /* shared layout */
 	RING_IDX prod;
-	int rc;
 
-	if ((rc = xring_back_init(xr, sring, npages, abi)) != 0)
-		return (rc);
-	r = &xr->xr_u.native; /* the shared private layout, see below */
 	prod = xring_load(&r->sring->req_prod);
 	/* Taken, unanswered requests and untaken ones each fit one ring. */
 	if (req_cons - r->rsp_prod_pvt > RING_SIZE(r) ||

@@ -132,16 +132,15 @@ int xring_back_init(struct xring_back *xr, void *sring, unsigned int npages,
     enum xring_abi abi);
 
 /*
- * Attach to a ring a previous backend served and resume where it stopped:
- * responses at the ring's published response producer (what the
- * frontend has seen), requests at req_cons, the first request that
- * backend did not take (from its shadow, xbb_shadow.c).
- * \return 0, -EINVAL for a bad page count or ABI, -ESTALE when req_cons
- *         is not between the response producer and the request producer
- *         within one ring.
+ * Resume, on a ring xring_back_init() just attached (responses at the
+ * rsp_prod it read once), the requests at req_cons: the first request a
+ * previous backend did not take (from its shadow, xbb_shadow.c).
+ * rsp_prod is not read again, so the shadow's recovery and the ring
+ * agree on it whatever the frontend writes meanwhile.
+ * \return 0, or -ESTALE when req_cons is not between the responses and
+ *         the request producer within one ring.
  */
-int xring_back_resume(struct xring_back *xr, void *sring, unsigned int npages,
-    enum xring_abi abi, RING_IDX req_cons);
+int xring_back_resume(struct xring_back *xr, RING_IDX req_cons);
 
 /*
  * Has every request the frontend published been answered and pushed?
