@@ -11,6 +11,8 @@ xbd_test(NAME test_hv_procs SOURCES integ/test_hv_procs.c LIBS xbd_sim
     ARGS $<TARGET_FILE:xbd> LABELS "integ;platform" TIMEOUT 600)
 
 # The XenBus layer and libxl's vbd layout, against the XenStore daemon.
+xbd_test(NAME test_xbus_vdev SOURCES unit/test_xbus_vdev.c LIBS xbd_xbus
+    LABELS "unit;platform" TIMEOUT 30)
 xbd_test(NAME test_xbus_vbd SOURCES integ/test_xbus_vbd.c
     LIBS xbd_sim xbd_xbus LABELS "integ;platform" TIMEOUT 60)
 

@@ -70,9 +70,12 @@ cmp "$tmp/src" "$tmp/dst2"
 cmp "$tmp/src" "$tmp/out2"
 
 echo "--- fio nbd engine, verified"
-nbdkit -U - "$plugin" image="$tmp/dst2" --run "$U fio --name=verify \
-    --ioengine=nbd --uri=\"\$uri\" --rw=randwrite --bs=4k --size=32M \
-    --iodepth=16 --verify=crc32c --do_verify=1 --output-format=terse" \
+# From $tmp: fio leaves local-verify-0-verify.state in its working
+# directory, which is the source tree when the script is run by hand.
+nbdkit -U - "$plugin" image="$tmp/dst2" --run "$U cd '$tmp' && \
+    fio --name=verify --ioengine=nbd --uri=\"\$uri\" --rw=randwrite \
+    --bs=4k --size=32M --iodepth=16 --verify=crc32c --do_verify=1 \
+    --output-format=terse" \
     >"$tmp/fio.out"
 # Terse v3: field 5 is the error count.
 cut -d';' -f5 "$tmp/fio.out" | tail -1 | grep -qx 0
