@@ -697,55 +697,43 @@ xbd_announce(struct xbd_softc *sc)
 }
 
 /*
- * The backend is Connected: read the disk and go.  A second Connected is
- * an online resize.
+ * A Connected backend that is connected already: an online resize.  Only
+ * the size may change; anything else is a backend misbehaving, ignored.
  */
-int
-xbd_connect(struct xbd_softc *sc)
+static int
+xbd_resize(struct xbd_softc *sc)
 {
-	uint32_t ssize, pssize, info, q;
+	uint32_t ssize, pssize, info;
 	uint64_t sectors;
-	struct xbd_limits lim;
-	struct xbd_command *cm;
-	bool persistent, bounce;
-	int rc;
 
-	XBD_LOCK(sc);
-	if (sc->xbd_state == XBD_STATE_SUSPENDED ||
-	    sc->xbd_state == XBD_STATE_ERROR) {
-		XBD_UNLOCK(sc);
+	if (xbd_read_geometry(sc, &sectors, &ssize, &pssize, &info) != 0 ||
+	    ssize != sc->xbd_sector_size) {
+		xbd_log(sc, "ignoring invalid resize");
 		return (0);
 	}
-	if (sc->xbd_state == XBD_STATE_CONNECTED) {
-		XBD_UNLOCK(sc);
-		/* Resize: only the size may change. */
-		if (xbd_read_geometry(sc, &sectors, &ssize, &pssize, &info) !=
-			0 ||
-		    ssize != sc->xbd_sector_size) {
-			xbd_log(sc, "ignoring invalid resize");
-			return (0);
-		}
-		XBD_LOCK(sc);
-		if (sectors != sc->xbd_sectors) {
-			xbd_log(sc, "resized from %ju to %ju sectors",
-			    (uintmax_t)sc->xbd_sectors, (uintmax_t)sectors);
-			sc->xbd_sectors = sectors;
-			sc->xbd_stats.xs_resizes++;
-			sc->xbd_events |= 1u << XBD_EV_RESIZED;
-			xbd_wake(sc);
-		}
-		XBD_UNLOCK(sc);
-		return (0);
+	XBD_LOCK(sc);
+	if (sectors != sc->xbd_sectors) {
+		xbd_log(sc, "resized from %ju to %ju sectors",
+		    (uintmax_t)sc->xbd_sectors, (uintmax_t)sectors);
+		sc->xbd_sectors = sectors;
+		sc->xbd_stats.xs_resizes++;
+		sc->xbd_events |= 1u << XBD_EV_RESIZED;
+		xbd_wake(sc);
 	}
 	XBD_UNLOCK(sc);
-	if (sc->xbd_xbstate != XenbusStateInitialised)
-		return (0);
+	return (0);
+}
 
-	if ((rc = xbd_read_geometry(sc, &sectors, &ssize, &pssize, &info)) !=
-	    0) {
-		xbd_fatal(sc, rc, "reading the disk geometry");
-		return (rc);
-	}
+/*
+ * The backend's features into lim.  Read without the lock (XenStore
+ * round trips); xbd_commit_limits commits them under it.
+ */
+static void
+xbd_read_features(struct xbd_softc *sc, uint64_t sectors, uint32_t ssize,
+    uint32_t info, struct xbd_limits *lim)
+{
+	bool persistent, bounce;
+
 	persistent =
 	    sc->xbd_opts.o_persistent && xbd_feature(sc, "feature-persistent");
 	/*
@@ -754,30 +742,31 @@ xbd_connect(struct xbd_softc *sc)
 	 */
 	bounce = sc->xbd_opts.o_bounce == 1 ||
 	    (sc->xbd_opts.o_bounce == -1 && !sc->xbd_trusted);
-
-	/*
-	 * Features are read without the lock (XenStore round trips) into
-	 * lim, and committed under it with the geometry.
-	 */
-	memset(&lim, 0, sizeof(lim));
+	memset(lim, 0, sizeof(*lim));
 	if (xbd_feature(sc, "feature-barrier"))
-		lim.l_flags |= XBDF_BARRIER;
+		lim->l_flags |= XBDF_BARRIER;
 	if (xbd_feature(sc, "feature-flush-cache"))
-		lim.l_flags |= XBDF_FLUSH;
+		lim->l_flags |= XBDF_FLUSH;
 	if (xbd_feature(sc, "feature-discard")) {
-		lim.l_flags |= XBDF_DISCARD;
+		lim->l_flags |= XBDF_DISCARD;
 		if (xbd_feature(sc, "discard-secure"))
-			lim.l_flags |= XBDF_SECURE_DISCARD;
-		xbd_read_discard(sc, sectors, ssize, &lim);
+			lim->l_flags |= XBDF_SECURE_DISCARD;
+		xbd_read_discard(sc, sectors, ssize, lim);
 	}
 	if (persistent)
-		lim.l_flags |= XBDF_PERSISTENT;
+		lim->l_flags |= XBDF_PERSISTENT;
 	if (bounce)
-		lim.l_flags |= XBDF_BOUNCE;
+		lim->l_flags |= XBDF_BOUNCE;
 	if ((info & VDISK_READONLY) != 0)
-		lim.l_flags |= XBDF_READONLY;
-	xbd_compute_limits(sc, &lim);
+		lim->l_flags |= XBDF_READONLY;
+	xbd_compute_limits(sc, lim);
+}
 
+/* The geometry and the limits, committed together under the lock. */
+static void
+xbd_commit_limits(struct xbd_softc *sc, uint64_t sectors, uint32_t ssize,
+    uint32_t pssize, uint32_t info, const struct xbd_limits *lim)
+{
 	XBD_LOCK(sc);
 	sc->xbd_sectors = sectors;
 	sc->xbd_sector_size = ssize;
@@ -786,15 +775,45 @@ xbd_connect(struct xbd_softc *sc)
 	sc->xbd_flags &=
 	    ~(XBDF_BARRIER | XBDF_FLUSH | XBDF_DISCARD | XBDF_SECURE_DISCARD |
 		XBDF_PERSISTENT | XBDF_BOUNCE | XBDF_READONLY | XBDF_INDIRECT);
-	sc->xbd_flags |= lim.l_flags;
-	sc->xbd_discard_granularity = lim.l_discard_gran;
-	sc->xbd_discard_alignment = lim.l_discard_align;
-	sc->xbd_max_request_segments = lim.l_segs;
-	sc->xbd_max_request_size = lim.l_size;
-	sc->xbd_max_request_indirectpages = lim.l_ipages;
+	sc->xbd_flags |= lim->l_flags;
+	sc->xbd_discard_granularity = lim->l_discard_gran;
+	sc->xbd_discard_alignment = lim->l_discard_align;
+	sc->xbd_max_request_segments = lim->l_segs;
+	sc->xbd_max_request_size = lim->l_size;
+	sc->xbd_max_request_indirectpages = lim->l_ipages;
 	sc->xbd_max_requests = xring_slots(sc->xbd_ring_pages);
 	XBD_UNLOCK(sc);
+}
 
+/*
+ * The backend is Connected and we have published our rings: read the
+ * disk and go.  A device connected already is xbd_resize's.
+ */
+int
+xbd_connect(struct xbd_softc *sc)
+{
+	uint32_t ssize, pssize, info, q;
+	uint64_t sectors;
+	struct xbd_limits lim;
+	enum xbd_state st;
+	int rc;
+
+	XBD_LOCK(sc);
+	st = sc->xbd_state;
+	XBD_UNLOCK(sc);
+	/* Suspended or failed: nothing to do; connected: xbd_resize's. */
+	if (st == XBD_STATE_SUSPENDED || st == XBD_STATE_ERROR ||
+	    st == XBD_STATE_CONNECTED ||
+	    sc->xbd_xbstate != XenbusStateInitialised)
+		return (0);
+
+	if ((rc = xbd_read_geometry(sc, &sectors, &ssize, &pssize, &info)) !=
+	    0) {
+		xbd_fatal(sc, rc, "reading the disk geometry");
+		return (rc);
+	}
+	xbd_read_features(sc, sectors, ssize, info, &lim);
+	xbd_commit_limits(sc, sectors, ssize, pssize, info, &lim);
 	if ((rc = xbd_alloc_commands(sc)) != 0 ||
 	    (rc = xbd_bounce_alloc(sc)) != 0) {
 		xbd_free_commands(sc);
@@ -803,10 +822,8 @@ xbd_connect(struct xbd_softc *sc)
 	}
 
 	XBD_LOCK(sc);
-	for (q = 0; q < sc->xbd_ncms; q++) {
-		cm = &sc->xbd_cms[q];
-		xbd_enqueue_cm(cm, XBD_Q_FREE);
-	}
+	for (q = 0; q < sc->xbd_ncms; q++)
+		xbd_enqueue_cm(&sc->xbd_cms[q], XBD_Q_FREE);
 	sc->xbd_state = XBD_STATE_CONNECTED;
 	sc->xbd_flags |= XBDF_READY;
 	sc->xbd_events |= 1u << XBD_EV_CONNECTED;
@@ -1107,6 +1124,31 @@ xbd_renegotiate(struct xbd_softc *sc)
 	(void)xbd_set_state(sc, XenbusStateInitialising);
 }
 
+/* Whether the device is in state st now. */
+static bool
+xbd_state_is(struct xbd_softc *sc, enum xbd_state st)
+{
+	bool is;
+
+	XBD_LOCK(sc);
+	is = sc->xbd_state == st;
+	XBD_UNLOCK(sc);
+	return (is);
+}
+
+/*
+ * The backend went back to its start (or its state node is gone): hold
+ * the I/O for a reconnection, and if it did so while our offer was
+ * pending, drop the offer and negotiate again.
+ */
+static void
+xbd_backend_restarted(struct xbd_softc *sc)
+{
+	xbd_lost(sc);
+	if (xbd_offer_lost(sc))
+		xbd_renegotiate(sc);
+}
+
 /*
  * The backend's state changed: FreeBSD's xbd_backend_changed.  Runs on
  * the event thread.
@@ -1158,41 +1200,37 @@ xbd_backend_changed(struct xbd_softc *sc)
 		return;
 	}
 	/*
-	 * FreeBSD ignores a backend that disappears (its directory is gone)
-	 * or starts over while connected, and its I/O hangs; we hold the
-	 * I/O and reconnect.
+	 * One pass over the backend's state, as FreeBSD's.  FreeBSD ignores
+	 * a backend that disappears (its directory is gone) or starts over
+	 * while connected, and its I/O hangs; we hold the I/O and reconnect
+	 * (xbd_backend_restarted).
 	 */
 	switch (state) {
 	case XenbusStateUnknown:
 	case XenbusStateInitialising:
-	case XenbusStateInitWait:
-	case XenbusStateClosed:
-		xbd_lost(sc);
-		break;
-	default:
-		break;
-	}
-	if ((state == XenbusStateUnknown || state == XenbusStateInitialising ||
-		state == XenbusStateInitWait) &&
-	    xbd_offer_lost(sc))
-		xbd_renegotiate(sc);
-	switch (state) {
-	case XenbusStateUnknown:
-	case XenbusStateInitialising:
-	case XenbusStateReconfiguring:
-	case XenbusStateReconfigured:
-	case XenbusStateClosed:
+		xbd_backend_restarted(sc);
 		break;
 	case XenbusStateInitWait:
+		xbd_backend_restarted(sc);
+		(void)xbd_initialize(sc);
+		break;
 	case XenbusStateInitialised:
 		(void)xbd_initialize(sc);
 		break;
+	case XenbusStateReconfiguring:
+	case XenbusStateReconfigured:
+		break;
 	case XenbusStateConnected:
-		if (xbd_initialize(sc) == 0)
+		if (xbd_state_is(sc, XBD_STATE_CONNECTED))
+			(void)xbd_resize(sc);
+		else if (xbd_initialize(sc) == 0)
 			(void)xbd_connect(sc);
 		break;
 	case XenbusStateClosing:
 		xbd_closing(sc);
+		break;
+	case XenbusStateClosed:
+		xbd_lost(sc);
 		break;
 	}
 }
