@@ -139,106 +139,115 @@ xsd_daemonize(int *notify)
 	return (0);
 }
 
-int
-xsd_cmd_main(int argc, char **argv)
+/* The options' table, for getopt_long and for xsd_opt_num's messages. */
+static const struct option xsd_lopts[] = {
+	{ "dir", required_argument, NULL, 'd' },
+	{ "foreground", no_argument, NULL, 'F' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "nodes", required_argument, NULL, 'E' },
+	{ "entry-size", required_argument, NULL, 'S' },
+	{ "watches", required_argument, NULL, 'W' },
+	{ "transactions", required_argument, NULL, 't' },
+	{ "perms", required_argument, NULL, 'A' },
+	{ "path-max", required_argument, NULL, 'M' },
+	{ "transaction-nodes", required_argument, NULL, XSD_OPT_TXN_NODES },
+	{ "outstanding", required_argument, NULL, XSD_OPT_OUTSTANDING },
+	{ "memory", required_argument, NULL, XSD_OPT_MEMORY },
+	{ "watch-events", required_argument, NULL, XSD_OPT_WATCH_EVENTS },
+	{ "domain-connections", required_argument, NULL, XSD_OPT_DOMAIN_CONNS },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The unsigned option c's field in o, or NULL if c is not one. */
+static unsigned int *
+xsd_opt_field(struct xsd_opts *o, int c)
 {
-	static const struct option lopts[] = {
-		{ "dir", required_argument, NULL, 'd' },
-		{ "foreground", no_argument, NULL, 'F' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "nodes", required_argument, NULL, 'E' },
-		{ "entry-size", required_argument, NULL, 'S' },
-		{ "watches", required_argument, NULL, 'W' },
-		{ "transactions", required_argument, NULL, 't' },
-		{ "perms", required_argument, NULL, 'A' },
-		{ "path-max", required_argument, NULL, 'M' },
-		{ "transaction-nodes", required_argument, NULL,
-		    XSD_OPT_TXN_NODES },
-		{ "outstanding", required_argument, NULL, XSD_OPT_OUTSTANDING },
-		{ "memory", required_argument, NULL, XSD_OPT_MEMORY },
-		{ "watch-events", required_argument, NULL,
-		    XSD_OPT_WATCH_EVENTS },
-		{ "domain-connections", required_argument, NULL,
-		    XSD_OPT_DOMAIN_CONNS },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct xsd_opts o;
-	struct xsd_server *s;
-	const char *dir = NULL;
+	switch (c) {
+	case 'E':
+		return (&o->o_nodes);
+	case 'S':
+		return (&o->o_node_size);
+	case 'W':
+		return (&o->o_watches);
+	case 't':
+		return (&o->o_transactions);
+	case 'A':
+		return (&o->o_perms);
+	case 'M':
+		return (&o->o_path_max);
+	case XSD_OPT_TXN_NODES:
+		return (&o->o_txn_nodes);
+	case XSD_OPT_OUTSTANDING:
+		return (&o->o_outstanding);
+	case XSD_OPT_WATCH_EVENTS:
+		return (&o->o_watch_events);
+	case XSD_OPT_DOMAIN_CONNS:
+		return (&o->o_domain_conns);
+	default:
+		return (NULL);
+	}
+}
+
+/*
+ * The command line into o, *dir and *fg.  Returns -1 to go on, or the
+ * exit status (--help, a usage error).
+ */
+static int
+xsd_cmd_parse(int argc, char **argv, struct xsd_opts *o, const char **dir,
+    bool *fg)
+{
 	unsigned int *field;
 	unsigned long v;
-	bool fg = false;
-	sigset_t set;
-	char ready = 1;
-	ssize_t w;
-	int c, sig, rc, notify = -1;
+	int c;
 
-	xsd_opts_init(&o);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:FvhE:S:W:t:A:M:", lopts,
+	while ((c = getopt_long(argc, argv, "d:FvhE:S:W:t:A:M:", xsd_lopts,
 		    NULL)) != -1) {
-		field = NULL;
 		switch (c) {
 		case 'd':
-			dir = optarg;
+			*dir = optarg;
 			continue;
 		case 'F':
-			fg = true;
+			*fg = true;
 			continue;
 		case 'v':
-			o.o_log = xsd_main_log;
+			o->o_log = xsd_main_log;
 			continue;
 		case 'h':
 			xsd_usage(stdout);
 			return (XSD_EXIT_OK);
-		case 'E':
-			field = &o.o_nodes;
-			break;
-		case 'S':
-			field = &o.o_node_size;
-			break;
-		case 'W':
-			field = &o.o_watches;
-			break;
-		case 't':
-			field = &o.o_transactions;
-			break;
-		case 'A':
-			field = &o.o_perms;
-			break;
-		case 'M':
-			field = &o.o_path_max;
-			break;
-		case XSD_OPT_TXN_NODES:
-			field = &o.o_txn_nodes;
-			break;
-		case XSD_OPT_OUTSTANDING:
-			field = &o.o_outstanding;
-			break;
-		case XSD_OPT_WATCH_EVENTS:
-			field = &o.o_watch_events;
-			break;
-		case XSD_OPT_DOMAIN_CONNS:
-			field = &o.o_domain_conns;
-			break;
 		case XSD_OPT_MEMORY:
-			if (!xsd_opt_num(lopts, c, optarg, SIZE_MAX, &v))
+			if (!xsd_opt_num(xsd_lopts, c, optarg, SIZE_MAX, &v))
 				return (XSD_EXIT_USAGE);
-			o.o_memory = v;
+			o->o_memory = v;
 			continue;
-		default:
+		}
+		if ((field = xsd_opt_field(o, c)) == NULL) {
 			xsd_usage(stderr);
 			return (XSD_EXIT_USAGE);
 		}
-		if (!xsd_opt_num(lopts, c, optarg, UINT_MAX, &v))
+		if (!xsd_opt_num(xsd_lopts, c, optarg, UINT_MAX, &v))
 			return (XSD_EXIT_USAGE);
 		*field = (unsigned int)v;
 	}
-	if (dir == NULL || optind != argc) {
+	if (*dir == NULL || optind != argc) {
 		xsd_usage(stderr);
 		return (XSD_EXIT_USAGE);
 	}
+	return (-1);
+}
+
+/* Serves dir until SIGINT or SIGTERM; detached unless fg. */
+static int
+xsd_cmd_serve(const char *dir, const struct xsd_opts *o, bool fg)
+{
+	struct xsd_server *s;
+	sigset_t set;
+	char ready = 1;
+	ssize_t w;
+	int sig, rc, notify = -1;
+
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
@@ -250,7 +259,7 @@ xsd_cmd_main(int argc, char **argv)
 		    strerror(-rc));
 		return (XSD_EXIT_FAIL);
 	}
-	if ((rc = xsd_server_start(dir, &o, &s)) != 0) {
+	if ((rc = xsd_server_start(dir, o, &s)) != 0) {
 		fprintf(stderr, "xenstored: %s: %s\n", dir, strerror(-rc));
 		return (XSD_EXIT_FAIL);
 	}
@@ -265,4 +274,18 @@ xsd_cmd_main(int argc, char **argv)
 	} while (rc != 0);
 	xsd_server_stop(s);
 	return (XSD_EXIT_OK);
+}
+
+int
+xsd_cmd_main(int argc, char **argv)
+{
+	struct xsd_opts o;
+	const char *dir = NULL;
+	bool fg = false;
+	int rc;
+
+	xsd_opts_init(&o);
+	if ((rc = xsd_cmd_parse(argc, argv, &o, &dir, &fg)) >= 0)
+		return (rc);
+	return (xsd_cmd_serve(dir, &o, fg));
 }

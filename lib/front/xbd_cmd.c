@@ -234,27 +234,16 @@ xbd_cm_reserve(struct xbd_softc *sc, struct xbd_command *cm, bool bounce)
 }
 
 /*
- * Build the next command from the bio queue, FreeBSD's xbd_bio_command.
- * Returns NULL when there is no bio, no command (CM_SHORTAGE), no grant
- * or bounce room (GNT_SHORTAGE), or when an ordered write has to wait for
- * the ring to go idle (WAIT_IDLE; the command then waits on READY).
+ * The next bio to build a command from, or NULL.  A feature may have been
+ * withdrawn (EOPNOTSUPP) after the bio was accepted: FreeBSD panics
+ * here, we fail the bio.
  */
-static struct xbd_command *
-xbd_bio_command(struct xbd_softc *sc)
+static struct xbd_bio *
+xbd_next_bio(struct xbd_softc *sc)
 {
-	struct xbd_command *cm;
-	struct xbd_bio_pvt *pvt;
 	struct xbd_bio *bp;
-	uint64_t end, len, max;
-	bool bounce, data;
 
-	for (;;) {
-		if ((bp = xbd_dequeue_bio(sc)) == NULL)
-			return (NULL);
-		/*
-		 * A feature may have been withdrawn (EOPNOTSUPP) after the
-		 * bio was accepted: FreeBSD panics here, we fail the bio.
-		 */
+	while ((bp = xbd_dequeue_bio(sc)) != NULL) {
 		if ((bp->bio_cmd == XBD_CMD_FLUSH &&
 			(sc->xbd_flags & (XBDF_FLUSH | XBDF_BARRIER)) == 0) ||
 		    (bp->bio_cmd == XBD_CMD_DISCARD &&
@@ -265,15 +254,22 @@ xbd_bio_command(struct xbd_softc *sc)
 		}
 		break;
 	}
-	pvt = xbd_bio_pvt(bp);
-	if ((cm = xbd_dequeue_cm(sc, XBD_Q_FREE)) == NULL) {
-		xbd_freeze(sc, XBDF_CM_SHORTAGE);
-		xbd_requeue_bio(sc, bp);
-		return (NULL);
-	}
+	return (bp);
+}
+
+/*
+ * Point cm at the bio's next part (a whole flush or discard, or as much
+ * of a read or write as one request carries).  Returns whether the part
+ * goes through bounce pages.
+ */
+static bool
+xbd_cm_part(struct xbd_softc *sc, struct xbd_command *cm, struct xbd_bio *bp)
+{
+	struct xbd_bio_pvt *pvt = xbd_bio_pvt(bp);
+	uint64_t len, max;
+	bool data;
 
 	data = bp->bio_cmd == XBD_CMD_READ || bp->bio_cmd == XBD_CMD_WRITE;
-	end = data ? bp->bio_length : 1;
 	max = sc->xbd_max_request_size;
 	/*
 	 * An indirect request only carries reads and writes: a barrier
@@ -283,7 +279,7 @@ xbd_bio_command(struct xbd_softc *sc)
 	    (sc->xbd_flags & XBDF_BARRIER) != 0)
 		max = XU_MIN(max,
 		    XBD_SEGS_TO_SIZE(BLKIF_MAX_SEGMENTS_PER_REQUEST));
-	len = data ? XU_MIN(end - pvt->bp_next, max) : 0;
+	len = data ? XU_MIN(bp->bio_length - pvt->bp_next, max) : 0;
 	cm->cm_bp = bp;
 	cm->cm_bio_off = data ? pvt->bp_next : 0;
 	cm->cm_data = data ? (char *)bp->bio_data + pvt->bp_next : NULL;
@@ -294,34 +290,37 @@ xbd_bio_command(struct xbd_softc *sc)
 	 * With persistent grants, data outside the zero-copy region has no
 	 * persistent reference of its own: it goes through the pool.
 	 */
-	bounce = (sc->xbd_flags & XBDF_BOUNCE) != 0 ||
+	return ((sc->xbd_flags & XBDF_BOUNCE) != 0 ||
 	    !xbd_is_zc(sc, cm->cm_data, len) ||
 	    ((sc->xbd_flags & XBDF_PERSISTENT) != 0 && len != 0 &&
-		!xbd_zc_persistent(sc));
-	if (xbd_cm_reserve(sc, cm, bounce) != 0) {
-		/*
-		 * Back to the free queue as xbd_free_command leaves a
-		 * command: a flush or discard taking it next sets no
-		 * segment count of its own and would send this one's.
-		 */
-		cm->cm_bp = NULL;
-		cm->cm_data = NULL;
-		cm->cm_datalen = 0;
-		cm->cm_nseg = 0;
-		cm->cm_flags = XBDCF_INITIALIZER;
-		xbd_enqueue_cm(cm, XBD_Q_FREE);
-		xbd_requeue_bio(sc, bp);
-		return (NULL);
-	}
+		!xbd_zc_persistent(sc)));
+}
 
-	/* The part is committed: advance the bio and requeue the rest. */
-	pvt->bp_next += data ? len : 1;
-	pvt->bp_parts++;
-	if (pvt->bp_next < end) {
-		xbd_requeue_bio(sc, bp);
-		sc->xbd_stats.xs_splits++;
-	}
+/*
+ * Back to the free queue as xbd_free_command leaves a command: a flush
+ * or discard taking it next sets no segment count of its own and would
+ * send this one's.
+ */
+static void
+xbd_cm_unpart(struct xbd_command *cm)
+{
+	cm->cm_bp = NULL;
+	cm->cm_data = NULL;
+	cm->cm_datalen = 0;
+	cm->cm_nseg = 0;
+	cm->cm_flags = XBDCF_INITIALIZER;
+	xbd_enqueue_cm(cm, XBD_Q_FREE);
+}
 
+/*
+ * The blkif operation of cm's bio.  Returns false when an ordered write
+ * without barriers has to wait for the ring to go idle (the command then
+ * waits on READY).
+ */
+static bool
+xbd_cm_operation(struct xbd_softc *sc, struct xbd_command *cm,
+    struct xbd_bio *bp)
+{
 	switch (bp->bio_cmd) {
 	case XBD_CMD_READ:
 		cm->cm_operation = BLKIF_OP_READ;
@@ -344,7 +343,7 @@ xbd_bio_command(struct xbd_softc *sc)
 		if (xbd_queue_length(sc, XBD_Q_BUSY) != 0) {
 			xbd_freeze(sc, XBDF_WAIT_IDLE);
 			xbd_requeue_cm(cm, XBD_Q_READY);
-			return (NULL);
+			return (false);
 		}
 		break;
 	case XBD_CMD_FLUSH:
@@ -359,7 +358,51 @@ xbd_bio_command(struct xbd_softc *sc)
 			cm->cm_discard_flag = BLKIF_DISCARD_SECURE;
 		break;
 	}
-	return (cm);
+	return (true);
+}
+
+/*
+ * Build the next command from the bio queue, FreeBSD's xbd_bio_command.
+ * Returns NULL when there is no bio, no command (CM_SHORTAGE), no grant
+ * or bounce room (GNT_SHORTAGE), or when an ordered write has to wait for
+ * the ring to go idle (WAIT_IDLE; the command then waits on READY).
+ */
+static struct xbd_command *
+xbd_bio_command(struct xbd_softc *sc)
+{
+	struct xbd_command *cm;
+	struct xbd_bio_pvt *pvt;
+	struct xbd_bio *bp;
+	uint64_t end;
+
+	if ((bp = xbd_next_bio(sc)) == NULL)
+		return (NULL);
+	pvt = xbd_bio_pvt(bp);
+	if ((cm = xbd_dequeue_cm(sc, XBD_Q_FREE)) == NULL) {
+		xbd_freeze(sc, XBDF_CM_SHORTAGE);
+		xbd_requeue_bio(sc, bp);
+		return (NULL);
+	}
+	if (xbd_cm_reserve(sc, cm, xbd_cm_part(sc, cm, bp)) != 0) {
+		xbd_cm_unpart(cm);
+		xbd_requeue_bio(sc, bp);
+		return (NULL);
+	}
+
+	/* The part is committed: advance the bio and requeue the rest. */
+	if (bp->bio_cmd == XBD_CMD_READ || bp->bio_cmd == XBD_CMD_WRITE) {
+		end = bp->bio_length;
+		pvt->bp_next += cm->cm_datalen;
+	} else {
+		end = 1;
+		pvt->bp_next += 1;
+	}
+	pvt->bp_parts++;
+	if (pvt->bp_next < end) {
+		xbd_requeue_bio(sc, bp);
+		sc->xbd_stats.xs_splits++;
+	}
+	return (xbd_cm_operation(sc, cm, bp) ? cm : NULL);
 }
 
 /* The address of data page i of a command. */

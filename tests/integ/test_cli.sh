@@ -93,6 +93,11 @@ usage_err "xbd attach: --domid: '99999' is outside 0..32751" \
 ! grep -q "is 'xbd hv" "$tmp/usage.err"
 usage_err "xbd attach: --platform: 'vmware' is not a platform" \
     attach --platform vmware
+usage_err "xbd stat: --domid: '99999' is outside 0..32751" \
+    stat "${M[@]}" --domid 99999
+usage_err "xbd stat: --domid: '1x' is not a whole number" \
+    stat "${M[@]}" --domid 1x
+usage_err "usage: xbd stat" stat "${M[@]}" --domid 1 xvda xvdb
 usage_err "xbd serve: --max-queues: '17' is outside 1..16" \
     serve "${M[@]}" --domid 1 --max-queues 17
 usage_err "xbd serve: --max-ring-page-order: '6' is outside 0..5" \

@@ -365,6 +365,111 @@ attach_parse(int argc, char **argv, struct attach_args *a)
 	return (0);
 }
 
+/*
+ * SIGINT and SIGTERM are for the main thread alone: the threads of the
+ * library and of the statistics socket inherit the mask blocking them
+ * set here (the previous one goes to *mask).  A handler run on one of
+ * them would set attach_stop while the main thread went on waiting.
+ * Until the main thread unblocks them either signal still ends the
+ * process, once those threads exist.
+ */
+static void
+attach_signals(sigset_t *stopsigs, sigset_t *mask)
+{
+	struct sigaction sa;
+
+	sigemptyset(stopsigs);
+	sigaddset(stopsigs, SIGINT);
+	sigaddset(stopsigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, stopsigs, mask);
+	/* Also while a workload runs: it stops, and we detach. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = attach_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Open the platform: real Xen, or join the simulated machine. */
+static int
+attach_open(const struct attach_args *a, struct xbd_plat **xp)
+{
+	int rc;
+
+	if (a->aa_xen) {
+		if ((rc = xbd_plat_open_xen(xp)) != 0)
+			fprintf(stderr,
+			    "xbd attach: opening Xen: %s (as root, with "
+			    "xen-gntalloc, xen-gntdev and xen-evtchn "
+			    "loaded?)\n",
+			    strerror(-rc));
+		return (rc);
+	}
+	rc = xbd_plat_open_sim(a->aa_dir, a->aa_domid, true, xp);
+	if (rc != 0) {
+		fprintf(stderr,
+		    "xbd attach: joining the machine at %s as domain %u: %s",
+		    a->aa_dir, a->aa_domid, strerror(-rc));
+		/* Only a missing socket means there is no machine. */
+		if (rc == -ENOENT || rc == -ECONNREFUSED)
+			fprintf(stderr, " (is 'xbd hv --dir %s' running?)",
+			    a->aa_dir);
+		fputc('\n', stderr);
+		return (rc);
+	}
+	xbd_plat_on_lost(*xp, cmd_hv_lost, "xbd attach");
+	return (0);
+}
+
+/*
+ * Attach the vbd, print the banner and, on the simulated machine, start
+ * answering `xbd stat`.
+ */
+static int
+attach_start(struct attach_args *a, struct xbd_plat *xp,
+    struct attach_watch *aw, struct xbd_dev **dev, struct xbd_info *info,
+    struct statsock **ss)
+{
+	char line[1024];
+	int rc;
+
+	a->aa_o.o_vbd_wait_ms = XBD_TOOL_VBD_WAIT_MS;
+	a->aa_o.o_holder = "xbd attach";
+	a->aa_o.o_event = attach_event;
+	a->aa_o.o_event_arg = aw;
+	aw->aw_vbd = a->aa_vbd;
+	aw->aw_recover_s = a->aa_o.o_recovery_timeout_ms / 1000;
+	if ((rc = xbd_attach(xp, a->aa_vbd, &a->aa_o, dev)) != 0) {
+		cmd_attach_error("xbd attach", xp, a->aa_vbd, rc);
+		return (rc);
+	}
+	xbd_get_info(*dev, info);
+	aw->aw_backend = info->xi_backend_id;
+	if (xbd_describe(*dev, XBD_FMT_LINE, line, sizeof(line)) > 0)
+		printf("%s: %s\n", info->xi_name, line);
+	if (!a->aa_xen &&
+	    (rc = statsock_start(a->aa_dir, a->aa_domid, info->xi_vdevice, *dev,
+		 ss)) != 0)
+		fprintf(stderr, "xbd attach: no statistics socket: %s\n",
+		    strerror(-rc));
+	return (0);
+}
+
+/* The workload and the discard test, as asked: 0 or the failure. */
+static int
+attach_run(const struct attach_args *a, struct xbd_dev *dev,
+    const struct xbd_info *info, const struct attach_watch *aw)
+{
+	int rc;
+
+	if (a->aa_workload > 0 &&
+	    (rc = attach_workload(dev, info, a->aa_bs, a->aa_workload,
+		 a->aa_stats, aw)) != 0)
+		return (rc);
+	if (a->aa_discard && (rc = attach_discard(dev, info)) != 0)
+		return (rc);
+	return (0);
+}
+
 int
 cmd_attach(int argc, char **argv)
 {
@@ -374,9 +479,7 @@ cmd_attach(int argc, char **argv)
 	struct attach_args a;
 	struct xbd_info info;
 	struct attach_watch aw = { 0 };
-	struct sigaction sa;
 	sigset_t stopsigs, mask;
-	char line[1024];
 	int rc, exit_code = CMD_EXIT_FAIL;
 
 	if ((rc = attach_parse(argc, argv, &a)) != 0)
@@ -385,70 +488,13 @@ cmd_attach(int argc, char **argv)
 	/* We print the banner ourselves. */
 	if (getenv("XBD_VERBOSE") == NULL)
 		setenv("XBD_QUIET", "1", 0);
-
-	/*
-	 * SIGINT and SIGTERM are for the main thread alone: the threads of
-	 * the library and of the statistics socket inherit this mask.  A
-	 * handler run on one of them would set attach_stop while the main
-	 * thread went on waiting.  Until the handler is in place (below)
-	 * either signal still ends the process, once those threads exist.
-	 */
-	sigemptyset(&stopsigs);
-	sigaddset(&stopsigs, SIGINT);
-	sigaddset(&stopsigs, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &stopsigs, &mask);
-	/* Also while a workload runs: it stops, and we detach. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = attach_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	if (a.aa_xen && (rc = xbd_plat_open_xen(&xp)) != 0) {
-		fprintf(stderr,
-		    "xbd attach: opening Xen: %s (as root, with "
-		    "xen-gntalloc, xen-gntdev and xen-evtchn loaded?)\n",
-		    strerror(-rc));
+	attach_signals(&stopsigs, &mask);
+	if (attach_open(&a, &xp) != 0)
 		return (CMD_EXIT_FAIL);
-	}
-	if (!a.aa_xen &&
-	    (rc = xbd_plat_open_sim(a.aa_dir, a.aa_domid, true, &xp)) != 0) {
-		fprintf(stderr,
-		    "xbd attach: joining the machine at %s as domain %u: %s",
-		    a.aa_dir, a.aa_domid, strerror(-rc));
-		/* Only a missing socket means there is no machine. */
-		if (rc == -ENOENT || rc == -ECONNREFUSED)
-			fprintf(stderr, " (is 'xbd hv --dir %s' running?)",
-			    a.aa_dir);
-		fputc('\n', stderr);
-		return (CMD_EXIT_FAIL);
-	}
-	if (!a.aa_xen)
-		xbd_plat_on_lost(xp, cmd_hv_lost, "xbd attach");
-	a.aa_o.o_vbd_wait_ms = XBD_TOOL_VBD_WAIT_MS;
-	a.aa_o.o_holder = "xbd attach";
-	a.aa_o.o_event = attach_event;
-	a.aa_o.o_event_arg = &aw;
-	aw.aw_vbd = a.aa_vbd;
-	aw.aw_recover_s = a.aa_o.o_recovery_timeout_ms / 1000;
-	if ((rc = xbd_attach(xp, a.aa_vbd, &a.aa_o, &dev)) != 0) {
-		cmd_attach_error("xbd attach", xp, a.aa_vbd, rc);
+	if (attach_start(&a, xp, &aw, &dev, &info, &ss) != 0)
 		goto out;
-	}
-	xbd_get_info(dev, &info);
-	aw.aw_backend = info.xi_backend_id;
-	if (xbd_describe(dev, XBD_FMT_LINE, line, sizeof(line)) > 0)
-		printf("%s: %s\n", info.xi_name, line);
-	if (!a.aa_xen &&
-	    (rc = statsock_start(a.aa_dir, a.aa_domid, info.xi_vdevice, dev,
-		 &ss)) != 0)
-		fprintf(stderr, "xbd attach: no statistics socket: %s\n",
-		    strerror(-rc));
 	pthread_sigmask(SIG_SETMASK, &mask, NULL);
-
-	if (a.aa_workload > 0 &&
-	    attach_workload(dev, &info, a.aa_bs, a.aa_workload, a.aa_stats,
-		&aw) != 0)
-		goto out;
-	if (a.aa_discard && attach_discard(dev, &info) != 0)
+	if (attach_run(&a, dev, &info, &aw) != 0)
 		goto out;
 	exit_code = CMD_EXIT_OK;
 	if (!a.aa_once && attach_stop == 0) {

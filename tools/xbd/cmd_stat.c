@@ -14,6 +14,7 @@
 
 #include "cmd.h"
 #include "cmd_opt.h"
+#include "common/xu_assert.h"
 #include "platform/sim/hv.h"
 #include "statsock.h"
 #include "xenbus/xbus.h"
@@ -30,83 +31,102 @@ static const char stat_usage[] =
     "  --json        JSON instead of text (one object per line)\n"
     "  -h, --help    this text\n";
 
-int
-cmd_stat(int argc, char **argv)
-{
-	enum { O_DIR = 256, O_DOMID, O_JSON };
-	static const struct option opts[] = {
-		{ "dir", required_argument, NULL, O_DIR },
-		{ "domid", required_argument, NULL, O_DOMID },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *dir = NULL, *vbd = "xvda";
-	char path[4400], sdir[4096];
-	struct dirent *de;
-	uint32_t domid = 0, vdev;
-	bool json = false, have_domid = false;
-	DIR *d;
-	int c, rc, n = 0;
+/* The command line, parsed. */
+struct stat_args {
+	const char *sa_dir; /* the machine's directory */
+	const char *sa_vbd; /* the vbd, with --domid */
+	uint32_t sa_domid;  /* --domid, or STAT_ALL */
+	bool sa_json;	    /* --json */
+};
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case O_DIR:
-			dir = optarg;
-			break;
-		case O_DOMID:
-			if (cmd_opt_u32(argv[0], "domid", optarg, &domid) != 0)
-				return (CMD_EXIT_USAGE);
-			have_domid = true;
-			break;
-		case O_JSON:
-			json = true;
-			break;
-		case 'h':
-			fputs(stat_usage, stdout);
-			return (CMD_EXIT_OK);
-		default:
-			fputs(stat_usage, stderr);
-			return (CMD_EXIT_USAGE);
+/* --domid not given: every device of the machine. */
+#define STAT_ALL UINT32_MAX
+
+enum stat_opt { SO_DIR = 256, SO_DOMID, SO_JSON };
+
+static const struct option stat_longopts[] = {
+	{ "dir", required_argument, NULL, SO_DIR },
+	{ "domid", required_argument, NULL, SO_DOMID },
+	{ "json", no_argument, NULL, SO_JSON },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* 0, 1 for --help, or -EINVAL (after the usage). */
+static int
+stat_parse(int argc, char **argv, struct stat_args *a)
+{
+	const struct cmd_opt_dest dest[] = {
+		{ SO_DIR, NULL, CMD_OPT_STR, &a->sa_dir },
+		{ SO_DOMID, "domid", CMD_OPT_U32, &a->sa_domid },
+		{ SO_JSON, NULL, CMD_OPT_TRUE, &a->sa_json },
+	};
+	int c, rc;
+
+	memset(a, 0, sizeof(*a));
+	a->sa_vbd = "xvda";
+	a->sa_domid = STAT_ALL;
+	while ((c = getopt_long(argc, argv, "h", stat_longopts, NULL)) != -1) {
+		rc = cmd_opt_apply(argv[0], dest, XU_NELEM(dest), c, optarg);
+		if (rc == 1) {
+			fputs(stat_usage, c == 'h' ? stdout : stderr);
+			return (c == 'h' ? 1 : -EINVAL);
 		}
+		if (rc != 0)
+			return (rc);
 	}
 	if (optind < argc)
-		vbd = argv[optind++];
-	if (dir == NULL || optind < argc) {
+		a->sa_vbd = argv[optind++];
+	if (a->sa_dir == NULL || optind < argc) {
 		fputs(stat_usage, stderr);
+		return (-EINVAL);
+	}
+	return (0);
+}
+
+/* One device's statistics from its socket: an exit status. */
+static int
+stat_one(const struct stat_args *a)
+{
+	char path[4400];
+	uint32_t vdev;
+
+	if (xbus_vdev_parse(a->sa_vbd, &vdev) != 0) {
+		fprintf(stderr, "xbd stat: '%s' is not a vbd name\n",
+		    a->sa_vbd);
 		return (CMD_EXIT_USAGE);
 	}
-	/* A device's socket may outlive its machine for a moment. */
-	if (plat_sim_alive(dir) == -ECONNREFUSED) {
-		fprintf(stderr, "xbd stat: xbd hv at %s is gone\n", dir);
+	if (statsock_path(a->sa_dir, a->sa_domid, vdev, path, sizeof(path)) !=
+		0 ||
+	    statsock_query(path, a->sa_json, stdout) != 0) {
+		fprintf(stderr,
+		    "xbd stat: no device %s of domain %u is attached on %s "
+		    "(%s)\n",
+		    a->sa_vbd, a->sa_domid, a->sa_dir, strerror(ENOENT));
 		return (CMD_EXIT_FAIL);
 	}
-	if (have_domid) {
-		if (xbus_vdev_parse(vbd, &vdev) != 0) {
-			fprintf(stderr, "xbd stat: '%s' is not a vbd name\n",
-			    vbd);
-			return (CMD_EXIT_USAGE);
-		}
-		if (statsock_path(dir, domid, vdev, path, sizeof(path)) != 0 ||
-		    (rc = statsock_query(path, json, stdout)) != 0) {
-			fprintf(stderr,
-			    "xbd stat: no device %s of domain %u "
-			    "is attached on %s (%s)\n",
-			    vbd, domid, dir, strerror(ENOENT));
-			return (CMD_EXIT_FAIL);
-		}
-		if (json)
-			putchar('\n');
-		return (CMD_EXIT_OK);
-	}
-	snprintf(sdir, sizeof(sdir), "%s/stat", dir);
+	if (a->sa_json)
+		putchar('\n');
+	return (CMD_EXIT_OK);
+}
+
+/* Every device's statistics, from each socket in DIR/stat. */
+static int
+stat_all(const struct stat_args *a)
+{
+	char path[4400], sdir[4096];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(sdir, sizeof(sdir), "%s/stat", a->sa_dir);
 	if ((d = opendir(sdir)) != NULL) {
 		while ((de = readdir(d)) != NULL) {
 			if (de->d_name[0] == '.')
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", sdir, de->d_name);
-			if (statsock_query(path, json, stdout) == 0) {
-				if (json)
+			if (statsock_query(path, a->sa_json, stdout) == 0) {
+				if (a->sa_json)
 					putchar('\n');
 				n++;
 			}
@@ -114,8 +134,25 @@ cmd_stat(int argc, char **argv)
 		closedir(d);
 	}
 	if (n == 0) {
-		fprintf(stderr, "xbd stat: no device is attached on %s\n", dir);
+		fprintf(stderr, "xbd stat: no device is attached on %s\n",
+		    a->sa_dir);
 		return (CMD_EXIT_FAIL);
 	}
 	return (CMD_EXIT_OK);
+}
+
+int
+cmd_stat(int argc, char **argv)
+{
+	struct stat_args a;
+	int rc;
+
+	if ((rc = stat_parse(argc, argv, &a)) != 0)
+		return (rc > 0 ? CMD_EXIT_OK : CMD_EXIT_USAGE);
+	/* A device's socket may outlive its machine for a moment. */
+	if (plat_sim_alive(a.sa_dir) == -ECONNREFUSED) {
+		fprintf(stderr, "xbd stat: xbd hv at %s is gone\n", a.sa_dir);
+		return (CMD_EXIT_FAIL);
+	}
+	return (a.sa_domid != STAT_ALL ? stat_one(&a) : stat_all(&a));
 }

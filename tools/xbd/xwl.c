@@ -351,24 +351,44 @@ xwl_snap(struct xwl *w, uint64_t t0, struct xwl_progress *p)
 		p->p_eta = 0;
 }
 
-int
-xwl_run(struct xbd_dev *dev, const struct xwl_cfg *c, struct xwl_result *r)
+/* Free what xwl_alloc allocated (all of it or part). */
+static void
+xwl_free(struct xwl *w)
 {
-	struct timespec until;
+	const struct xwl_cfg *c = w->w_c;
+	struct xwl_io *io;
+	int i;
+
+	for (i = 0; i < c->c_qd; i++) {
+		io = &w->w_io[i];
+		if (io->io_buf == NULL)
+			continue;
+		if (io->io_zc)
+			xbd_buf_free(w->w_dev, io->io_buf, c->c_bs);
+		else
+			free(io->io_buf);
+	}
+	if (w->w_gen != c->c_genmap)
+		free(w->w_gen);
+	free(w->w_busy);
+	pthread_cond_destroy(&w->w_cv);
+	pthread_mutex_destroy(&w->w_m);
+	free(w);
+}
+
+/*
+ * The workload's state and buffers, allocated before the run (none
+ * during it): the verify maps and one buffer per queue slot, from the
+ * device's zero-copy region when asked and there is room.
+ */
+static int
+xwl_alloc(struct xbd_dev *dev, const struct xwl_cfg *c, struct xwl_result *r,
+    struct xwl **wp)
+{
 	struct xwl *w;
 	struct xwl_io *io;
-	uint64_t t0;
-	struct xwl_progress p;
-	double cpu0;
-	int i, rc = 0, started;
-	bool abandoned = false;
+	int i;
 
-	memset(r, 0, sizeof(*r));
-	if (c->c_bs == 0 || (c->c_bs & 511) != 0 || c->c_qd < 1 ||
-	    c->c_qd > XWL_MAX_QD || c->c_span < c->c_bs ||
-	    (c->c_runtime <= 0 && c->c_ops == 0) ||
-	    (c->c_verify != XWL_VERIFY_NONE && c->c_bs < 512))
-		return (-EINVAL);
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return (-ENOMEM);
 	w->w_dev = dev;
@@ -378,15 +398,14 @@ xwl_run(struct xbd_dev *dev, const struct xwl_cfg *c, struct xwl_result *r)
 	w->w_blocks = c->c_span / c->c_bs;
 	pthread_mutex_init(&w->w_m, NULL);
 	pthread_cond_init(&w->w_cv, NULL);
+	*wp = w;
 	if (c->c_verify != XWL_VERIFY_NONE) {
 		w->w_gen = c->c_genmap != NULL ?
 		    c->c_genmap :
 		    calloc(w->w_blocks, sizeof(uint32_t));
 		w->w_busy = calloc(w->w_blocks, 1);
-		if (w->w_gen == NULL || w->w_busy == NULL) {
-			rc = -ENOMEM;
-			goto out;
-		}
+		if (w->w_gen == NULL || w->w_busy == NULL)
+			return (-ENOMEM);
 	}
 	for (i = 0; i < c->c_qd; i++) {
 		io = &w->w_io[i];
@@ -398,20 +417,26 @@ xwl_run(struct xbd_dev *dev, const struct xwl_cfg *c, struct xwl_result *r)
 			io->io_buf =
 			    aligned_alloc(4096, (c->c_bs + 4095) & ~4095u);
 		}
-		if (io->io_buf == NULL) {
-			rc = -ENOMEM;
-			goto out;
-		}
+		if (io->io_buf == NULL)
+			return (-ENOMEM);
 		memset(io->io_buf, 0xa5, c->c_bs);
 	}
+	return (0);
+}
 
-	t0 = xwl_now();
-	cpu0 = xwl_cpu();
+/* Fill the queue: one I/O per slot, as long as there is work. */
+static void
+xwl_start(struct xwl *w, uint64_t t0)
+{
+	const struct xwl_cfg *c = w->w_c;
+	struct xwl_io *io;
+	int i;
+
 	pthread_mutex_lock(&w->w_m);
 	if (c->c_runtime > 0)
 		w->w_deadline = t0 + (uint64_t)(c->c_runtime * 1e9);
 	pthread_mutex_unlock(&w->w_m);
-	for (i = started = 0; i < c->c_qd; i++) {
+	for (i = 0; i < c->c_qd; i++) {
 		pthread_mutex_lock(&w->w_m);
 		io = &w->w_io[i];
 		if (!xwl_prepare(w, io)) {
@@ -420,8 +445,20 @@ xwl_run(struct xbd_dev *dev, const struct xwl_cfg *c, struct xwl_result *r)
 		}
 		pthread_mutex_unlock(&w->w_m);
 		xwl_submit(w, io);
-		started++;
 	}
+}
+
+/*
+ * Wait for the last I/O, reporting progress every 100 ms; a stop request
+ * abandons a recovery that holds I/O.  Returns the final progress in p.
+ */
+static void
+xwl_wait(struct xwl *w, uint64_t t0, struct xwl_progress *p)
+{
+	const struct xwl_cfg *c = w->w_c;
+	struct timespec until;
+	bool abandoned = false;
+
 	pthread_mutex_lock(&w->w_m);
 	while (w->w_inflight > 0) {
 		clock_gettime(CLOCK_REALTIME, &until);
@@ -434,17 +471,43 @@ xwl_run(struct xbd_dev *dev, const struct xwl_cfg *c, struct xwl_result *r)
 		/* Held I/O would otherwise keep us until recovery ends. */
 		if (c->c_stop != NULL && *c->c_stop != 0 && !abandoned) {
 			abandoned = true;
-			xbd_recovery_abandon(dev);
+			xbd_recovery_abandon(w->w_dev);
 		}
 		if (c->c_progress == NULL)
 			continue;
-		xwl_snap(w, t0, &p);
+		xwl_snap(w, t0, p);
 		pthread_mutex_unlock(&w->w_m);
-		c->c_progress(&p, c->c_progress_arg);
+		c->c_progress(p, c->c_progress_arg);
 		pthread_mutex_lock(&w->w_m);
 	}
-	xwl_snap(w, t0, &p);
+	xwl_snap(w, t0, p);
 	pthread_mutex_unlock(&w->w_m);
+}
+
+int
+xwl_run(struct xbd_dev *dev, const struct xwl_cfg *c, struct xwl_result *r)
+{
+	struct xwl_progress p;
+	struct xwl *w = NULL;
+	uint64_t t0;
+	double cpu0;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (c->c_bs == 0 || (c->c_bs & 511) != 0 || c->c_qd < 1 ||
+	    c->c_qd > XWL_MAX_QD || c->c_span < c->c_bs ||
+	    (c->c_runtime <= 0 && c->c_ops == 0) ||
+	    (c->c_verify != XWL_VERIFY_NONE && c->c_bs < 512))
+		return (-EINVAL);
+	if ((rc = xwl_alloc(dev, c, r, &w)) != 0) {
+		if (w != NULL)
+			xwl_free(w);
+		return (rc);
+	}
+	t0 = xwl_now();
+	cpu0 = xwl_cpu();
+	xwl_start(w, t0);
+	xwl_wait(w, t0, &p);
 	r->r_seconds = (double)(xwl_now() - t0) / 1e9;
 	r->r_cpu = xwl_cpu() - cpu0;
 	if (c->c_progress != NULL) {
@@ -455,22 +518,6 @@ xwl_run(struct xbd_dev *dev, const struct xwl_cfg *c, struct xwl_result *r)
 		}
 		c->c_progress(&p, c->c_progress_arg);
 	}
-	(void)started;
-out:
-	for (i = 0; i < c->c_qd; i++) {
-		io = &w->w_io[i];
-		if (io->io_buf == NULL)
-			continue;
-		if (io->io_zc)
-			xbd_buf_free(dev, io->io_buf, c->c_bs);
-		else
-			free(io->io_buf);
-	}
-	if (w->w_gen != c->c_genmap)
-		free(w->w_gen);
-	free(w->w_busy);
-	pthread_cond_destroy(&w->w_cv);
-	pthread_mutex_destroy(&w->w_m);
-	free(w);
-	return (rc);
+	xwl_free(w);
+	return (0);
 }

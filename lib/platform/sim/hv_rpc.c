@@ -237,6 +237,56 @@ hv_conn_mark(struct hv *hv, const struct hv_conn *c, bool add)
 		close(fd);
 }
 
+/*
+ * HELLO: the connection becomes a process of domain hm_arg[0], creating
+ * the domain unless it exists (which hm_arg[1] == 0 refuses).  The reply
+ * carries the machine's fd and the domain's arena.
+ */
+static int
+hv_serve_hello(struct hv *hv, struct hv_conn *c, const struct hv_msg *rq,
+    struct hv_msg *rp, int *out, unsigned int *nout)
+{
+	char name[HV_NAME_MAX];
+	uint32_t domid, gen;
+	unsigned int slot;
+	int error, fd;
+
+	if (c->hv_hello)
+		return (-EISCONN);
+	domid = rq->hm_arg[0];
+	memcpy(name, rq->hm_name, sizeof(name));
+	name[sizeof(name) - 1] = '\0';
+	if (hv_dom_find(&hv->hv_shm, domid, &slot, &gen) == 0) {
+		if (rq->hm_arg[1] == 0)
+			return (-EEXIST);
+	} else {
+		error = hv_m_domain_create(hv, domid, name, &slot, &gen);
+		if (error != 0)
+			return (error);
+		c->hv_created = 1;
+	}
+	if ((error = hv_m_arena_fd(hv, slot, gen, &fd)) != 0) {
+		if (c->hv_created)
+			(void)hv_m_domain_destroy(hv, slot);
+		c->hv_created = 0;
+		return (error);
+	}
+	c->hv_hello = 1;
+	c->hv_domid = domid;
+	hv_conn_mark(hv, c, true);
+	c->hv_slot = slot;
+	c->hv_gen = gen;
+	c->hv_view_id = hv_new_id(&hv->hv_shm);
+	rp->hm_arg[0] = slot;
+	rp->hm_arg[1] = gen;
+	rp->hm_arg[2] = c->hv_view_id;
+	rp->hm_arg[3] = (uint32_t)c->hv_created;
+	out[0] = hv->hv_mfd;
+	out[1] = fd;
+	*nout = 2;
+	return (0);
+}
+
 /* Handle one request; fill the reply and the fds it carries. */
 static void
 hv_serve_msg(struct hv *hv, struct hv_conn *c, const struct hv_msg *rq,
@@ -244,10 +294,7 @@ hv_serve_msg(struct hv *hv, struct hv_conn *c, const struct hv_msg *rq,
 {
 	uintptr_t owner = (uintptr_t)c;
 	evtchn_port_t port = 0;
-	uint32_t hid = 0, domid;
-	unsigned int slot;
-	uint32_t gen;
-	char name[HV_NAME_MAX];
+	uint32_t hid = 0;
 	int error = 0, fd;
 
 	hv_msg_init(rp, (enum hv_msg_type)rq->hm_type);
@@ -258,44 +305,7 @@ hv_serve_msg(struct hv *hv, struct hv_conn *c, const struct hv_msg *rq,
 	}
 	switch (rq->hm_type) {
 	case HV_MSG_HELLO:
-		if (c->hv_hello) {
-			error = -EISCONN;
-			break;
-		}
-		domid = rq->hm_arg[0];
-		memcpy(name, rq->hm_name, sizeof(name));
-		name[sizeof(name) - 1] = '\0';
-		if (hv_dom_find(&hv->hv_shm, domid, &slot, &gen) == 0) {
-			if (rq->hm_arg[1] == 0) {
-				error = -EEXIST;
-				break;
-			}
-		} else {
-			error =
-			    hv_m_domain_create(hv, domid, name, &slot, &gen);
-			if (error != 0)
-				break;
-			c->hv_created = 1;
-		}
-		if ((error = hv_m_arena_fd(hv, slot, gen, &fd)) != 0) {
-			if (c->hv_created)
-				(void)hv_m_domain_destroy(hv, slot);
-			c->hv_created = 0;
-			break;
-		}
-		c->hv_hello = 1;
-		c->hv_domid = domid;
-		hv_conn_mark(hv, c, true);
-		c->hv_slot = slot;
-		c->hv_gen = gen;
-		c->hv_view_id = hv_new_id(&hv->hv_shm);
-		rp->hm_arg[0] = slot;
-		rp->hm_arg[1] = gen;
-		rp->hm_arg[2] = c->hv_view_id;
-		rp->hm_arg[3] = (uint32_t)c->hv_created;
-		out[0] = hv->hv_mfd;
-		out[1] = fd;
-		*nout = 2;
+		error = hv_serve_hello(hv, c, rq, rp, out, nout);
 		break;
 	case HV_MSG_EVTCHN_OPEN:
 		if (nfd != 1) {
