@@ -44,14 +44,31 @@
 #include "xbb_internal.h"
 #include "xenbus/xbus.h"
 
-/* Transaction retries on EAGAIN (libxl's figure). */
-#define XBB_TXN_RETRIES 100
-
 /* ---------------------------------------------------------------------
  * Store helpers
  */
 
 typedef int xbb_txn_fn(struct xbb_dev *dev, xs_transaction_t t);
+
+/* An xbb_txn: the function and its device. */
+struct xbb_txn_call {
+	struct xbb_dev *tc_dev; /* the device */
+	xbb_txn_fn *tc_fn;	/* what to do in the transaction */
+};
+
+/* The body of xbb_txn's transaction: check the directory, then fn. */
+static int
+xbb_txn_body(struct xs_handle *xs, xs_transaction_t t, void *arg)
+{
+	struct xbb_txn_call *tc = arg;
+	char *v;
+	int rc;
+
+	if ((rc = xbus_read(xs, t, tc->tc_dev->xb_bepath, NULL, &v)) != 0)
+		return (rc);
+	free(v);
+	return (tc->tc_fn(tc->tc_dev, t));
+}
 
 /*
  * Run fn in a transaction that first checks our directory still exists,
@@ -61,30 +78,9 @@ typedef int xbb_txn_fn(struct xbb_dev *dev, xs_transaction_t t);
 static int
 xbb_txn(struct xbb_dev *dev, xbb_txn_fn *fn)
 {
-	struct xs_handle *xs = dev->xb_bk->bk_xs;
-	xs_transaction_t t;
-	char *v;
-	int rc, i;
+	struct xbb_txn_call tc = { dev, fn };
 
-	for (i = 0; i < XBB_TXN_RETRIES; i++) {
-		errno = 0;
-		if ((t = xs_transaction_start(xs)) == XBT_NULL)
-			return (errno != 0 ? -errno : -EIO);
-		if ((rc = xbus_read(xs, t, dev->xb_bepath, NULL, &v)) == 0) {
-			free(v);
-			rc = fn(dev, t);
-		}
-		if (rc != 0) {
-			(void)xs_transaction_end(xs, t, true);
-			return (rc);
-		}
-		errno = 0;
-		if (xs_transaction_end(xs, t, false))
-			return (0);
-		if (errno != EAGAIN)
-			return (errno != 0 ? -errno : -EIO);
-	}
-	return (-EAGAIN);
+	return (xbus_txn(dev->xb_bk->bk_xs, xbb_txn_body, &tc));
 }
 
 static int

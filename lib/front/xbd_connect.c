@@ -310,28 +310,18 @@ xbd_write_transport(struct xbd_softc *sc, xs_transaction_t t)
 	    sc->xbd_opts.o_persistent ? "1" : "0"));
 }
 
+/* xbd_write_transport as a transaction's body. */
+static int
+xbd_transport_txn(struct xs_handle *xs, xs_transaction_t t, void *arg)
+{
+	return (xbd_write_transport(arg, t));
+}
+
 /* Publish the transport in one transaction, retried on conflicts. */
 static int
 xbd_publish_transport(struct xbd_softc *sc)
 {
-	xs_transaction_t t;
-	int rc, tries;
-
-	for (tries = 0; tries < 100; tries++) {
-		errno = 0;
-		if ((t = xs_transaction_start(sc->xbd_xs)) == XBT_NULL)
-			return (errno != 0 ? -errno : -EIO);
-		if ((rc = xbd_write_transport(sc, t)) != 0) {
-			(void)xs_transaction_end(sc->xbd_xs, t, true);
-			return (rc);
-		}
-		errno = 0;
-		if (xs_transaction_end(sc->xbd_xs, t, false))
-			return (0);
-		if (errno != EAGAIN)
-			return (errno != 0 ? -errno : -EIO);
-	}
-	return (-EAGAIN);
+	return (xbus_txn(sc->xbd_xs, xbd_transport_txn, sc));
 }
 
 /* ---------------------------------------------------------------------

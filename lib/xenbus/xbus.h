@@ -72,6 +72,28 @@ int xbus_rm(struct xs_handle *xs, xs_transaction_t t, const char *dir,
 int xbus_path(char *buf, size_t len, const char *dir, const char *node);
 
 /* ---------------------------------------------------------------------
+ * Transactions
+ */
+
+/*
+ * Commits that conflict (EAGAIN) are retried this many times before
+ * xbus_txn gives up: libxl's figure.
+ */
+#define XBUS_TXN_RETRIES 100
+
+/* The body of a transaction: 0, or a negative errno that aborts it. */
+typedef int xbus_txn_fn(struct xs_handle *xs, xs_transaction_t t, void *arg);
+
+/*
+ * Run fn(xs, t, arg) in a transaction and commit it, starting over while
+ * the commit conflicts.  fn runs again on each attempt, so it must only
+ * write through t.  An error of fn aborts the transaction.
+ * \return 0, fn's error, -errno from libxenstore, or -EAGAIN after
+ *         XBUS_TXN_RETRIES conflicts.
+ */
+int xbus_txn(struct xs_handle *xs, xbus_txn_fn *fn, void *arg);
+
+/* ---------------------------------------------------------------------
  * States
  */
 

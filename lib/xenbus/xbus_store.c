@@ -37,6 +37,31 @@ xbus_errno(void)
 }
 
 int
+xbus_txn(struct xs_handle *xs, xbus_txn_fn *fn, void *arg)
+{
+	xs_transaction_t t;
+	int rc, i;
+
+	for (i = 0; i < XBUS_TXN_RETRIES; i++) {
+		/* A failure that sets no errno still reads as one. */
+		errno = 0;
+		if ((t = xs_transaction_start(xs)) == XBT_NULL)
+			return (xbus_errno());
+		errno = 0;
+		if ((rc = fn(xs, t, arg)) != 0) {
+			(void)xs_transaction_end(xs, t, true);
+			return (rc);
+		}
+		errno = 0;
+		if (xs_transaction_end(xs, t, false))
+			return (0);
+		if (errno != EAGAIN)
+			return (xbus_errno());
+	}
+	return (-EAGAIN);
+}
+
+int
 xbus_read(struct xs_handle *xs, xs_transaction_t t, const char *dir,
     const char *node, char **out)
 {

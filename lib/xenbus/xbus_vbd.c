@@ -17,9 +17,6 @@
 #include "common/xu_parse.h"
 #include "xbus.h"
 
-/* libxl retries a transaction this many times on EAGAIN before failing. */
-#define XBUS_TXN_RETRIES 100
-
 int
 xbus_vbd_paths(const struct xbus_vbd *v, char *fe, size_t felen, char *be,
     size_t belen)
@@ -180,34 +177,8 @@ xbus_vbd_add_txn(struct xs_handle *xs, xs_transaction_t t,
 	return (0);
 }
 
-/* Run fn inside a transaction, retrying on EAGAIN as libxl does. */
 static int
-xbus_txn(struct xs_handle *xs,
-    int (*fn)(struct xs_handle *, xs_transaction_t, const void *),
-    const void *arg)
-{
-	xs_transaction_t t;
-	int rc, i;
-
-	for (i = 0; i < XBUS_TXN_RETRIES; i++) {
-		errno = 0;
-		if ((t = xs_transaction_start(xs)) == XBT_NULL)
-			return (errno != 0 ? -errno : -EIO);
-		if ((rc = fn(xs, t, arg)) != 0) {
-			(void)xs_transaction_end(xs, t, true);
-			return (rc);
-		}
-		errno = 0;
-		if (xs_transaction_end(xs, t, false))
-			return (0);
-		if (errno != EAGAIN)
-			return (errno != 0 ? -errno : -EIO);
-	}
-	return (-EAGAIN);
-}
-
-static int
-xbus_vbd_add_fn(struct xs_handle *xs, xs_transaction_t t, const void *arg)
+xbus_vbd_add_fn(struct xs_handle *xs, xs_transaction_t t, void *arg)
 {
 	return (xbus_vbd_add_txn(xs, t, arg));
 }
@@ -215,9 +186,13 @@ xbus_vbd_add_fn(struct xs_handle *xs, xs_transaction_t t, const void *arg)
 int
 xbus_vbd_add(struct xs_handle *xs, const struct xbus_vbd *v)
 {
+	struct xbus_vbd copy;
+
 	if (v->v_params == NULL || v->v_vdev == 0)
 		return (-EINVAL);
-	return (xbus_txn(xs, xbus_vbd_add_fn, v));
+	/* xbus_txn's argument is not const; v is ours to keep so. */
+	copy = *v;
+	return (xbus_txn(xs, xbus_vbd_add_fn, &copy));
 }
 
 bool
@@ -345,7 +320,7 @@ xbus_vbd_hotplug(struct xs_handle *xs, const struct xbus_vbd *v,
 }
 
 static int
-xbus_vbd_close_fn(struct xs_handle *xs, xs_transaction_t t, const void *arg)
+xbus_vbd_close_fn(struct xs_handle *xs, xs_transaction_t t, void *arg)
 {
 	const char *be = arg;
 	uint64_t state;
@@ -366,7 +341,7 @@ struct xbus_vbd_dirs {
 };
 
 static int
-xbus_vbd_destroy_fn(struct xs_handle *xs, xs_transaction_t t, const void *arg)
+xbus_vbd_destroy_fn(struct xs_handle *xs, xs_transaction_t t, void *arg)
 {
 	const struct xbus_vbd_dirs *d = arg;
 	int rc;

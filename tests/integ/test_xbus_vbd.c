@@ -6,7 +6,8 @@
  * the backend and readable by the guest, the frontend directory the other
  * way round, the /libxl record private to dom0.  Removal follows libxl:
  * online = 0 and Closing first, then everything deleted once the backend
- * is Closed (or after the timeout).  Also: strict reads, states, errors.
+ * is Closed (or after the timeout).  Also: strict reads, states, errors,
+ * and the one transaction helper (xbus_txn) all components use.
  */
 
 #include <errno.h>
@@ -409,6 +410,71 @@ test_reads_and_errors(void **state)
 	assert_int_equal(xbus_read(f->priv, XBT_NULL, "/t", "p", &s), -ENOENT);
 }
 
+/* What test_txn's transaction body does, and what it saw. */
+struct txn_probe {
+	struct xs_handle *other; /* a second connection, to conflict */
+	int calls;		 /* times the body ran */
+	int conflicts;		 /* the first this many attempts conflict */
+	int fail;		 /* the body's error, 0 for none */
+};
+
+/*
+ * Read and write /txn/n in the transaction; on a conflicting attempt,
+ * another connection writes the node before the commit.
+ */
+static int
+txn_body(struct xs_handle *xs, xs_transaction_t t, void *arg)
+{
+	struct txn_probe *p = arg;
+	char *v;
+	int rc;
+
+	p->calls++;
+	if ((rc = xbus_read(xs, t, "/txn", "n", &v)) != 0)
+		return (rc);
+	free(v);
+	if ((rc = xbus_printf(xs, t, "/txn", "n", "%d", p->calls)) != 0)
+		return (rc);
+	if (p->calls <= p->conflicts)
+		assert_int_equal(
+		    xbus_write(p->other, XBT_NULL, "/txn", "n", "other"), 0);
+	return (p->fail);
+}
+
+/* xbus_txn: committed once, retried on conflicts, aborted on errors. */
+static void
+test_txn(void **state)
+{
+	struct fix *f = *state;
+	struct txn_probe p = { 0 };
+
+	assert_non_null(p.other = hv_xs_open_priv(f->hv));
+	assert_int_equal(xbus_write(f->priv, XBT_NULL, "/txn", "n", "0"), 0);
+
+	/* Two conflicts: the body runs three times, the third commits. */
+	p.conflicts = 2;
+	assert_int_equal(xbus_txn(f->priv, txn_body, &p), 0);
+	assert_int_equal(p.calls, 3);
+	expect(f->priv, "/txn", "n", "3");
+
+	/* The body's error aborts: nothing it wrote is kept. */
+	p.calls = 0;
+	p.conflicts = 0;
+	p.fail = -EPERM;
+	assert_int_equal(xbus_txn(f->priv, txn_body, &p), -EPERM);
+	assert_int_equal(p.calls, 1);
+	expect(f->priv, "/txn", "n", "3");
+
+	/* Conflicts every time: -EAGAIN after XBUS_TXN_RETRIES attempts. */
+	p.calls = 0;
+	p.conflicts = XBUS_TXN_RETRIES + 1;
+	p.fail = 0;
+	assert_int_equal(xbus_txn(f->priv, txn_body, &p), -EAGAIN);
+	assert_int_equal(p.calls, XBUS_TXN_RETRIES);
+	expect(f->priv, "/txn", "n", "other");
+	xs_close(p.other);
+}
+
 int
 main(void)
 {
@@ -423,6 +489,7 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reads_and_errors, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_txn, setup, teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

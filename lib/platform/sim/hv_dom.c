@@ -23,9 +23,8 @@
 
 #include "../../../xenstored/xsd.h"
 #include "hv_internal.h"
+#include "xenbus/xbus.h"
 
-/* Attempts at a XenStore transaction that keeps conflicting. */
-#define HV_XS_RETRIES 100
 /* A domain id nobody has: what a free slot holds. */
 #define HV_DOMID_NONE DOMID_INVALID
 
@@ -204,31 +203,36 @@ hv_xs_unskeleton_txn(struct hv *hv, xs_transaction_t t, uint32_t d,
 	return (ok);
 }
 
-/* Run one skeleton edit in a transaction, retrying on EAGAIN. */
+/* One skeleton edit: a domain's nodes written, or removed. */
+struct hv_xs_edit {
+	struct hv *e_hv;    /* the machine */
+	bool e_create;	    /* write (true) or remove */
+	uint32_t e_domid;   /* the domain */
+	const char *e_name; /* its name (to write) */
+	uint32_t e_gen;	    /* its generation (its vm path) */
+};
+
+/* The edit as a transaction's body; libxenstore's errno as ours. */
+static int
+hv_xs_edit_txn(struct xs_handle *xs, xs_transaction_t t, void *arg)
+{
+	const struct hv_xs_edit *e = arg;
+	bool ok;
+
+	ok = e->e_create ?
+	    hv_xs_skeleton_txn(e->e_hv, t, e->e_domid, e->e_name, e->e_gen) :
+	    hv_xs_unskeleton_txn(e->e_hv, t, e->e_domid, e->e_gen);
+	return (ok ? 0 : errno != 0 ? -errno : -EIO);
+}
+
+/* Run one skeleton edit in a transaction, retried on conflicts. */
 static int
 hv_xs_txn(struct hv *hv, bool create, uint32_t d, const char *name,
     uint32_t gen)
 {
-	xs_transaction_t t;
-	int tries, error;
-	bool ok;
+	struct hv_xs_edit e = { hv, create, d, name, gen };
 
-	for (tries = 0; tries < HV_XS_RETRIES; tries++) {
-		if ((t = xs_transaction_start(hv->hv_xs)) == XBT_NULL)
-			return (errno != 0 ? -errno : -EIO);
-		ok = create ? hv_xs_skeleton_txn(hv, t, d, name, gen) :
-			      hv_xs_unskeleton_txn(hv, t, d, gen);
-		if (!ok) {
-			error = errno != 0 ? -errno : -EIO;
-			(void)xs_transaction_end(hv->hv_xs, t, true);
-			return (error);
-		}
-		if (xs_transaction_end(hv->hv_xs, t, false))
-			return (0);
-		if (errno != EAGAIN)
-			return (-errno);
-	}
-	return (-EAGAIN);
+	return (xbus_txn(hv->hv_xs, hv_xs_edit_txn, &e));
 }
 
 /* ---------------------------------------------------------------------
