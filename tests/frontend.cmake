@@ -16,9 +16,8 @@ if(TARGET xbd_sim AND TARGET xbd_back)
 endif()
 
 if(TARGET xbd_sim)
-	xbd_test(NAME test_xbd_hostile
-	    SOURCES integ/test_xbd_hostile.c integ/hostile.c integ/hfix.c
-	    LIBS xbd_front LABELS "integ;frontend;hardening" TIMEOUT 300)
+	xbd_test(NAME test_xbd_hostile SOURCES integ/test_xbd_hostile.c
+	    LIBS xbdt_sfix LABELS "integ;frontend;hardening" TIMEOUT 300)
 endif()
 
 # The backend killed and restarted under a running workload (processes).
@@ -49,7 +48,8 @@ if(TARGET xbd_embed)
 	    LIBS xbd_embed LABELS "integ;frontend;hardening" TIMEOUT 900)
 endif()
 
-# Scripted backends: suspend/resume and the wire format of requests.
+# Scripted backends: suspend/resume and the wire format of requests (the
+# hostile-backend tests above use the same fixture).
 if(TARGET xbd_sim)
 	add_library(xbdt_sfix STATIC integ/sfix.c integ/hostile.c)
 	target_link_libraries(xbdt_sfix PUBLIC xbd_front PkgConfig::CMOCKA
@@ -65,9 +65,8 @@ endif()
 
 # Races on shared memory and peeks into granted pages by a hostile backend.
 if(TARGET xbd_sim)
-	xbd_test(NAME test_xbd_hostile_io
-	    SOURCES integ/test_xbd_hostile_io.c integ/hostile.c integ/hfix.c
-	    LIBS xbd_front LABELS "integ;frontend;hardening" TIMEOUT 300)
+	xbd_test(NAME test_xbd_hostile_io SOURCES integ/test_xbd_hostile_io.c
+	    LIBS xbdt_sfix LABELS "integ;frontend;hardening" TIMEOUT 300)
 endif()
 
 # A peer process killed in every XenBus state, both ways, with leak

@@ -1,14 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* The frontend's scripted-backend machine; see sfix.h. */
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sfix.h"
 #include "xt.h"
-
-/* Room for the frontend's in-memory disk. */
-#define SFIX_DISK (4u * 1024 * 1024)
 
 struct hostile *
 sfix_new_backend(struct sfix *f, hostile_hook_fn *hook, void *arg,
@@ -45,11 +43,22 @@ int
 sfix_up(struct sfix *f, hostile_hook_fn *hook, void *arg,
     const struct hostile_node *nodes, const struct xbd_opts *o)
 {
+	return (sfix_up_on(f, NULL, hook, arg, nodes, o));
+}
+
+int
+sfix_up_on(struct sfix *f, const char *xsd_dir, hostile_hook_fn *hook,
+    void *arg, const struct hostile_node *nodes, const struct xbd_opts *o)
+{
 	struct hv_opts ho;
 
 	memset(f, 0, sizeof(*f));
 	setenv("XBD_QUIET", "1", 0);
 	hv_opts_init(&ho);
+	if (xsd_dir != NULL) {
+		ho.o_dir = xsd_dir;
+		ho.o_xenstored = 0;
+	}
 	assert_int_equal(hv_create(&ho, &f->f_hv), 0);
 	assert_int_equal(hv_domain_create(f->f_hv, 1, "guest", &f->f_fe), 0);
 	assert_non_null(f->f_priv = hv_xs_open_priv(f->f_hv));
@@ -89,4 +98,16 @@ void
 sfix_stats(struct sfix *f, struct xbd_stats *st)
 {
 	xbd_get_stats(f->f_dev, st, sizeof(*st));
+}
+
+void
+sfix_assert_error(struct sfix *f)
+{
+	struct xbd_stats st;
+	char buf[4096];
+
+	assert_int_equal(sfix_state(f), 3);
+	assert_int_equal(xbd_read(f->f_dev, buf, 0, 4096), -EIO);
+	sfix_stats(f, &st);
+	assert_true(st.xs_protocol_errors > 0);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * A machine for the frontend's suspend/resume and wire-format tests: a
+ * The machine of the frontend's tests against scripted, hostile backends
+ * (hostile-backend, suspend/resume and wire-format tests): a
  * simulated hypervisor with the frontend in domain 1 and a hostile backend
  * (hostile.h) in domain 0, plus the means to replace that backend by a
  * new one in another domain, as a toolstack does when a suspended guest
@@ -13,6 +14,9 @@
 #include "front/xbd_internal.h"
 #include "hostile.h"
 #include "platform/sim/hv.h"
+
+/* Bytes of each hostile backend's in-memory disk. */
+#define SFIX_DISK (4u * 1024 * 1024)
 
 /* Backends a fixture may start over its life (domains 0, 2, 3, ...). */
 #define SFIX_MAX_BACKENDS 2
@@ -35,6 +39,10 @@ struct sfix {
 int sfix_up(struct sfix *f, hostile_hook_fn *hook, void *arg,
     const struct hostile_node *nodes, const struct xbd_opts *o);
 
+/* The same on a machine using the XenStore daemon serving xsd_dir. */
+int sfix_up_on(struct sfix *f, const char *xsd_dir, hostile_hook_fn *hook,
+    void *arg, const struct hostile_node *nodes, const struct xbd_opts *o);
+
 /*
  * Start another backend in the next domain for the same vbd; the
  * frontend directory then names it.
@@ -53,5 +61,8 @@ int sfix_state(struct sfix *f);
 
 /* The device's statistics. */
 void sfix_stats(struct sfix *f, struct xbd_stats *st);
+
+/* The device is in the error state and stays usable as an object. */
+void sfix_assert_error(struct sfix *f);
 
 #endif /* XBD_TESTS_SFIX_H */

@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/loop.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +27,7 @@
 
 #include "xbbt_front.h"
 #include "xt.h"
+#include "xt_loop.h"
 
 #define XVDA 51712u
 #define IMG_SIZE (8u << 20)
@@ -743,38 +743,6 @@ test_removal(void **state)
 	unserve(fx);
 }
 
-/* A loop device over path with 4 KiB blocks, or -1 when not possible. */
-static int
-loop_setup(const char *path, char *dev, size_t len)
-{
-	struct loop_config lc;
-	int ctl, fd, lfd, n;
-
-	if ((ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC)) < 0)
-		return (-1);
-	n = ioctl(ctl, LOOP_CTL_GET_FREE);
-	close(ctl);
-	if (n < 0)
-		return (-1);
-	snprintf(dev, len, "/dev/loop%d", n);
-	if ((lfd = open(dev, O_RDWR | O_CLOEXEC)) < 0)
-		return (-1);
-	if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0) {
-		close(lfd);
-		return (-1);
-	}
-	memset(&lc, 0, sizeof(lc));
-	lc.fd = (uint32_t)fd;
-	lc.block_size = 4096;
-	n = ioctl(lfd, LOOP_CONFIGURE, &lc);
-	close(fd);
-	if (n != 0) {
-		close(lfd);
-		return (-1);
-	}
-	return (lfd);
-}
-
 static void
 test_blockdev_direct(void **state)
 {
@@ -788,7 +756,7 @@ test_blockdev_direct(void **state)
 
 	/* A block device with 4 KiB logical blocks, opened O_DIRECT:
 	   sub-page segments must be bounced, discard is BLKDISCARD. */
-	if ((lfd = loop_setup(fx->img, dev, sizeof(dev))) < 0)
+	if ((lfd = xt_loop_setup(fx->img, dev, sizeof(dev))) < 0)
 		skip();
 	xbb_opts_init(&bo);
 	bo.o_direct = true;

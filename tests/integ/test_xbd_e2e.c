@@ -465,32 +465,16 @@ test_zero_copy(void **state)
 	xbdt_teardown(&t);
 }
 
-struct bg {
-	struct xbd_dev *dev;
-	struct wl_opts wo;
-	struct wl_result r;
-	int rc;
-};
-
-static void *
-bg_run(void *arg)
-{
-	struct bg *b = arg;
-
-	b->rc = wl_run(b->dev, &b->wo, &b->r);
-	return (NULL);
-}
-
 /* Suspend drains the ring; resume reconnects and reissues the queue. */
 static void
 test_suspend_resume(void **state)
 {
 	struct xbdt_opts fo = { .size = 8 * MiB };
-	struct bg b = { .wo = { .ops = 3000,
-			    .qd = 32,
-			    .max_blocks = 16,
-			    .flush_pct = 2,
-			    .seed = 11 } };
+	struct wl_bg b = { .wo = { .ops = 3000,
+			       .qd = 32,
+			       .max_blocks = 16,
+			       .flush_pct = 2,
+			       .seed = 11 } };
 	struct xbd_stats st;
 	struct xbdt t;
 	pthread_t th;
@@ -498,7 +482,7 @@ test_suspend_resume(void **state)
 
 	SETUP(&t, &fo);
 	assert_int_equal(xbdt_attach(&t, NULL, &b.dev), 0);
-	assert_int_equal(pthread_create(&th, NULL, bg_run, &b), 0);
+	assert_int_equal(pthread_create(&th, NULL, wl_bg_run, &b), 0);
 	for (i = 0; i < 3; i++) {
 		usleep(20000);
 		assert_int_equal(xbd_suspend(b.dev), 0);

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hfix.h"
+#include "sfix.h"
 #include "xt.h"
 
 /* ---------------------------------------------------------------------
@@ -33,13 +33,13 @@ hook_overflow(struct hostile *h, const union xring_req *req)
 static void
 test_F1_rsp_prod_overflow(void **state)
 {
-	struct hfix f;
+	struct sfix f;
 	char buf[4096];
 
-	assert_int_equal(hfix_up(&f, hook_overflow, NULL, NULL, NULL), 0);
+	assert_int_equal(sfix_up(&f, hook_overflow, NULL, NULL, NULL), 0);
 	assert_int_equal(xbd_read(f.f_dev, buf, 0, 4096), -EIO);
-	hfix_assert_error(&f);
-	hfix_down(&f);
+	sfix_assert_error(&f);
+	sfix_down(&f);
 }
 
 static int
@@ -56,16 +56,16 @@ hook_backwards(struct hostile *h, const union xring_req *req)
 static void
 test_F2_rsp_prod_backwards(void **state)
 {
-	struct hfix f;
+	struct sfix f;
 	char buf[4096];
 	int i;
 
-	assert_int_equal(hfix_up(&f, hook_backwards, NULL, NULL, NULL), 0);
+	assert_int_equal(sfix_up(&f, hook_backwards, NULL, NULL, NULL), 0);
 	(void)xbd_read(f.f_dev, buf, 0, 4096);
-	for (i = 0; i < 100 && hfix_state(&f) != 3; i++)
+	for (i = 0; i < 100 && sfix_state(&f) != 3; i++)
 		usleep(10000);
-	hfix_assert_error(&f);
-	hfix_down(&f);
+	sfix_assert_error(&f);
+	sfix_down(&f);
 }
 
 static int
@@ -80,13 +80,13 @@ hook_extra(struct hostile *h, const union xring_req *req)
 static void
 test_F3_rsp_ahead_of_req(void **state)
 {
-	struct hfix f;
+	struct sfix f;
 	char buf[4096];
 
-	assert_int_equal(hfix_up(&f, hook_extra, NULL, NULL, NULL), 0);
+	assert_int_equal(sfix_up(&f, hook_extra, NULL, NULL, NULL), 0);
 	(void)xbd_read(f.f_dev, buf, 0, 4096);
-	hfix_assert_error(&f);
-	hfix_down(&f);
+	sfix_assert_error(&f);
+	sfix_down(&f);
 }
 
 static uint64_t bad_id;
@@ -102,16 +102,16 @@ static void
 test_F4_bad_ids(void **state)
 {
 	const uint64_t ids[] = { 32, 1024, UINT64_MAX, 1ull << 40, 5000 };
-	struct hfix f;
+	struct sfix f;
 	char buf[4096];
 	size_t i;
 
 	for (i = 0; i < XU_NELEM(ids); i++) {
 		bad_id = ids[i];
-		assert_int_equal(hfix_up(&f, hook_bad_id, NULL, NULL, NULL), 0);
+		assert_int_equal(sfix_up(&f, hook_bad_id, NULL, NULL, NULL), 0);
 		assert_int_equal(xbd_read(f.f_dev, buf, 0, 4096), -EIO);
-		hfix_assert_error(&f);
-		hfix_down(&f);
+		sfix_assert_error(&f);
+		sfix_down(&f);
 	}
 }
 
@@ -126,13 +126,13 @@ hook_free_slot(struct hostile *h, const union xring_req *req)
 static void
 test_F5_unsolicited(void **state)
 {
-	struct hfix f;
+	struct sfix f;
 	char buf[4096];
 
-	assert_int_equal(hfix_up(&f, hook_free_slot, NULL, NULL, NULL), 0);
+	assert_int_equal(sfix_up(&f, hook_free_slot, NULL, NULL, NULL), 0);
 	assert_int_equal(xbd_read(f.f_dev, buf, 0, 4096), -EIO);
-	hfix_assert_error(&f);
-	hfix_down(&f);
+	sfix_assert_error(&f);
+	sfix_down(&f);
 }
 
 struct dup_state {
@@ -168,11 +168,11 @@ test_F6_duplicate(void **state)
 {
 	struct dup_state d = { 0 };
 	struct xbd_bio b1, b2;
-	struct hfix f;
+	struct sfix f;
 	char buf[2][4096];
 	int r1 = 0, r2 = 0, i;
 
-	assert_int_equal(hfix_up(&f, hook_duplicate, &d, NULL, NULL), 0);
+	assert_int_equal(sfix_up(&f, hook_duplicate, &d, NULL, NULL), 0);
 	memset(&b1, 0, sizeof(b1));
 	b1.bio_cmd = XBD_CMD_READ;
 	b1.bio_length = 4096;
@@ -190,8 +190,8 @@ test_F6_duplicate(void **state)
 	/* Both complete exactly once; the lie kills the device. */
 	assert_int_equal(r1, 1);
 	assert_int_equal(r2, -EIO);
-	hfix_assert_error(&f);
-	hfix_down(&f);
+	sfix_assert_error(&f);
+	sfix_down(&f);
 }
 
 static int
@@ -208,13 +208,13 @@ hook_wrong_op(struct hostile *h, const union xring_req *req)
 static void
 test_F7_wrong_operation(void **state)
 {
-	struct hfix f;
+	struct sfix f;
 	char buf[4096] = { 0 };
 
-	assert_int_equal(hfix_up(&f, hook_wrong_op, NULL, NULL, NULL), 0);
+	assert_int_equal(sfix_up(&f, hook_wrong_op, NULL, NULL, NULL), 0);
 	assert_int_equal(xbd_write(f.f_dev, buf, 0, 4096), -EIO);
-	hfix_assert_error(&f);
-	hfix_down(&f);
+	sfix_assert_error(&f);
+	sfix_down(&f);
 }
 
 static int16_t bad_status;
@@ -231,20 +231,20 @@ test_F8_bad_status(void **state)
 {
 	const int16_t st[] = { 1, 0x7fff, -32768, -3 };
 	struct xbd_stats s;
-	struct hfix f;
+	struct sfix f;
 	char buf[4096];
 	size_t i;
 
 	for (i = 0; i < XU_NELEM(st); i++) {
 		bad_status = st[i];
-		assert_int_equal(hfix_up(&f, hook_bad_status, NULL, NULL, NULL),
+		assert_int_equal(sfix_up(&f, hook_bad_status, NULL, NULL, NULL),
 		    0);
 		/* Never success; the device itself lives on. */
 		assert_int_equal(xbd_read(f.f_dev, buf, 0, 4096), -EIO);
 		xbd_get_stats(f.f_dev, &s, sizeof(s));
 		assert_true(s.xs_protocol_errors > 0);
-		assert_int_equal(hfix_state(&f), 1);
-		hfix_down(&f);
+		assert_int_equal(sfix_state(&f), 1);
+		sfix_down(&f);
 	}
 }
 
@@ -267,10 +267,10 @@ test_F9_F10_eopnotsupp(void **state)
 {
 	struct xbd_info info;
 	struct xbd_stats s;
-	struct hfix f;
+	struct sfix f;
 	char buf[4096] = { 0 };
 
-	assert_int_equal(hfix_up(&f, hook_eopnotsupp, NULL, NULL, NULL), 0);
+	assert_int_equal(sfix_up(&f, hook_eopnotsupp, NULL, NULL, NULL), 0);
 	/* F9: a read is never "not supported": EIO, features untouched. */
 	assert_int_equal(xbd_read(f.f_dev, buf, 0, 4096), -EIO);
 	xbd_get_info(f.f_dev, &info);
@@ -289,8 +289,8 @@ test_F9_F10_eopnotsupp(void **state)
 	assert_int_equal(xbd_write(f.f_dev, buf, 0, 4096), 0);
 	xbd_get_stats(f.f_dev, &s, sizeof(s));
 	assert_int_equal(s.xs_eopnotsupp, 3);
-	assert_int_equal(hfix_state(&f), 1);
-	hfix_down(&f);
+	assert_int_equal(sfix_state(&f), 1);
+	sfix_down(&f);
 }
 
 static int
@@ -308,25 +308,25 @@ static void
 test_F10_flush_error(void **state)
 {
 	struct xbd_info info;
-	struct hfix f;
+	struct sfix f;
 
 	/* An empty flush answered ERROR is an error (not Linux's OK). */
-	assert_int_equal(hfix_up(&f, hook_flush_error, NULL, NULL, NULL), 0);
+	assert_int_equal(sfix_up(&f, hook_flush_error, NULL, NULL, NULL), 0);
 	assert_int_equal(xbd_flush(f.f_dev), -EIO);
 	xbd_get_info(f.f_dev, &info);
 	assert_true(info.xi_features & XBD_FEAT_FLUSH);
-	hfix_down(&f);
+	sfix_down(&f);
 }
 
 static void
 test_F14_no_notifications(void **state)
 {
-	struct hfix f;
+	struct sfix f;
 	char buf[4096] = { 7 }, back[4096];
 	struct timespec a, b;
 
-	assert_int_equal(hfix_up(&f, NULL, NULL, NULL, NULL), 0);
-	f.f_h.h_no_notify = true;
+	assert_int_equal(sfix_up(&f, NULL, NULL, NULL, NULL), 0);
+	f.f_h[0].h_no_notify = true;
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	/* Responses published without an event still complete. */
 	assert_int_equal(xbd_write(f.f_dev, buf, 0, 4096), 0);
@@ -334,7 +334,7 @@ test_F14_no_notifications(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	assert_memory_equal(buf, back, 4096);
 	assert_true(b.tv_sec - a.tv_sec < 10);
-	hfix_down(&f);
+	sfix_down(&f);
 }
 
 static int
@@ -348,11 +348,11 @@ static void
 test_F15_backend_hangs(void **state)
 {
 	struct xbd_bio b;
-	struct hfix f;
+	struct sfix f;
 	char buf[4096];
 	int r = 0;
 
-	assert_int_equal(hfix_up(&f, hook_drop, NULL, NULL, NULL), 0);
+	assert_int_equal(sfix_up(&f, hook_drop, NULL, NULL, NULL), 0);
 	memset(&b, 0, sizeof(b));
 	b.bio_cmd = XBD_CMD_READ;
 	b.bio_length = 4096;
@@ -366,7 +366,7 @@ test_F15_backend_hangs(void **state)
 	xbd_detach(f.f_dev);
 	f.f_dev = NULL;
 	assert_int_equal(r, -ENXIO);
-	hfix_down(&f);
+	sfix_down(&f);
 }
 
 struct split_state {
@@ -400,13 +400,13 @@ static void
 test_F16_split_halves(void **state)
 {
 	struct split_state s = { .n = 0, .mode = 0 };
-	struct hfix f;
+	struct sfix f;
 	static char buf[64 * 1024], back[64 * 1024];
 	size_t i;
 
 	for (i = 0; i < sizeof(buf); i++)
 		buf[i] = (char)(i % 253);
-	assert_int_equal(hfix_up(&f, hook_split, &s, NULL, NULL), 0);
+	assert_int_equal(sfix_up(&f, hook_split, &s, NULL, NULL), 0);
 	/* 64 KiB without indirect: 40 KiB + 24 KiB, answered reversed. */
 	assert_int_equal(xbd_write(f.f_dev, buf, 0, sizeof(buf)), 0);
 	assert_int_equal(xbd_read(f.f_dev, back, 0, sizeof(back)), 0);
@@ -414,8 +414,8 @@ test_F16_split_halves(void **state)
 	/* One half answered twice: the device stops. */
 	s.mode = 1;
 	assert_int_equal(xbd_read(f.f_dev, back, 0, sizeof(back)), -EIO);
-	hfix_assert_error(&f);
-	hfix_down(&f);
+	sfix_assert_error(&f);
+	sfix_down(&f);
 }
 
 static int
@@ -432,17 +432,17 @@ test_F17_grant_kept_mapped(void **state)
 {
 	struct xbd_stats s;
 	struct xbd_opts o;
-	struct hfix f;
+	struct sfix f;
 	char buf[4096];
 
 	xbd_opts_init(&o);
 	o.o_persistent = false;
-	assert_int_equal(hfix_up(&f, hook_keep_mapped, NULL, NULL, &o), 0);
+	assert_int_equal(sfix_up(&f, hook_keep_mapped, NULL, NULL, &o), 0);
 	assert_int_equal(xbd_read(f.f_dev, buf, 0, 4096), -EIO);
 	xbd_get_stats(f.f_dev, &s, sizeof(s));
 	assert_int_equal(s.xs_grant_busy, 1);
-	hfix_assert_error(&f);
-	hfix_down(&f);
+	sfix_assert_error(&f);
+	sfix_down(&f);
 }
 
 static int
@@ -466,18 +466,18 @@ static void
 test_F19_readonly_grant(void **state)
 {
 	struct xbd_opts o;
-	struct hfix f;
+	struct sfix f;
 	char buf[4096] = { 3 };
 	int refused = 0;
 
 	xbd_opts_init(&o);
 	o.o_persistent = false;
-	assert_int_equal(hfix_up(&f, hook_write_readonly, &refused, NULL, &o),
+	assert_int_equal(sfix_up(&f, hook_write_readonly, &refused, NULL, &o),
 	    0);
 	assert_int_equal(xbd_write(f.f_dev, buf, 0, 4096), 0);
 	assert_int_equal(refused, GNTST_general_error);
-	assert_int_equal(hfix_state(&f), 1);
-	hfix_down(&f);
+	assert_int_equal(sfix_state(&f), 1);
+	sfix_down(&f);
 }
 
 /* ---------------------------------------------------------------------
@@ -487,14 +487,14 @@ test_F19_readonly_grant(void **state)
 static void
 expect_attach_fails(const struct hostile_node *nodes)
 {
-	struct hfix f;
+	struct sfix f;
 	struct xbd_opts o;
 
 	xbd_opts_init(&o);
 	o.o_connect_timeout_ms = 5000;
-	assert_int_equal(hfix_up(&f, NULL, NULL, nodes, &o), -EPROTO);
+	assert_int_equal(sfix_up(&f, NULL, NULL, nodes, &o), -EPROTO);
 	f.f_dev = NULL;
-	hfix_down(&f);
+	sfix_down(&f);
 }
 
 static void
@@ -543,9 +543,9 @@ test_F23_F24_F31_odd_values(void **state)
 		{ NULL, NULL },
 	};
 	struct xbd_info info;
-	struct hfix f;
+	struct sfix f;
 
-	assert_int_equal(hfix_up(&f, NULL, NULL, nodes, NULL), 0);
+	assert_int_equal(sfix_up(&f, NULL, NULL, nodes, NULL), 0);
 	xbd_get_info(f.f_dev, &info);
 	assert_int_equal(info.xi_physical_sector_size, 512);
 	/* Unknown info bits are dropped, the known ones kept. */
@@ -555,7 +555,7 @@ test_F23_F24_F31_odd_values(void **state)
 	assert_false(info.xi_features & XBD_FEAT_BARRIER);
 	assert_int_equal(info.xi_discard_granularity, 512);
 	assert_int_equal(info.xi_discard_alignment, 0);
-	hfix_down(&f);
+	sfix_down(&f);
 }
 
 static void
@@ -576,33 +576,33 @@ test_F26_F27_F28_limits_clamped(void **state)
 	};
 	struct xbd_info info;
 	struct xbd_opts o;
-	struct hfix f;
+	struct sfix f;
 
 	xbd_opts_init(&o);
 	o.o_max_queues = 1;
-	assert_int_equal(hfix_up(&f, NULL, NULL, nodes, &o), 0);
+	assert_int_equal(sfix_up(&f, NULL, NULL, nodes, &o), 0);
 	xbd_get_info(f.f_dev, &info);
 	assert_int_equal(info.xi_ring_pages, 32);
 	assert_int_equal(info.xi_queues, 1);
 	/* 1 MiB maxphys: 257 segments, 1 indirect page. */
 	assert_int_equal(info.xi_max_request_segments, 257);
 	assert_int_equal(info.xi_max_request_indirectpages, 1);
-	hfix_down(&f);
+	sfix_down(&f);
 
-	assert_int_equal(hfix_up(&f, NULL, NULL, zero, NULL), 0);
+	assert_int_equal(sfix_up(&f, NULL, NULL, zero, NULL), 0);
 	xbd_get_info(f.f_dev, &info);
 	/* The deprecated count overrides; 3 rounds down to 2. */
 	assert_int_equal(info.xi_ring_pages, 2);
 	assert_int_equal(info.xi_queues, 1);
 	assert_int_equal(info.xi_max_request_segments, 11);
 	assert_int_equal(info.xi_max_request_indirectpages, 0);
-	hfix_down(&f);
+	sfix_down(&f);
 }
 
 static void
 test_F29_skip_initwait(void **state)
 {
-	struct hfix f;
+	struct sfix f;
 	char buf[4096] = { 9 }, back[4096];
 
 	memset(&f, 0, sizeof(f));
@@ -614,16 +614,17 @@ test_F29_skip_initwait(void **state)
 		hv_opts_init(&ho);
 		assert_int_equal(hv_create(&ho, &f.f_hv), 0);
 		assert_int_equal(
-		    hv_domain_create(f.f_hv, 0, "Domain-0", &f.f_be), 0);
+		    hv_domain_create(f.f_hv, 0, "Domain-0", &f.f_be[0]), 0);
 		assert_int_equal(hv_domain_create(f.f_hv, 1, "guest", &f.f_fe),
 		    0);
 		assert_non_null(f.f_priv = hv_xs_open_priv(f.f_hv));
-		f.f_h.h_plat = f.f_be;
-		f.f_h.h_fe_id = 1;
-		f.f_h.h_vdev = 51712;
-		f.f_h.h_disk_size = HFIX_DISK;
-		f.f_h.h_skip_initwait = true;
-		assert_int_equal(hostile_start(&f.f_h, f.f_priv), 0);
+		f.f_h[0].h_plat = f.f_be[0];
+		f.f_h[0].h_fe_id = 1;
+		f.f_h[0].h_vdev = 51712;
+		f.f_h[0].h_disk_size = SFIX_DISK;
+		f.f_h[0].h_skip_initwait = true;
+		assert_int_equal(hostile_start(&f.f_h[0], f.f_priv), 0);
+		f.f_nbe = 1;
 		assert_int_equal(xbd_plat_wrap(f.f_fe, &f.f_xp), 0);
 		assert_int_equal(xbd_attach(f.f_xp, "xvda", NULL, &f.f_dev), 0);
 	}
@@ -631,13 +632,13 @@ test_F29_skip_initwait(void **state)
 	assert_int_equal(xbd_read(f.f_dev, back, 0, 4096), 0);
 	assert_memory_equal(buf, back, 4096);
 	/* Garbage and repeated states are ignored. */
-	hostile_write(&f.f_h, "state", "abc");
-	hostile_write(&f.f_h, "state", "99");
-	hostile_write(&f.f_h, "state", "4");
+	hostile_write(&f.f_h[0], "state", "abc");
+	hostile_write(&f.f_h[0], "state", "99");
+	hostile_write(&f.f_h[0], "state", "4");
 	usleep(50000);
-	assert_int_equal(hfix_state(&f), 1);
+	assert_int_equal(sfix_state(&f), 1);
 	assert_int_equal(xbd_read(f.f_dev, back, 0, 4096), 0);
-	hfix_down(&f);
+	sfix_down(&f);
 }
 
 /*
@@ -653,21 +654,21 @@ test_attach_timeout_bounded(void **state)
 		{ NULL, NULL } };
 	struct timespec t0, t1;
 	struct xbd_opts o;
-	struct hfix f;
+	struct sfix f;
 	double ms;
 
 	xbd_opts_init(&o);
 	o.o_max_queues = 2;
 	o.o_connect_timeout_ms = 300;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_int_equal(hfix_up(&f, NULL, NULL, nodes, &o), -ETIMEDOUT);
+	assert_int_equal(sfix_up(&f, NULL, NULL, nodes, &o), -ETIMEDOUT);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	print_message("attach failed after %.0f ms\n", ms);
 	/* 300 ms to connect, at most 450 ms to close, and slack. */
 	assert_true(ms < 2500);
-	hfix_down(&f);
+	sfix_down(&f);
 }
 
 int

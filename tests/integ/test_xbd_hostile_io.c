@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hfix.h"
+#include "sfix.h"
 #include "xsd.h"
 #include "xt.h"
 
@@ -60,7 +60,7 @@ rsp_slot(struct hostile *h, RING_IDX i)
 
 /* Writes then reads back n blocks; each must be right or EIO. */
 static int
-rw_until_error(struct hfix *f, int n)
+rw_until_error(struct sfix *f, int n)
 {
 	char buf[4096], back[4096];
 	int i, rc;
@@ -110,16 +110,16 @@ static void
 test_F11_response_flipper(void **state)
 {
 	unsigned int seed, errors = 0;
-	struct hfix f;
+	struct sfix f;
 
 	for (seed = 1; seed <= 8; seed++) {
-		assert_int_equal(hfix_up(&f, hook_flip_rsp, &seed, NULL, NULL),
+		assert_int_equal(sfix_up(&f, hook_flip_rsp, &seed, NULL, NULL),
 		    0);
 		if (rw_until_error(&f, 32) != 0) {
-			hfix_assert_error(&f);
+			sfix_assert_error(&f);
 			errors++;
 		}
-		hfix_down(&f);
+		sfix_down(&f);
 	}
 	printf("F11: %u of 8 runs ended in the error state\n", errors);
 }
@@ -148,12 +148,12 @@ static void
 test_F12_request_slots_rewritten(void **state)
 {
 	unsigned int seed = 12;
-	struct hfix f;
+	struct sfix f;
 
-	assert_int_equal(hfix_up(&f, hook_flip_req, &seed, NULL, NULL), 0);
+	assert_int_equal(sfix_up(&f, hook_flip_req, &seed, NULL, NULL), 0);
 	assert_int_equal(rw_until_error(&f, 64), 0);
-	assert_int_equal(hfix_state(&f), 1);
-	hfix_down(&f);
+	assert_int_equal(sfix_state(&f), 1);
+	sfix_down(&f);
 }
 
 struct storm {
@@ -184,12 +184,12 @@ test_F13_event_storm(void **state)
 	struct xbd_stats a, b;
 	uint64_t t0, c0, wall, cpu;
 	pthread_t th;
-	struct hfix f;
+	struct sfix f;
 	char buf[4096];
 	int n = 0;
 
-	assert_int_equal(hfix_up(&f, NULL, NULL, NULL, NULL), 0);
-	s.s_h = &f.f_h;
+	assert_int_equal(sfix_up(&f, NULL, NULL, NULL, NULL), 0);
+	s.s_h = &f.f_h[0];
 	xbd_get_stats(f.f_dev, &a, sizeof(a));
 	t0 = now_ns();
 	c0 = cpu_ns(RUSAGE_SELF);
@@ -214,8 +214,8 @@ test_F13_event_storm(void **state)
 	/* Everything but the sender (frontend, backend, test loop) fits
 	   in one core. */
 	assert_true(cpu - s.s_cpu_ns <= wall + wall / 10);
-	assert_int_equal(hfix_state(&f), 1);
-	hfix_down(&f);
+	assert_int_equal(sfix_state(&f), 1);
+	sfix_down(&f);
 }
 
 static int
@@ -234,17 +234,17 @@ static void
 test_F16b_answer_after_failure(void **state)
 {
 	struct xbd_stats st;
-	struct hfix f;
+	struct sfix f;
 	char buf[4096];
 
-	assert_int_equal(hfix_up(&f, hook_late, NULL, NULL, NULL), 0);
+	assert_int_equal(sfix_up(&f, hook_late, NULL, NULL, NULL), 0);
 	assert_int_equal(xbd_read(f.f_dev, buf, 0, sizeof(buf)), -EIO);
 	usleep(50000);
 	xbd_get_stats(f.f_dev, &st, sizeof(st));
 	/* The late answer completed nothing a second time. */
 	assert_int_equal(st.xs_errors, 1);
-	hfix_assert_error(&f);
-	hfix_down(&f);
+	sfix_assert_error(&f);
+	sfix_down(&f);
 }
 
 /* What the canary hooks saw. */
@@ -290,7 +290,7 @@ test_F20_canary(void **state)
 	static const uint32_t offs[] = { 0, 1, 100, 511, 2048, 4095 };
 	struct peek p = { 0, 0 };
 	struct xbd_opts o;
-	struct hfix f;
+	struct sfix f;
 	unsigned char *buf;
 	size_t i;
 
@@ -298,7 +298,7 @@ test_F20_canary(void **state)
 	o.o_bounce = 1;
 	assert_non_null(buf = malloc(3 * 4096));
 	memset(buf, CANARY, 3 * 4096);
-	assert_int_equal(hfix_up(&f, hook_peek, &p, NULL, &o), 0);
+	assert_int_equal(sfix_up(&f, hook_peek, &p, NULL, &o), 0);
 	/* Single sectors from buffers placed anywhere in a page. */
 	for (i = 0; i < XU_NELEM(offs); i++) {
 		assert_int_equal(xbd_write(f.f_dev, buf + 4096 + offs[i],
@@ -312,7 +312,7 @@ test_F20_canary(void **state)
 	    p.p_leaks);
 	assert_true(p.p_pages >= 2 * XU_NELEM(offs));
 	assert_int_equal(p.p_leaks, 0);
-	hfix_down(&f);
+	sfix_down(&f);
 	free(buf);
 }
 
@@ -346,7 +346,7 @@ test_F21_read_beyond_range(void **state)
 	unsigned char *buf, data[512];
 	unsigned int scribbled = 0;
 	struct xbd_opts o;
-	struct hfix f;
+	struct sfix f;
 	size_t i;
 
 	xbd_opts_init(&o);
@@ -354,7 +354,7 @@ test_F21_read_beyond_range(void **state)
 	assert_non_null(buf = malloc(3 * 4096));
 	memset(buf, CANARY, 3 * 4096);
 	memset(data, 0x5a, sizeof(data));
-	assert_int_equal(hfix_up(&f, hook_overwrite, &scribbled, NULL, &o), 0);
+	assert_int_equal(sfix_up(&f, hook_overwrite, &scribbled, NULL, &o), 0);
 	assert_int_equal(xbd_write(f.f_dev, data, 3 * 512, 512), 0);
 	assert_int_equal(xbd_read(f.f_dev, buf + 5000, 3 * 512, 512), 0);
 	/* The requested bytes arrived; not one byte around them moved. */
@@ -363,13 +363,13 @@ test_F21_read_beyond_range(void **state)
 	for (i = 0; i < 3 * 4096; i++)
 		if (i < 5000 || i >= 5512)
 			assert_int_equal(buf[i], CANARY);
-	hfix_down(&f);
+	sfix_down(&f);
 	free(buf);
 }
 
 /* After the lie: I/O is right or EIO within the recovery time. */
 static void
-survive_store_lie(struct hfix *f)
+survive_store_lie(struct sfix *f)
 {
 	char buf[4096];
 	uint64_t t0 = now_ns();
@@ -389,26 +389,26 @@ static void
 test_F30_backend_dir_vanishes(void **state)
 {
 	struct xbd_opts o;
-	struct hfix f;
+	struct sfix f;
 	char fe_backend[300];
 
 	xbd_opts_init(&o);
 	o.o_recovery_timeout_ms = 200;
 	/* The backend directory removed under a connected device. */
-	assert_int_equal(hfix_up(&f, NULL, NULL, NULL, &o), 0);
+	assert_int_equal(sfix_up(&f, NULL, NULL, NULL, &o), 0);
 	assert_int_equal(rw_until_error(&f, 4), 0);
-	assert_int_equal(xbus_rm(f.f_priv, XBT_NULL, f.f_h.h_be, ""), 0);
+	assert_int_equal(xbus_rm(f.f_priv, XBT_NULL, f.f_h[0].h_be, ""), 0);
 	survive_store_lie(&f);
-	hfix_down(&f);
+	sfix_down(&f);
 	/* The frontend's `backend` node pointed elsewhere. */
-	assert_int_equal(hfix_up(&f, NULL, NULL, NULL, &o), 0);
+	assert_int_equal(sfix_up(&f, NULL, NULL, NULL, &o), 0);
 	assert_int_equal(rw_until_error(&f, 4), 0);
-	snprintf(fe_backend, sizeof(fe_backend), "%s", f.f_h.h_fe);
+	snprintf(fe_backend, sizeof(fe_backend), "%s", f.f_h[0].h_fe);
 	assert_int_equal(xbus_write(f.f_priv, XBT_NULL, fe_backend, "backend",
 			     "/local/domain/0/backend/vbd/1/1"),
 	    0);
 	survive_store_lie(&f);
-	hfix_down(&f);
+	sfix_down(&f);
 }
 
 /* catalogue: L2 */
@@ -418,7 +418,7 @@ test_L2_xenstored_restart(void **state)
 	struct xsd_server *xsd;
 	uint64_t t0;
 	char dir[] = "/tmp/xbd-l2.XXXXXX";
-	struct hfix f;
+	struct sfix f;
 	int rc;
 
 	/* The daemon is not restartable (its tree lives in memory): a
@@ -427,7 +427,7 @@ test_L2_xenstored_restart(void **state)
 	   time. */
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(xsd_server_start(dir, NULL, &xsd), 0);
-	assert_int_equal(hfix_up_on(&f, dir, NULL, NULL, NULL, NULL), 0);
+	assert_int_equal(sfix_up_on(&f, dir, NULL, NULL, NULL, NULL), 0);
 	assert_int_equal(rw_until_error(&f, 4), 0);
 	xsd_server_stop(xsd);
 	assert_int_equal(rw_until_error(&f, 16), 0);
@@ -438,7 +438,7 @@ test_L2_xenstored_restart(void **state)
 	f.f_dev = NULL;
 	printf("L2: detach without the store took %.1f ms\n",
 	    (double)(now_ns() - t0) / 1e6);
-	hfix_down(&f);
+	sfix_down(&f);
 	xsd_server_stop(xsd);
 	rc = rmdir(dir);
 	assert_true(rc == 0 || errno == ENOTEMPTY);

@@ -34,22 +34,6 @@
 
 static const char *xbd_bin;
 
-struct bg {
-	struct xbd_dev *dev;
-	struct wl_opts wo;
-	struct wl_result r;
-	int rc;
-};
-
-static void *
-bg_run(void *arg)
-{
-	struct bg *b = arg;
-
-	b->rc = wl_run(b->dev, &b->wo, &b->r);
-	return (NULL);
-}
-
 static int
 state_of(struct xbd_dev *dev)
 {
@@ -64,11 +48,11 @@ state_of(struct xbd_dev *dev)
 static void
 test_backend_killed_and_restarted(void **state)
 {
-	struct bg b = { .wo = { .ops = 6000,
-			    .qd = 16,
-			    .max_blocks = 16,
-			    .flush_pct = 3,
-			    .seed = 5 } };
+	struct wl_bg b = { .wo = { .ops = 6000,
+			       .qd = 16,
+			       .max_blocks = 16,
+			       .flush_pct = 3,
+			       .seed = 5 } };
 	struct xbd_plat *xp;
 	struct xbd_stats st;
 	struct xbdt_mp f;
@@ -78,7 +62,7 @@ test_backend_killed_and_restarted(void **state)
 	xbdt_mp_up(&f, xbd_bin, 16 << 20);
 	assert_int_equal(xbd_plat_open_sim(f.mp_mdir, 2, true, &xp), 0);
 	assert_int_equal(xbd_attach(xp, "xvda", NULL, &b.dev), 0);
-	assert_int_equal(pthread_create(&th, NULL, bg_run, &b), 0);
+	assert_int_equal(pthread_create(&th, NULL, wl_bg_run, &b), 0);
 	for (kill_round = 0; kill_round < 2; kill_round++) {
 		usleep(300000);
 		xbdt_mp_kill_serve(&f, SIGKILL);

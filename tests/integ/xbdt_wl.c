@@ -226,3 +226,12 @@ out:
 	free(w);
 	return (rc);
 }
+
+void *
+wl_bg_run(void *arg)
+{
+	struct wl_bg *b = arg;
+
+	b->rc = wl_run(b->dev, &b->wo, &b->r);
+	return (NULL);
+}

@@ -30,4 +30,15 @@ struct wl_result {
 /* Run the workload; 0 unless the harness itself failed. */
 int wl_run(struct xbd_dev *dev, const struct wl_opts *o, struct wl_result *r);
 
+/* A workload on a thread of its own, while the test acts on the device. */
+struct wl_bg {
+	struct xbd_dev *dev; /* the device */
+	struct wl_opts wo;   /* the workload */
+	struct wl_result r;  /* its result */
+	int rc;		     /* wl_run's return */
+};
+
+/* pthread_create's start routine for a struct wl_bg. */
+void *wl_bg_run(void *arg);
+
 #endif /* XBD_TESTS_XBDT_WL_H */

@@ -15,7 +15,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/loop.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 
 #include "back/xbb_internal.h"
 #include "xt.h"
+#include "xt_loop.h"
 
 #define MIB (1024 * 1024)
 
@@ -227,38 +227,6 @@ test_resize_direct(void **state)
 	unlink(path);
 }
 
-/* A loop device over path with 4 KiB blocks, or -1 when not possible. */
-static int
-loop_setup(const char *path, char *dev, size_t len)
-{
-	struct loop_config lc;
-	int ctl, fd, lfd, n;
-
-	if ((ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC)) < 0)
-		return (-1);
-	n = ioctl(ctl, LOOP_CTL_GET_FREE);
-	close(ctl);
-	if (n < 0)
-		return (-1);
-	snprintf(dev, len, "/dev/loop%d", n);
-	if ((lfd = open(dev, O_RDWR | O_CLOEXEC)) < 0)
-		return (-1);
-	if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0) {
-		close(lfd);
-		return (-1);
-	}
-	memset(&lc, 0, sizeof(lc));
-	lc.fd = (uint32_t)fd;
-	lc.block_size = 4096;
-	if (ioctl(lfd, LOOP_CONFIGURE, &lc) != 0) {
-		close(fd);
-		close(lfd);
-		return (-1);
-	}
-	close(fd);
-	return (lfd);
-}
-
 static void
 test_blockdev(void **state)
 {
@@ -270,7 +238,7 @@ test_blockdev(void **state)
 	uint8_t buf[4096];
 
 	path = mkimage(4 * MIB);
-	if ((lfd = loop_setup(path, dev, sizeof(dev))) < 0) {
+	if ((lfd = xt_loop_setup(path, dev, sizeof(dev))) < 0) {
 		unlink(path);
 		skip();
 	}
