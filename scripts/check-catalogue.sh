@@ -26,7 +26,7 @@ if [ "${1:-}" = "--list" ]; then
 	list=1
 	shift
 fi
-doc=${1:-../shared/docs/reliability.md}
+doc=${1:-docs/reliability.md}
 # 77 is CTest's "skipped": a checkout without the shared reference docs.
 if [ ! -r "$doc" ]; then
 	echo "check-catalogue: cannot read $doc: skipped"

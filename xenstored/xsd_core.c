@@ -15,7 +15,7 @@
 
 #include "xsd_internal.h"
 
-/* Xen 4.17's defaults (hypervisor.md 1.8). */
+/* Xen 4.17's defaults (docs/hypervisor.md 1.8). */
 #define XSD_DEF_NODES 1000
 #define XSD_DEF_NODE_SIZE 2048
 #define XSD_DEF_WATCHES 128

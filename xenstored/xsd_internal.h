@@ -237,7 +237,7 @@ struct xsd_tevent {
 	char e_path[];			/* the changed node */
 };
 
-/* A transaction: 4.17's lazy optimistic model (hypervisor.md 1.7). */
+/* A transaction: 4.17's lazy optimistic model (docs/hypervisor.md 1.7). */
 struct xsd_txn {
 	TAILQ_ENTRY(xsd_txn) t_link;	   /* on the connection's c_txns */
 	uint32_t t_id;			   /* per-connection id, never 0 */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * One request in, one reply out: decode the payload of every message
- * type of the 4.17 wire protocol (hypervisor.md 1.2), check privilege
+ * type of the 4.17 wire protocol (docs/hypervisor.md 1.2), check privilege
  * and the transaction id, run it, and queue the reply (its own type, or
  * XS_ERROR with the errno's name).  Pure: no sockets, no clock.
  *

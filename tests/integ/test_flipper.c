@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Description: the flipper (reliability.md G2).  A real frontend and a
+ * Description: the flipper (docs/reliability.md G2).  A real frontend and a
  * real backend run a verified random workload while a thread rewrites
  * random bytes of everything they share: the ring pages (requests and
  * responses alike), the indirect descriptor pages and the data pages

@@ -7,7 +7,7 @@
  * it holds mappings and a bound port leaves nothing behind (the granter
  * ends access, its port returns to unbound, the domain id is reusable);
  * a granter process killed while mapped leaves the mapper's memory
- * valid and its grants unmappable (reliability.md 6.4 H6); and the
+ * valid and its grants unmappable (docs/reliability.md 6.4 H6); and the
  * command line of `xbd hv`.
  */
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Description: goal G6 of reliability.md, event storms, in both
+ * Description: goal G6 of docs/reliability.md, event storms, in both
  * directions.  A hostile peer notifies device A's event channel as fast
  * as one thread can while device B, on the same victim, runs a steady
  * synchronous workload against an honest peer:

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Description: the backend's data-integrity contract (reliability.md 5.3,
+ * Description: the backend's data-integrity contract (docs/reliability.md 5.3,
  * catalogue D3, D4, D7, D8): a failed write puts the device in a failed
  * state in which every later write, discard, flush and barrier is ERROR
  * and never OKAY again, not even after the frontend reconnects (D3,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Description: the backend against a hostile frontend, catalogue items
- * of reliability.md 6.2.  In the ring: producer running ahead or moving
+ * of docs/reliability.md 6.2.  In the ring: producer running ahead or moving
  * backwards (B1, B2), a flood (B3), a thread rewriting slots and
  * indirect pages while the backend parses (B4), bad operations,
  * segment counts, segment bounds and ranges sent as raw slots (B5-B9,

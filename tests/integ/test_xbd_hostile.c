@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Description: the frontend against a scripted hostile backend
- * (reliability.md section 6.1).  Each lie the backend can tell on the
+ * (docs/reliability.md section 6.1).  Each lie the backend can tell on the
  * ring must leave the process alive, fail the affected I/O, and, where
  * the protocol is broken, put the device in the error state with its
  * event channel quiet; lies in XenStore are clamped or refused.  Test

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Description: the frontend against a hostile backend that races it on
- * shared memory and reads what it should not (reliability.md 6.1): a
+ * shared memory and reads what it should not (docs/reliability.md 6.1): a
  * response slot rewritten while the frontend consumes it (F11), request
  * slots rewritten after the frontend wrote them (F12), a notification
  * storm with nothing behind it (F13), a late answer to a device that

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Description: hostile clients over raw sockets (reliability.md 6.3, the
+ * Description: hostile clients over raw sockets (docs/reliability.md 6.3, the
  * socket variants of X2-X21).  Headers announcing 4097 or 0xffffffff
  * bytes, a header and then silence, NUL-less and extra strings, unknown
  * types, requests trickled one byte at a time by many clients at once,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Description: goal G5 of reliability.md, bounded resources under
+ * Description: goal G5 of docs/reliability.md, bounded resources under
  * attack.  `xbd xenstored` (argv[1]) runs as a process of its own, so
  * that its memory is its own in /proc/PID/status.  Domain 5 then runs
  * every XSA-326/416/419/421 pattern at once, one thread each, for
@@ -52,7 +52,7 @@
 /*
  * The largest value of a node with one permission under the default
  * entry size of 2048: the stored record has a 24-byte header and 8
- * bytes per permission (hypervisor.md, the 4.17 quota).
+ * bytes per permission (docs/hypervisor.md, the 4.17 quota).
  */
 #define SG_VMAX (2048 - 24 - 8)
 /* A literal payload of NUL-terminated strings and its length. */

@@ -2,7 +2,7 @@
 /*
  * Description: domains of the simulated machine (in-process API): create
  * errors and the domain table limit, a mapper domain destroyed while it
- * holds mappings and bound ports (reliability.md H6: the granter can end
+ * holds mappings and bound ports (docs/reliability.md H6: the granter can end
  * access again, ports return to unbound, its views fail with -ESRCH),
  * XenStore identity (the skeleton's permissions, relative paths, EACCES
  * on another domain's node, release on destroy), and 10,000

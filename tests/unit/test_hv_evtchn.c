@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Description: simulated event channels, in-process and through the
- * `xbd hv` daemon (hypervisor.md 3, reliability.md 6.4 H5): binding
+ * `xbd hv` daemon (docs/hypervisor.md 3, docs/reliability.md 6.4 H5): binding
  * with its spurious first event, notify in both directions, coalescing
  * (several notifies, one event), masking until unmask, a port closed on
  * one end returning the other to unbound (and rebinding), notifies on an

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Description: the simulated v1 grant table, in-process and through the
- * `xbd hv` daemon (reliability.md 6.4 H1-H4, hypervisor.md 2.2-2.4):
+ * `xbd hv` daemon (docs/reliability.md 6.4 H1-H4, docs/hypervisor.md 2.2-2.4):
  * grant, map (batch and contiguous), unmap, end access refused while
  * mapped and racing with maps (XSA-396, XSA-218), pin counting over
  * several mappings of one ref (XSA-224/230), every GNTST error, partial

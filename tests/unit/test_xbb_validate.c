@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Description: the backend's request validator (lib/back/xbb_validate.c)
- * against the hostile-frontend catalogue, reliability.md 6.2: unknown
+ * against the hostile-frontend catalogue, docs/reliability.md 6.2: unknown
  * operations (B5), indirect inner operations (B6), segment counts (B7),
  * segment bounds (B8), sector ranges with wrap-around (B9), alignment to
  * a 4 KiB sector size (B10), read-only refusal (B11), discard ranges and

@@ -204,7 +204,7 @@ test_inherit(void **state)
 	xt_write(d5, 0, "data/x", "1", "OK");
 	xt_perms(env.priv, "/local/domain/5/data", "n5,r0");
 	xt_perms(d5, "data/x", "n5,r0");
-	/* hypervisor.md 1.5's example: b7 on "n0,b7", child "n7,b7". */
+	/* docs/hypervisor.md 1.5's example: b7 on "n0,b7", child "n7,b7". */
 	xt_op(env.priv, XS_MKDIR, 0, "/shared", "OK");
 	xt_chmod(env.priv, 0, "/shared", XT_S("n0\0b7"), "OK");
 	xt_write(d7, 0, "/shared/c/d", "v", "OK");

@@ -2,7 +2,7 @@
 /*
  * The machine and its domains: hv_create/hv_destroy, creating a domain
  * as libxl would (arena, domain-table slot, the XenStore skeleton of
- * hypervisor.md 4.3, XS_INTRODUCE) and destroying it as if it died:
+ * docs/hypervisor.md 4.3, XS_INTRODUCE) and destroying it as if it died:
  * generation bumped first so nothing stale succeeds, its pins on other
  * domains' grants released, its ports closed (peers back to unbound), its
  * own grant table reset, XS_RELEASE and the skeleton removed.
@@ -125,7 +125,7 @@ hv_xs_vm_path(char *buf, size_t len, uint32_t d, uint32_t gen)
 }
 
 /*
- * libxl's domain skeleton (hypervisor.md 4.3), in few round trips since
+ * libxl's domain skeleton (docs/hypervisor.md 4.3), in few round trips since
  * tests create domains by the thousand: the home is first owned by the
  * guest, so that the guest's nodes inherit n<d> as they are created (a
  * privileged creator's new node copies its parent's permissions); then

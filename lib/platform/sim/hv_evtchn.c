@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Event channels: Xen's 2-level semantics (hypervisor.md 3.1) delivered
+ * Event channels: Xen's 2-level semantics (docs/hypervisor.md 3.1) delivered
  * the way libxenevtchn delivers them on Linux (3.2).
  *
  * Each port lives in machine memory: state, peer, owning handle, and the

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The v1 grant table, as Xen implements it (hypervisor.md 2.2-2.4).
+ * The v1 grant table, as Xen implements it (docs/hypervisor.md 2.2-2.4).
  *
  * Granting side: a grant writes domid and frame, a release fence, then
  * the flags; ending access is a compare-exchange of the flags to 0 that

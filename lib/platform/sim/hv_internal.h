@@ -47,7 +47,7 @@ _Static_assert(offsetof(struct grant_entry_v1, flags) == 0 &&
 	offsetof(struct grant_entry_v1, domid) == 2 &&
 	offsetof(struct grant_entry_v1, frame) == 4 &&
 	sizeof(struct grant_entry_v1) == 8,
-    "grant_entry_v1 layout (hypervisor.md 2.1)");
+    "grant_entry_v1 layout (docs/hypervisor.md 2.1)");
 
 /* "XBHV": the machine memfd and the hv.sock messages start with it. */
 #define HV_MAGIC 0x56484258u
