@@ -356,12 +356,36 @@ xbd_create_wait(struct xbd_plat *xp, const char *vbd, const struct xbd_opts *o,
 	return (rc);
 }
 
+/*
+ * Wait for the event thread to connect the device, or to fail it, for
+ * o_connect_timeout_ms at the most.  Returns 0 or why not (-ETIMEDOUT).
+ */
+static int
+xbd_wait_connected(struct xbd_softc *sc)
+{
+	struct timespec deadline;
+	int rc;
+
+	deadline = xbd_deadline(sc->xbd_opts.o_connect_timeout_ms);
+	XBD_LOCK(sc);
+	while (
+	    sc->xbd_state != XBD_STATE_CONNECTED && sc->xbd_attach_error == 0) {
+		if (pthread_cond_timedwait(&sc->xbd_cv, &sc->xbd_io_lock,
+			&deadline) == ETIMEDOUT) {
+			sc->xbd_attach_error = -ETIMEDOUT;
+			break;
+		}
+	}
+	rc = sc->xbd_state == XBD_STATE_CONNECTED ? 0 : sc->xbd_attach_error;
+	XBD_UNLOCK(sc);
+	return (rc);
+}
+
 int
 xbd_attach(struct xbd_plat *xp, const char *vbd, const struct xbd_opts *o,
     struct xbd_dev **out)
 {
 	struct xbd_softc *sc;
-	struct timespec deadline;
 	int rc;
 
 	if (xp == NULL || out == NULL)
@@ -377,18 +401,7 @@ xbd_attach(struct xbd_plat *xp, const char *vbd, const struct xbd_opts *o,
 	}
 
 	/* The watch fires at once; the event thread does the rest. */
-	deadline = xbd_deadline(sc->xbd_opts.o_connect_timeout_ms);
-	XBD_LOCK(sc);
-	while (
-	    sc->xbd_state != XBD_STATE_CONNECTED && sc->xbd_attach_error == 0) {
-		if (pthread_cond_timedwait(&sc->xbd_cv, &sc->xbd_io_lock,
-			&deadline) == ETIMEDOUT) {
-			sc->xbd_attach_error = -ETIMEDOUT;
-			break;
-		}
-	}
-	rc = sc->xbd_state == XBD_STATE_CONNECTED ? 0 : sc->xbd_attach_error;
-	XBD_UNLOCK(sc);
+	rc = xbd_wait_connected(sc);
 	if (rc != 0) {
 		xbd_log(sc, "attach failed: %s", strerror(-rc));
 		/*
@@ -714,7 +727,6 @@ int
 xbd_resume(struct xbd_dev *dev, bool cancelled)
 {
 	struct xbd_softc *sc = &dev->xd_sc;
-	struct timespec deadline;
 	int rc;
 
 	XBD_LOCK(sc);
@@ -759,17 +771,5 @@ xbd_resume(struct xbd_dev *dev, bool cancelled)
 	    (rc = xbd_watch_otherend(sc)) != 0)
 		return (rc);
 
-	deadline = xbd_deadline(sc->xbd_opts.o_connect_timeout_ms);
-	XBD_LOCK(sc);
-	while (
-	    sc->xbd_state != XBD_STATE_CONNECTED && sc->xbd_attach_error == 0) {
-		if (pthread_cond_timedwait(&sc->xbd_cv, &sc->xbd_io_lock,
-			&deadline) == ETIMEDOUT) {
-			sc->xbd_attach_error = -ETIMEDOUT;
-			break;
-		}
-	}
-	rc = sc->xbd_state == XBD_STATE_CONNECTED ? 0 : sc->xbd_attach_error;
-	XBD_UNLOCK(sc);
-	return (rc);
+	return (xbd_wait_connected(sc));
 }

@@ -54,40 +54,37 @@ xbd_cm_queue(const struct xbd_command *cm)
 	return ((enum xbd_q_index)(cm->cm_flags & XBDCF_Q_MASK));
 }
 
-/* Append cm to a queue. */
+/* Put cm on a queue, at its tail or (head) its head. */
 static inline void
-xbd_enqueue_cm(struct xbd_command *cm, enum xbd_q_index index)
+xbd_insert_cm(struct xbd_command *cm, enum xbd_q_index index, bool head)
 {
 	struct xbd_softc *sc = cm->cm_sc;
 
 	XU_ASSERT(index != XBD_Q_BIO,
-	    ("%s: commands cannot go on the bio "
-	     "queue",
-		__func__));
+	    ("%s: commands cannot go on the bio queue", __func__));
 	XU_ASSERT(xbd_cm_queue(cm) == XBD_Q_NONE,
 	    ("%s: command %p is already on queue %d", __func__, (void *)cm,
 		xbd_cm_queue(cm)));
-	TAILQ_INSERT_TAIL(&sc->xbd_cm_q[index].q_tailq, cm, cm_link);
+	if (head)
+		TAILQ_INSERT_HEAD(&sc->xbd_cm_q[index].q_tailq, cm, cm_link);
+	else
+		TAILQ_INSERT_TAIL(&sc->xbd_cm_q[index].q_tailq, cm, cm_link);
 	cm->cm_flags = (cm->cm_flags & ~XBDCF_Q_MASK) | index;
 	xbd_added_qentry(sc, index);
+}
+
+/* Append cm to a queue. */
+static inline void
+xbd_enqueue_cm(struct xbd_command *cm, enum xbd_q_index index)
+{
+	xbd_insert_cm(cm, index, false);
 }
 
 /* Put cm back at the head of a queue (it goes first). */
 static inline void
 xbd_requeue_cm(struct xbd_command *cm, enum xbd_q_index index)
 {
-	struct xbd_softc *sc = cm->cm_sc;
-
-	XU_ASSERT(index != XBD_Q_BIO,
-	    ("%s: commands cannot go on the bio "
-	     "queue",
-		__func__));
-	XU_ASSERT(xbd_cm_queue(cm) == XBD_Q_NONE,
-	    ("%s: command %p is already on queue %d", __func__, (void *)cm,
-		xbd_cm_queue(cm)));
-	TAILQ_INSERT_HEAD(&sc->xbd_cm_q[index].q_tailq, cm, cm_link);
-	cm->cm_flags = (cm->cm_flags & ~XBDCF_Q_MASK) | index;
-	xbd_added_qentry(sc, index);
+	xbd_insert_cm(cm, index, true);
 }
 
 /* Take the first command of a queue, or NULL. */

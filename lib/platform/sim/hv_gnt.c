@@ -460,6 +460,29 @@ hv_track_take(struct hv_view *v, uintptr_t h)
  * Mapping side
  */
 
+/*
+ * Find granting domain dom and its grant mapping (held for refs
+ * references; *gm stays NULL on failure).  Returns GNTST_okay,
+ * GNTST_bad_domain (no such domain, or it died meanwhile) or
+ * GNTST_general_error (its memory could not be mapped).
+ */
+static int16_t
+hv_gnt_granter(struct hv_view *v, uint32_t dom, uint32_t refs,
+    unsigned int *gslot, uint32_t *ggen, struct hv_gmap **gm)
+{
+	int16_t st = GNTST_okay;
+
+	if (hv_dom_find(&v->hv_shm, dom, gslot, ggen) != 0)
+		return (GNTST_bad_domain);
+	pthread_mutex_lock(&v->hv_map_lock);
+	if (hv_gmap_get(v, *gslot, *ggen, refs, gm) != 0)
+		st = hv_dom_alive(&v->hv_shm, *gslot, *ggen) ?
+		    GNTST_general_error :
+		    GNTST_bad_domain;
+	pthread_mutex_unlock(&v->hv_map_lock);
+	return (st);
+}
+
 int
 hv_gnt_map_batch(struct plat *p, uint32_t dom, uint32_t count, bool writable,
     struct plat_map_seg *segs)
@@ -473,16 +496,7 @@ hv_gnt_map_batch(struct plat *p, uint32_t dom, uint32_t count, bool writable,
 
 	if (!hv_view_alive(v))
 		return (-ESRCH);
-	if (hv_dom_find(&v->hv_shm, dom, &gslot, &ggen) != 0)
-		st0 = GNTST_bad_domain;
-	else {
-		pthread_mutex_lock(&v->hv_map_lock);
-		if (hv_gmap_get(v, gslot, ggen, count, &gm) != 0)
-			st0 = hv_dom_alive(&v->hv_shm, gslot, ggen) ?
-			    GNTST_general_error :
-			    GNTST_bad_domain;
-		pthread_mutex_unlock(&v->hv_map_lock);
-	}
+	st0 = hv_gnt_granter(v, dom, count, &gslot, &ggen, &gm);
 	for (i = 0; i < count; i++) {
 		segs[i].ms_addr = NULL;
 		segs[i].ms_handle = 0;
@@ -677,14 +691,9 @@ hv_gnt_copy(struct plat *p, uint32_t dom, uint32_t count,
 
 	if (!hv_view_alive(v))
 		return (-ESRCH);
-	if (hv_dom_find(&v->hv_shm, dom, &gslot, &ggen) != 0)
+	/* A copy reports any failure to reach the granter as bad_domain. */
+	if ((st0 = hv_gnt_granter(v, dom, 1, &gslot, &ggen, &gm)) != GNTST_okay)
 		st0 = GNTST_bad_domain;
-	else {
-		pthread_mutex_lock(&v->hv_map_lock);
-		if (hv_gmap_get(v, gslot, ggen, 1, &gm) != 0)
-			st0 = GNTST_bad_domain;
-		pthread_mutex_unlock(&v->hv_map_lock);
-	}
 	for (i = 0; i < count; i++) {
 		s = &segs[i];
 		s->cs_status = st0;
