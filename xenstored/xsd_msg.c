@@ -290,8 +290,8 @@ xsd_perms_resolve(struct xsd_conn *c, struct xsd_perm *p, unsigned int n)
 		if (d != NULL && d->d_exists)
 			continue;
 		if (c->c_priv && p[i].domid < XSD_DOMID_LIMIT) {
-			if ((rc = xsd_dom_make_exist(c->c_core, p[i].domid)) !=
-			    0)
+			rc = xsd_dom_make_exist(c->c_core, p[i].domid);
+			if (rc != 0)
 				return (rc);
 			continue;
 		}
@@ -308,14 +308,14 @@ xsd_set_special_perms(struct xsd_conn *c, const char *name,
 {
 	struct xsd_core *core = c->c_core;
 	struct xsd_perm *np;
-	unsigned int want = XSD_PERM_WRITE | XSD_PERM_OWNER;
+	unsigned int want = XSD_PERM_WRITE | XSD_PERM_OWNER, have;
 	int i;
 
 	if (!xsd_path_is_special(name))
 		return (-EINVAL);
 	i = strcmp(name, XSD_INTRODUCE) == 0 ? 0 : 1;
-	if ((xsd_perm_for(c, core->x_sperms[i], core->x_nsperms[i]) & want) !=
-	    want)
+	have = xsd_perm_for(c, core->x_sperms[i], core->x_nsperms[i]);
+	if ((have & want) != want)
 		return (-EACCES);
 	if ((np = xsd_perms_dup(p, n)) == NULL)
 		return (-ENOMEM);

@@ -575,8 +575,8 @@ xsd_server_start(const char *dir, const struct xsd_opts *o,
 	}
 	if ((rc = xsd_server_listen(s, path, true, 0)) != 0)
 		goto fail;
-	if ((rc = pthread_create(&s->sv_thread, NULL, xsd_server_main, s)) !=
-	    0) {
+	rc = pthread_create(&s->sv_thread, NULL, xsd_server_main, s);
+	if (rc != 0) {
 		rc = -rc;
 		goto fail;
 	}

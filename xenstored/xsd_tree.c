@@ -477,8 +477,8 @@ xsd_tree_write(const struct xsd_view *v, const char *path, size_t len,
 
 	rc = xsd_tree_get(v, path, len, XSD_PERM_WRITE, &n, &anc);
 	if (rc == -ENOENT) {
-		if ((rc = xsd_tree_create(v, path, len, anc, val, vlen, &n)) !=
-		    0)
+		rc = xsd_tree_create(v, path, len, anc, val, vlen, &n);
+		if (rc != 0)
 			return (rc);
 	} else if (rc != 0) {
 		return (rc);

@@ -107,12 +107,13 @@ xbb_set_state(struct xbb_dev *dev, enum xenbus_state st)
 static void
 xbb_fatal(struct xbb_dev *dev, int err, const char *what)
 {
+	struct xs_handle *xs = dev->xb_bk->bk_xs;
 	char *v;
 
 	xbb_log(dev->xb_bk, "vbd %u/%u: %s: %s", dev->xb_feid, dev->xb_vdev,
 	    what, strerror(err < 0 ? -err : err));
-	if (xbus_read(dev->xb_bk->bk_xs, XBT_NULL, dev->xb_bepath, NULL, &v) !=
-	    0)
+	/* Our directory gone: nothing to report the error in. */
+	if (xbus_read(xs, XBT_NULL, dev->xb_bepath, NULL, &v) != 0)
 		return;
 	free(v);
 	xbus_dev_fatal(dev->xb_bk->bk_xs, dev->xb_bepath, err, "%s", what);

@@ -418,8 +418,8 @@ xbb_map_persistent(struct xbb_ring *r, struct xbb_req *req)
 
 	req->br_npg = req->br_nmap = 0;
 	for (i = 0; i < n; i++) {
-		if ((pg = xbb_pgc_get(&r->rg_pgc, req->br_segs[i].gref)) !=
-		    NULL) {
+		pg = xbb_pgc_get(&r->rg_pgc, req->br_segs[i].gref);
+		if (pg != NULL) {
 			req->br_pg[req->br_npg++] = pg;
 			xbb_iov_set(req, i, pg->pg_map.ms_addr);
 			continue;

@@ -123,8 +123,8 @@ xbb_scan(struct xbb *b, const char *only_fe)
 		    (only_fe != NULL && strcmp(fes[i], only_fe) != 0))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", b->bk_root, fes[i]);
-		if ((devs = xs_directory(b->bk_xs, XBT_NULL, path, &ndev)) ==
-		    NULL)
+		devs = xs_directory(b->bk_xs, XBT_NULL, path, &ndev);
+		if (devs == NULL)
 			continue;
 		for (j = 0; j < ndev; j++)
 			if (xu_parse_u32(devs[j], &vdev) == 0)
@@ -402,8 +402,8 @@ xbb_start(struct plat *p, const struct xbb_opts *o, struct xbb **out)
 
 	if ((rc = xbb_create(p, o, &b)) != 0)
 		return (rc);
-	if ((rc = pthread_create(&b->bk_thread, NULL, xbb_control_main, b)) !=
-	    0) {
+	rc = pthread_create(&b->bk_thread, NULL, xbb_control_main, b);
+	if (rc != 0) {
 		xbb_stop(b);
 		return (-rc);
 	}

@@ -70,8 +70,8 @@ xemb_start(const struct xemb_opts *o, struct xemb **out)
 	if ((rc = xbus_vbd_add(e->e_xs, &e->e_vbd)) != 0)
 		goto fail;
 	e->e_vbd_added = true;
-	if ((rc = xbus_vbd_hotplug(e->e_xs, &e->e_vbd, XBUS_INIT_TIMEOUT_MS)) !=
-	    0)
+	rc = xbus_vbd_hotplug(e->e_xs, &e->e_vbd, XBUS_INIT_TIMEOUT_MS);
+	if (rc != 0)
 		goto fail;
 	if ((rc = xbd_plat_wrap(e->e_fe, &e->e_xp)) != 0)
 		goto fail;

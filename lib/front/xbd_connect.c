@@ -289,8 +289,8 @@ xbd_write_transport(struct xbd_softc *sc, xs_transaction_t t)
 			return (rc);
 	}
 	if (sc->xbd_nqueues == 1) {
-		if ((rc = xbd_write_ring_nodes(sc, t, "", &sc->xbd_rings[0])) !=
-		    0)
+		rc = xbd_write_ring_nodes(sc, t, "", &sc->xbd_rings[0]);
+		if (rc != 0)
 			return (rc);
 	} else {
 		if ((rc = xbus_printf(sc->xbd_xs, t, sc->xbd_node,
@@ -424,10 +424,9 @@ xbd_read_geometry(struct xbd_softc *sc, uint64_t *sectors, uint32_t *ssize,
 	}
 	*pssize = (uint32_t)v;
 	v = xbd_backend_u64(sc, "info", UINT32_MAX, 0);
-	if ((v & ~(uint64_t)(VDISK_CDROM | VDISK_REMOVABLE | VDISK_READONLY)) !=
-	    0)
-		xbd_log(sc, "unknown info bits 0x%jx ignored", (uintmax_t)v);
 	*info = (uint32_t)v & (VDISK_CDROM | VDISK_REMOVABLE | VDISK_READONLY);
+	if (v != *info)
+		xbd_log(sc, "unknown info bits 0x%jx ignored", (uintmax_t)v);
 	return (0);
 }
 
@@ -797,8 +796,8 @@ xbd_connect(struct xbd_softc *sc)
 	    sc->xbd_xbstate != XenbusStateInitialised)
 		return (0);
 
-	if ((rc = xbd_read_geometry(sc, &sectors, &ssize, &pssize, &info)) !=
-	    0) {
+	rc = xbd_read_geometry(sc, &sectors, &ssize, &pssize, &info);
+	if (rc != 0) {
 		xbd_fatal(sc, rc, "reading the disk geometry");
 		return (rc);
 	}

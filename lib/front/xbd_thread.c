@@ -281,8 +281,8 @@ xbd_thread_start(struct xbd_softc *sc)
 
 	if (xs_fileno(sc->xbd_xs) < 0)
 		return (-EIO);
-	if ((rc = pthread_create(&sc->xbd_thread, NULL, xbd_thread_main, sc)) !=
-	    0)
+	rc = pthread_create(&sc->xbd_thread, NULL, xbd_thread_main, sc);
+	if (rc != 0)
 		return (-rc);
 	sc->xbd_thread_running = true;
 	return (0);

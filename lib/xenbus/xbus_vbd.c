@@ -291,8 +291,8 @@ xbus_vbd_hotplug(struct xs_handle *xs, const struct xbus_vbd *v,
 	/* QEMU's backends open their target themselves: libxl skips this. */
 	if (v->v_kind != NULL && strcmp(v->v_kind, "qdisk") == 0)
 		return (0);
-	if ((rc = xbus_wait_state(xs, be, xbus_is_initwait, &hw, timeout_ms)) !=
-	    0)
+	rc = xbus_wait_state(xs, be, xbus_is_initwait, &hw, timeout_ms);
+	if (rc != 0)
 		return (xbus_hotplug_failed(xs, be, rc,
 		    "backend never reached InitWait"));
 	if (hw.hw_gone)
@@ -366,9 +366,8 @@ xbus_vbd_remove(struct xs_handle *xs, const struct xbus_vbd *v,
 	struct xbus_vbd_dirs d;
 	int rc, wait = 0;
 
-	if ((rc = xbus_vbd_paths(v, d.fe, sizeof(d.fe), d.be, sizeof(d.be))) !=
-		0 ||
-	    (rc = xbus_libxl_path(v, d.lx, sizeof(d.lx))) != 0)
+	rc = xbus_vbd_paths(v, d.fe, sizeof(d.fe), d.be, sizeof(d.be));
+	if (rc != 0 || (rc = xbus_libxl_path(v, d.lx, sizeof(d.lx))) != 0)
 		return (rc);
 	if (!force) {
 		if ((rc = xbus_txn(xs, xbus_vbd_close_fn, d.be)) != 0 &&

@@ -375,8 +375,8 @@ nbd_xbd_rmw(void *buf, uint32_t count, uint64_t off, bool write)
 
 	start = off - off % ss;
 	end = (off + count + ss - 1) / ss * ss;
-	if ((tmp = aligned_alloc(4096, (end - start + 4095) & ~4095ull)) ==
-	    NULL)
+	tmp = aligned_alloc(4096, (end - start + 4095) & ~4095ull);
+	if (tmp == NULL)
 		return (-ENOMEM);
 	pthread_mutex_lock(&nbd_xbd.rmw_lock);
 	rc = xbd_read(nbd_xbd.dev, tmp, start, end - start);

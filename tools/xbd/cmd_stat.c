@@ -90,15 +90,15 @@ stat_one(const struct stat_args *a)
 {
 	char path[4400];
 	uint32_t vdev;
+	int rc;
 
 	if (xbus_vdev_parse(a->sa_vbd, &vdev) != 0) {
 		fprintf(stderr, "xbd stat: '%s' is not a vbd name\n",
 		    a->sa_vbd);
 		return (CMD_EXIT_USAGE);
 	}
-	if (statsock_path(a->sa_dir, a->sa_domid, vdev, path, sizeof(path)) !=
-		0 ||
-	    statsock_query(path, a->sa_json, stdout) != 0) {
+	rc = statsock_path(a->sa_dir, a->sa_domid, vdev, path, sizeof(path));
+	if (rc != 0 || statsock_query(path, a->sa_json, stdout) != 0) {
 		fprintf(stderr,
 		    "xbd stat: no device %s of domain %u is attached on %s "
 		    "(%s)\n",

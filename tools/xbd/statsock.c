@@ -125,8 +125,8 @@ statsock_start(const char *dir, uint32_t domid, uint32_t vdev,
 		rc = -errno;
 		goto fail;
 	}
-	if ((rc = -pthread_create(&ss->ss_thread, NULL, statsock_main, ss)) !=
-	    0)
+	rc = -pthread_create(&ss->ss_thread, NULL, statsock_main, ss);
+	if (rc != 0)
 		goto fail;
 	*out = ss;
 	return (0);

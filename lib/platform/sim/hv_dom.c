@@ -454,8 +454,8 @@ hv_create(const struct hv_opts *o, struct hv **out)
 		    HV_DOMID_NONE);
 	if (opts.o_xenstored) {
 		xsd_opts_init(&xo);
-		if ((error = xsd_server_start(hv->hv_dir, &xo, &hv->hv_xsd)) !=
-		    0)
+		error = xsd_server_start(hv->hv_dir, &xo, &hv->hv_xsd);
+		if (error != 0)
 			goto fail;
 	}
 	if ((hv->hv_xs = hv_xs_open_priv(hv)) == NULL) {
@@ -555,11 +555,13 @@ unsigned int
 hv_domain_count(struct hv *hv)
 {
 	unsigned int i, n = 0;
+	uint32_t st;
 
-	for (i = 0; i < HV_MAX_DOMAINS; i++)
-		if (atomic_load(&hv_dom_at(&hv->hv_shm, i)->dom_state) ==
-		    HV_DOM_ALIVE)
+	for (i = 0; i < HV_MAX_DOMAINS; i++) {
+		st = atomic_load(&hv_dom_at(&hv->hv_shm, i)->dom_state);
+		if (st == HV_DOM_ALIVE)
 			n++;
+	}
 	return (n);
 }
 
@@ -587,8 +589,7 @@ hv_shm_usage(const struct hv_shm *m, uint32_t domid, struct hv_dom_usage *u)
 	hwm = XU_MIN(atomic_load(&hv_dom_at(m, slot)->dom_port_hwm),
 	    m->hv_geom.hv_nports);
 	for (i = 1; i < hwm; i++)
-		if (atomic_load(&hv_port_at(m, slot, i)->ec_state) !=
-		    HV_PORT_FREE)
+		if (hv_port_used(m, slot, i))
 			u->du_ports++;
 	for (g = 0; g < HV_MAX_DOMAINS; g++)
 		if (g != slot)

@@ -145,8 +145,7 @@ hv_ports_close_handle(struct hv *hv, unsigned int slot, uint32_t hid)
 	hwm = XU_MIN(atomic_load(&hv_dom_at(m, slot)->dom_port_hwm),
 	    m->hv_geom.hv_nports);
 	for (p = 1; p < hwm; p++)
-		if (atomic_load(&hv_port_at(m, slot, p)->ec_state) !=
-			HV_PORT_FREE &&
+		if (hv_port_used(m, slot, p) &&
 		    atomic_load(&hv_port_at(m, slot, p)->ec_handle) == hid)
 			hv_port_close(hv, slot, p);
 }
@@ -172,8 +171,7 @@ hv_port_alloc(struct hv *hv, unsigned int slot)
 	uint32_t p;
 
 	for (p = 1; p < m->hv_geom.hv_nports; p++)
-		if (atomic_load(&hv_port_at(m, slot, p)->ec_state) ==
-		    HV_PORT_FREE) {
+		if (!hv_port_used(m, slot, p)) {
 			hv_hwm_raise(&hv_dom_at(m, slot)->dom_port_hwm, p + 1);
 			return (p);
 		}
@@ -298,8 +296,7 @@ hv_m_close_ports(struct hv *hv, unsigned int slot)
 	hwm = XU_MIN(atomic_load(&hv_dom_at(m, slot)->dom_port_hwm),
 	    m->hv_geom.hv_nports);
 	for (p = 1; p < hwm; p++)
-		if (atomic_load(&hv_port_at(m, slot, p)->ec_state) !=
-		    HV_PORT_FREE)
+		if (hv_port_used(m, slot, p))
 			hv_port_close(hv, slot, p);
 	atomic_store(&hv_dom_at(m, slot)->dom_port_hwm, 0);
 	for (i = 0; i < hv->hv_nhandles;)

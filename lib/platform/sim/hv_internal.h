@@ -206,6 +206,14 @@ hv_port_at(const struct hv_shm *m, unsigned int slot, uint32_t port)
 	    port);
 }
 
+/* Whether port of slot's domain is in use (not HV_PORT_FREE). */
+static inline bool
+hv_port_used(const struct hv_shm *m, unsigned int slot, uint32_t port)
+{
+	return (
+	    atomic_load(&hv_port_at(m, slot, port)->ec_state) != HV_PORT_FREE);
+}
+
 static inline struct grant_entry_v1 *
 hv_gent_at(const struct hv_shm *m, unsigned int slot, uint32_t ref)
 {

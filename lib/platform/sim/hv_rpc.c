@@ -368,8 +368,8 @@ hv_serve_one(struct hv *hv, struct hv_conn *c)
 	unsigned int nfd, nout, i;
 	int error;
 
-	if ((error = hv_msg_recv(c->hv_fd, &rq, fds, HV_RPC_MAX_FDS, &nfd)) !=
-	    0)
+	error = hv_msg_recv(c->hv_fd, &rq, fds, HV_RPC_MAX_FDS, &nfd);
+	if (error != 0)
 		return (error);
 	pthread_mutex_lock(&hv->hv_lock);
 	hv_serve_msg(hv, c, &rq, fds, nfd, &rp, out, &nout);

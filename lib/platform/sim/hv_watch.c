@@ -87,8 +87,8 @@ hv_watch_start(int sock, const char *dir, struct hv_watch **out)
 		error = -errno;
 		goto fail;
 	}
-	if ((error = -pthread_create(&w->hw_thread, NULL, hv_watch_main, w)) !=
-	    0) {
+	error = -pthread_create(&w->hw_thread, NULL, hv_watch_main, w);
+	if (error != 0) {
 		close(w->hw_stop);
 		goto fail;
 	}

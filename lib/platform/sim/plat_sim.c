@@ -336,13 +336,14 @@ hv_plat_xs_open(struct plat *p)
 {
 	struct hv_view *v = hv_view_of(p);
 	char path[PATH_MAX];
+	int rc;
 
 	if (!hv_view_alive(v)) {
 		errno = ESRCH;
 		return (NULL);
 	}
-	if (hv_xs_path(v->hv_dir, v->hv_act.hv_domid, path, sizeof(path)) !=
-	    0) {
+	rc = hv_xs_path(v->hv_dir, v->hv_act.hv_domid, path, sizeof(path));
+	if (rc != 0) {
 		errno = ENAMETOOLONG;
 		return (NULL);
 	}
