@@ -33,10 +33,10 @@ static const char stat_usage[] =
 
 /* The command line, parsed. */
 struct stat_args {
-	const char *sa_dir; /* the machine's directory */
-	const char *sa_vbd; /* the vbd, with --domid */
-	uint32_t sa_domid;  /* --domid, or STAT_ALL */
-	bool sa_json;	    /* --json */
+	const char *sq_dir; /* the machine's directory */
+	const char *sq_vbd; /* the vbd, with --domid */
+	uint32_t sq_domid;  /* --domid, or STAT_ALL */
+	bool sq_json;	    /* --json */
 };
 
 /* --domid not given: every device of the machine. */
@@ -57,15 +57,15 @@ static int
 stat_parse(int argc, char **argv, struct stat_args *a)
 {
 	const struct cmd_opt_dest dest[] = {
-		{ SO_DIR, NULL, CMD_OPT_STR, &a->sa_dir },
-		{ SO_DOMID, "domid", CMD_OPT_U32, &a->sa_domid },
-		{ SO_JSON, NULL, CMD_OPT_TRUE, &a->sa_json },
+		{ SO_DIR, NULL, CMD_OPT_STR, &a->sq_dir },
+		{ SO_DOMID, "domid", CMD_OPT_U32, &a->sq_domid },
+		{ SO_JSON, NULL, CMD_OPT_TRUE, &a->sq_json },
 	};
 	int c, rc;
 
 	memset(a, 0, sizeof(*a));
-	a->sa_vbd = "xvda";
-	a->sa_domid = STAT_ALL;
+	a->sq_vbd = "xvda";
+	a->sq_domid = STAT_ALL;
 	while ((c = getopt_long(argc, argv, "h", stat_longopts, NULL)) != -1) {
 		rc = cmd_opt_apply(argv[0], dest, XU_NELEM(dest), c, optarg);
 		if (rc == 1) {
@@ -76,8 +76,8 @@ stat_parse(int argc, char **argv, struct stat_args *a)
 			return (rc);
 	}
 	if (optind < argc)
-		a->sa_vbd = argv[optind++];
-	if (a->sa_dir == NULL || optind < argc) {
+		a->sq_vbd = argv[optind++];
+	if (a->sq_dir == NULL || optind < argc) {
 		fputs(stat_usage, stderr);
 		return (-EINVAL);
 	}
@@ -92,20 +92,20 @@ stat_one(const struct stat_args *a)
 	uint32_t vdev;
 	int rc;
 
-	if (xbus_vdev_parse(a->sa_vbd, &vdev) != 0) {
+	if (xbus_vdev_parse(a->sq_vbd, &vdev) != 0) {
 		fprintf(stderr, "xbd stat: '%s' is not a vbd name\n",
-		    a->sa_vbd);
+		    a->sq_vbd);
 		return (CMD_EXIT_USAGE);
 	}
-	rc = statsock_path(a->sa_dir, a->sa_domid, vdev, path, sizeof(path));
-	if (rc != 0 || statsock_query(path, a->sa_json, stdout) != 0) {
+	rc = statsock_path(a->sq_dir, a->sq_domid, vdev, path, sizeof(path));
+	if (rc != 0 || statsock_query(path, a->sq_json, stdout) != 0) {
 		fprintf(stderr,
 		    "xbd stat: no device %s of domain %u is attached on %s "
 		    "(%s)\n",
-		    a->sa_vbd, a->sa_domid, a->sa_dir, strerror(ENOENT));
+		    a->sq_vbd, a->sq_domid, a->sq_dir, strerror(ENOENT));
 		return (CMD_EXIT_FAIL);
 	}
-	if (a->sa_json)
+	if (a->sq_json)
 		putchar('\n');
 	return (CMD_EXIT_OK);
 }
@@ -119,14 +119,14 @@ stat_all(const struct stat_args *a)
 	DIR *d;
 	int n = 0;
 
-	snprintf(sdir, sizeof(sdir), "%s/stat", a->sa_dir);
+	snprintf(sdir, sizeof(sdir), "%s/stat", a->sq_dir);
 	if ((d = opendir(sdir)) != NULL) {
 		while ((de = readdir(d)) != NULL) {
 			if (de->d_name[0] == '.')
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", sdir, de->d_name);
-			if (statsock_query(path, a->sa_json, stdout) == 0) {
-				if (a->sa_json)
+			if (statsock_query(path, a->sq_json, stdout) == 0) {
+				if (a->sq_json)
 					putchar('\n');
 				n++;
 			}
@@ -135,7 +135,7 @@ stat_all(const struct stat_args *a)
 	}
 	if (n == 0) {
 		fprintf(stderr, "xbd stat: no device is attached on %s\n",
-		    a->sa_dir);
+		    a->sq_dir);
 		return (CMD_EXIT_FAIL);
 	}
 	return (CMD_EXIT_OK);
@@ -150,9 +150,9 @@ cmd_stat(int argc, char **argv)
 	if ((rc = stat_parse(argc, argv, &a)) != 0)
 		return (rc > 0 ? CMD_EXIT_OK : CMD_EXIT_USAGE);
 	/* A device's socket may outlive its machine for a moment. */
-	if (plat_sim_alive(a.sa_dir) == -ECONNREFUSED) {
-		fprintf(stderr, "xbd stat: xbd hv at %s is gone\n", a.sa_dir);
+	if (plat_sim_alive(a.sq_dir) == -ECONNREFUSED) {
+		fprintf(stderr, "xbd stat: xbd hv at %s is gone\n", a.sq_dir);
 		return (CMD_EXIT_FAIL);
 	}
-	return (a.sa_domid != STAT_ALL ? stat_one(&a) : stat_all(&a));
+	return (a.sq_domid != STAT_ALL ? stat_one(&a) : stat_all(&a));
 }

@@ -205,11 +205,11 @@ hv_xs_unskeleton_txn(struct hv *hv, xs_transaction_t t, uint32_t d,
 
 /* One skeleton edit: a domain's nodes written, or removed. */
 struct hv_xs_edit {
-	struct hv *e_hv;    /* the machine */
-	bool e_create;	    /* write (true) or remove */
-	uint32_t e_domid;   /* the domain */
-	const char *e_name; /* its name (to write) */
-	uint32_t e_gen;	    /* its generation (its vm path) */
+	struct hv *xe_hv;    /* the machine */
+	bool xe_create;	     /* write (true) or remove */
+	uint32_t xe_domid;   /* the domain */
+	const char *xe_name; /* its name (to write) */
+	uint32_t xe_gen;     /* its generation (its vm path) */
 };
 
 /* The edit as a transaction's body; libxenstore's errno as ours. */
@@ -219,9 +219,10 @@ hv_xs_edit_txn(struct xs_handle *xs, xs_transaction_t t, void *arg)
 	const struct hv_xs_edit *e = arg;
 	bool ok;
 
-	ok = e->e_create ?
-	    hv_xs_skeleton_txn(e->e_hv, t, e->e_domid, e->e_name, e->e_gen) :
-	    hv_xs_unskeleton_txn(e->e_hv, t, e->e_domid, e->e_gen);
+	ok = e->xe_create ?
+	    hv_xs_skeleton_txn(e->xe_hv, t, e->xe_domid, e->xe_name,
+		e->xe_gen) :
+	    hv_xs_unskeleton_txn(e->xe_hv, t, e->xe_domid, e->xe_gen);
 	return (ok ? 0 : errno != 0 ? -errno : -EIO);
 }
 
