@@ -106,10 +106,10 @@ xbd_bio_done(struct xbd_softc *sc, struct xbd_bio *bp, int error)
 	struct xbd_bio_pvt *pvt = xbd_bio_pvt(bp);
 	bool was_empty = TAILQ_EMPTY(&sc->xbd_done);
 
-	pvt->bp_error = error;
+	pvt->pv_error = error;
 	if (error != 0)
 		sc->xbd_stats.xs_errors++;
-	TAILQ_INSERT_TAIL(&sc->xbd_done, pvt, bp_link);
+	TAILQ_INSERT_TAIL(&sc->xbd_done, pvt, pv_link);
 	if (was_empty &&
 	    (!sc->xbd_thread_running ||
 		!pthread_equal(pthread_self(), sc->xbd_thread)))
@@ -130,18 +130,18 @@ xbd_bio_part_done(struct xbd_softc *sc, struct xbd_bio *bp, int error)
 	    bp->bio_length :
 	    1;
 
-	XU_ASSERT(pvt->bp_parts > 0, ("part done without parts"));
-	pvt->bp_parts--;
-	if (error != 0 && pvt->bp_error == 0)
-		pvt->bp_error = error;
-	if (error != 0 && pvt->bp_next < end) {
+	XU_ASSERT(pvt->pv_parts > 0, ("part done without parts"));
+	pvt->pv_parts--;
+	if (error != 0 && pvt->pv_error == 0)
+		pvt->pv_error = error;
+	if (error != 0 && pvt->pv_next < end) {
 		/* Still queued for its next part: take it off. */
-		TAILQ_REMOVE(&sc->xbd_bioq, pvt, bp_link);
+		TAILQ_REMOVE(&sc->xbd_bioq, pvt, pv_link);
 		sc->xbd_cm_q[XBD_Q_BIO].q_length--;
-		pvt->bp_next = end;
+		pvt->pv_next = end;
 	}
-	if (pvt->bp_parts == 0 && pvt->bp_next >= end)
-		xbd_bio_done(sc, bp, pvt->bp_error);
+	if (pvt->pv_parts == 0 && pvt->pv_next >= end)
+		xbd_bio_done(sc, bp, pvt->pv_error);
 }
 
 /* ---------------------------------------------------------------------
@@ -248,7 +248,7 @@ xbd_next_bio(struct xbd_softc *sc)
 			(sc->xbd_flags & (XBDF_FLUSH | XBDF_BARRIER)) == 0) ||
 		    (bp->bio_cmd == XBD_CMD_DISCARD &&
 			(sc->xbd_flags & XBDF_DISCARD) == 0)) {
-			xbd_bio_pvt(bp)->bp_next = 1;
+			xbd_bio_pvt(bp)->pv_next = 1;
 			xbd_bio_done(sc, bp, -EOPNOTSUPP);
 			continue;
 		}
@@ -279,10 +279,10 @@ xbd_cm_part(struct xbd_softc *sc, struct xbd_command *cm, struct xbd_bio *bp)
 	    (sc->xbd_flags & XBDF_BARRIER) != 0)
 		max = XU_MIN(max,
 		    XBD_SEGS_TO_SIZE(BLKIF_MAX_SEGMENTS_PER_REQUEST));
-	len = data ? XU_MIN(bp->bio_length - pvt->bp_next, max) : 0;
+	len = data ? XU_MIN(bp->bio_length - pvt->pv_next, max) : 0;
 	cm->cm_bp = bp;
-	cm->cm_bio_off = data ? pvt->bp_next : 0;
-	cm->cm_data = data ? (char *)bp->bio_data + pvt->bp_next : NULL;
+	cm->cm_bio_off = data ? pvt->pv_next : 0;
+	cm->cm_data = data ? (char *)bp->bio_data + pvt->pv_next : NULL;
 	cm->cm_datalen = (uint32_t)len;
 	cm->cm_sector_number =
 	    (bp->bio_offset + cm->cm_bio_off) >> XBD_SECTOR_SHIFT;
@@ -392,13 +392,13 @@ xbd_bio_command(struct xbd_softc *sc)
 	/* The part is committed: advance the bio and requeue the rest. */
 	if (bp->bio_cmd == XBD_CMD_READ || bp->bio_cmd == XBD_CMD_WRITE) {
 		end = bp->bio_length;
-		pvt->bp_next += cm->cm_datalen;
+		pvt->pv_next += cm->cm_datalen;
 	} else {
 		end = 1;
-		pvt->bp_next += 1;
+		pvt->pv_next += 1;
 	}
-	pvt->bp_parts++;
-	if (pvt->bp_next < end) {
+	pvt->pv_parts++;
+	if (pvt->pv_next < end) {
 		xbd_requeue_bio(sc, bp);
 		sc->xbd_stats.xs_splits++;
 	}
@@ -665,10 +665,10 @@ xbd_fail_all_queued(struct xbd_softc *sc, int error)
 		xbd_queue_failed(sc, cm, error);
 	while ((bp = xbd_dequeue_bio(sc)) != NULL) {
 		pvt = xbd_bio_pvt(bp);
-		pvt->bp_next = UINT64_MAX;
-		if (pvt->bp_error == 0)
-			pvt->bp_error = error;
-		if (pvt->bp_parts == 0)
-			xbd_bio_done(sc, bp, pvt->bp_error);
+		pvt->pv_next = UINT64_MAX;
+		if (pvt->pv_error == 0)
+			pvt->pv_error = error;
+		if (pvt->pv_parts == 0)
+			xbd_bio_done(sc, bp, pvt->pv_error);
 	}
 }

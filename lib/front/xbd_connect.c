@@ -900,31 +900,31 @@ xbd_requeue_inflight(struct xbd_softc *sc)
 				continue;
 			cm->cm_bp = NULL;
 			pvt = xbd_bio_pvt(bp);
-			if (pvt->bp_redo)
+			if (pvt->pv_redo)
 				continue;
-			pvt->bp_redo = true;
+			pvt->pv_redo = true;
 			end = bp->bio_cmd == XBD_CMD_READ ||
 				bp->bio_cmd == XBD_CMD_WRITE ?
 			    bp->bio_length :
 			    1;
-			if (pvt->bp_next < end) {
+			if (pvt->pv_next < end) {
 				/* Still queued for a later part. */
-				TAILQ_REMOVE(&sc->xbd_bioq, pvt, bp_link);
+				TAILQ_REMOVE(&sc->xbd_bioq, pvt, pv_link);
 				sc->xbd_cm_q[XBD_Q_BIO].q_length--;
 			}
-			TAILQ_INSERT_TAIL(&redo, pvt, bp_link);
+			TAILQ_INSERT_TAIL(&redo, pvt, pv_link);
 		}
 	}
 	while ((pvt = TAILQ_LAST(&redo, xbd_bioq)) != NULL) {
-		TAILQ_REMOVE(&redo, pvt, bp_link);
+		TAILQ_REMOVE(&redo, pvt, pv_link);
 		bp = xbd_pvt_bio(pvt);
-		pvt->bp_redo = false;
-		pvt->bp_parts = 0;
-		if (pvt->bp_error != 0) {
-			xbd_bio_done(sc, bp, pvt->bp_error);
+		pvt->pv_redo = false;
+		pvt->pv_parts = 0;
+		if (pvt->pv_error != 0) {
+			xbd_bio_done(sc, bp, pvt->pv_error);
 			continue;
 		}
-		pvt->bp_next = 0;
+		pvt->pv_next = 0;
 		xbd_requeue_bio(sc, bp);
 		sc->xbd_stats.xs_reissued++;
 	}

@@ -260,10 +260,10 @@ xbd_run_done(struct xbd_softc *sc)
 
 	XBD_LOCK(sc);
 	while ((pvt = TAILQ_FIRST(&sc->xbd_done)) != NULL) {
-		TAILQ_REMOVE(&sc->xbd_done, pvt, bp_link);
+		TAILQ_REMOVE(&sc->xbd_done, pvt, pv_link);
 		XBD_UNLOCK(sc);
 		bp = xbd_pvt_bio(pvt);
-		bp->bio_done(bp, pvt->bp_error);
+		bp->bio_done(bp, pvt->pv_error);
 		XBD_LOCK(sc);
 	}
 	XBD_UNLOCK(sc);

@@ -110,8 +110,8 @@ xbd_log_rings(struct xbd_softc *sc, const char *why)
 		xbd_log(sc,
 		    "ring %u: req_prod %u req_event %u rsp_prod %u "
 		    "rsp_event %u; ours: outstanding %u busy %u",
-		    q, xi.xi_req_prod, xi.xi_req_event, xi.xi_rsp_prod,
-		    xi.xi_rsp_event, xring_front_outstanding(&ring->rq_ring),
+		    q, xi.ix_req_prod, xi.ix_req_event, xi.ix_rsp_prod,
+		    xi.ix_rsp_event, xring_front_outstanding(&ring->rq_ring),
 		    ring->rq_busy);
 	}
 }

@@ -227,11 +227,11 @@ struct xbd_ring {
 
 /* The library's part of a struct xbd_bio (inside bio_private). */
 struct xbd_bio_pvt {
-	TAILQ_ENTRY(xbd_bio_pvt) bp_link; /* bio queue / done list */
-	uint64_t bp_next;		  /* next byte to dispatch */
-	uint32_t bp_parts;		  /* parts on the ring, unfinished */
-	int bp_error;			  /* first error of any part */
-	bool bp_redo; /* queued again after a lost backend */
+	TAILQ_ENTRY(xbd_bio_pvt) pv_link; /* bio queue / done list */
+	uint64_t pv_next;		  /* next byte to dispatch */
+	uint32_t pv_parts;		  /* parts on the ring, unfinished */
+	int pv_error;			  /* first error of any part */
+	bool pv_redo; /* queued again after a lost backend */
 };
 TAILQ_HEAD(xbd_bioq, xbd_bio_pvt);
 

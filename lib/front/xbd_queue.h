@@ -134,14 +134,14 @@ xbd_initq_bio(struct xbd_softc *sc)
 static inline void
 xbd_enqueue_bio(struct xbd_softc *sc, struct xbd_bio *bp)
 {
-	TAILQ_INSERT_TAIL(&sc->xbd_bioq, xbd_bio_pvt(bp), bp_link);
+	TAILQ_INSERT_TAIL(&sc->xbd_bioq, xbd_bio_pvt(bp), pv_link);
 	xbd_added_qentry(sc, XBD_Q_BIO);
 }
 
 static inline void
 xbd_requeue_bio(struct xbd_softc *sc, struct xbd_bio *bp)
 {
-	TAILQ_INSERT_HEAD(&sc->xbd_bioq, xbd_bio_pvt(bp), bp_link);
+	TAILQ_INSERT_HEAD(&sc->xbd_bioq, xbd_bio_pvt(bp), pv_link);
 	xbd_added_qentry(sc, XBD_Q_BIO);
 }
 
@@ -152,7 +152,7 @@ xbd_dequeue_bio(struct xbd_softc *sc)
 
 	if ((pvt = TAILQ_FIRST(&sc->xbd_bioq)) == NULL)
 		return (NULL);
-	TAILQ_REMOVE(&sc->xbd_bioq, pvt, bp_link);
+	TAILQ_REMOVE(&sc->xbd_bioq, pvt, pv_link);
 	xbd_removed_qentry(sc, XBD_Q_BIO);
 	return (xbd_pvt_bio(pvt));
 }

@@ -171,14 +171,14 @@ xbd_deliver(struct xbd_softc *sc)
 
 	XBD_LOCK(sc);
 	TAILQ_INIT(&done);
-	TAILQ_CONCAT(&done, &sc->xbd_done, bp_link);
+	TAILQ_CONCAT(&done, &sc->xbd_done, pv_link);
 	events = sc->xbd_events;
 	sc->xbd_events = 0;
 	XBD_UNLOCK(sc);
 	while ((pvt = TAILQ_FIRST(&done)) != NULL) {
-		TAILQ_REMOVE(&done, pvt, bp_link);
+		TAILQ_REMOVE(&done, pvt, pv_link);
 		bp = xbd_pvt_bio(pvt);
-		bp->bio_done(bp, pvt->bp_error);
+		bp->bio_done(bp, pvt->pv_error);
 	}
 	if (sc->xbd_opts.o_event == NULL)
 		return;

@@ -147,10 +147,10 @@ xring_front_indices(const struct xring_front *xr, struct xring_indices *out)
 	memset(out, 0, sizeof(*out));
 	if (s == NULL)
 		return;
-	out->xi_req_prod = xring_load(&s->req_prod);
-	out->xi_req_event = xring_load(&s->req_event);
-	out->xi_rsp_prod = xring_load(&s->rsp_prod);
-	out->xi_rsp_event = xring_load(&s->rsp_event);
+	out->ix_req_prod = xring_load(&s->req_prod);
+	out->ix_req_event = xring_load(&s->req_event);
+	out->ix_rsp_prod = xring_load(&s->rsp_prod);
+	out->ix_rsp_event = xring_load(&s->rsp_event);
 }
 
 /* ---------------------------------------------------------------------

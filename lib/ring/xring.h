@@ -195,10 +195,10 @@ int xring_back_final_check(struct xring_back *xr);
 
 /* The four indices of the shared header, each read once (diagnostics). */
 struct xring_indices {
-	RING_IDX xi_req_prod;  /* requests published */
-	RING_IDX xi_req_event; /* the backend wants a notification here */
-	RING_IDX xi_rsp_prod;  /* responses published */
-	RING_IDX xi_rsp_event; /* the frontend wants a notification here */
+	RING_IDX ix_req_prod;  /* requests published */
+	RING_IDX ix_req_event; /* the backend wants a notification here */
+	RING_IDX ix_rsp_prod;  /* responses published */
+	RING_IDX ix_rsp_event; /* the frontend wants a notification here */
 };
 
 /* Snapshot the shared indices; all zero before the ring is set up. */

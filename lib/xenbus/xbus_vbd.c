@@ -215,9 +215,9 @@ xbus_vbd_exists(struct xs_handle *xs, const struct xbus_vbd *v)
 
 /* What the hotplug step waits on. */
 struct xbus_hp_wait {
-	struct xs_handle *hw_xs;     /* privileged handle */
-	const struct xbus_vbd *hw_v; /* the vbd */
-	bool hw_gone;		     /* out: its frontend domain died */
+	struct xs_handle *hp_xs;     /* privileged handle */
+	const struct xbus_vbd *hp_v; /* the vbd */
+	bool hp_gone;		     /* out: its frontend domain died */
 };
 
 /*
@@ -237,10 +237,10 @@ xbus_is_initwait(enum xenbus_state s, void *arg)
 	 * waiting the full time for it would hold up the toolstack while
 	 * the next domain of that id needs its vbd.
 	 */
-	if (hw->hw_v->v_live_frontend &&
-	    !xs_is_domain_introduced(hw->hw_xs, hw->hw_v->v_frontend_id))
-		hw->hw_gone = true;
-	return (hw->hw_gone);
+	if (hw->hp_v->v_live_frontend &&
+	    !xs_is_domain_introduced(hw->hp_xs, hw->hp_v->v_frontend_id))
+		hw->hp_gone = true;
+	return (hw->hp_gone);
 }
 
 /*
@@ -281,7 +281,7 @@ int
 xbus_vbd_hotplug(struct xs_handle *xs, const struct xbus_vbd *v,
     unsigned int timeout_ms)
 {
-	struct xbus_hp_wait hw = { .hw_xs = xs, .hw_v = v };
+	struct xbus_hp_wait hw = { .hp_xs = xs, .hp_v = v };
 	char fe[XBUS_PATH_MAX], be[XBUS_PATH_MAX];
 	struct stat st;
 	int rc;
@@ -295,7 +295,7 @@ xbus_vbd_hotplug(struct xs_handle *xs, const struct xbus_vbd *v,
 	if (rc != 0)
 		return (xbus_hotplug_failed(xs, be, rc,
 		    "backend never reached InitWait"));
-	if (hw.hw_gone)
+	if (hw.hp_gone)
 		return (-ESRCH);
 	if (xbus_read_state(xs, be) > XenbusStateConnected)
 		return (xbus_hotplug_failed(xs, be, xbus_backend_errno(xs, be),

@@ -156,10 +156,10 @@ test_grant_lookup(void **state)
 
 	mem = aligned_alloc(XBD_PAGE_SIZE, 3 * XBD_PAGE_SIZE);
 	assert_non_null(mem);
-	rg.rg_addr = mem;
-	rg.rg_npages = 3;
-	rg.rg_peer = 5;
-	rg.rg_refs = refs;
+	rg.pr_addr = mem;
+	rg.pr_npages = 3;
+	rg.pr_peer = 5;
+	rg.pr_refs = refs;
 	x->px_regions = &rg;
 	assert_int_equal(
 	    px_gnt_grant(&x->px_plat, 9, 5, mem + XBD_PAGE_SIZE, false, &wire),

@@ -39,10 +39,10 @@ px_gnt_fini(struct px *x)
 	struct px_region *rg;
 
 	while ((rg = x->px_regions) != NULL) {
-		x->px_regions = rg->rg_next;
-		(void)xengntshr_unshare(x->px_gs, rg->rg_addr,
-		    (uint32_t)rg->rg_npages);
-		free(rg->rg_refs);
+		x->px_regions = rg->pr_next;
+		(void)xengntshr_unshare(x->px_gs, rg->pr_addr,
+		    (uint32_t)rg->pr_npages);
+		free(rg->pr_refs);
 		free(rg);
 	}
 	plat_freecb_drop(&x->px_waiters);
@@ -59,26 +59,26 @@ px_mem_alloc(struct plat *p, uint32_t peer, size_t npages, void **addr)
 	if (npages == 0 || npages > INT32_MAX)
 		return (-EINVAL);
 	if ((rg = calloc(1, sizeof(*rg))) == NULL ||
-	    (rg->rg_refs = calloc(npages, sizeof(*rg->rg_refs))) == NULL) {
+	    (rg->pr_refs = calloc(npages, sizeof(*rg->pr_refs))) == NULL) {
 		free(rg);
 		return (-ENOMEM);
 	}
-	rg->rg_addr =
-	    xengntshr_share_pages(x->px_gs, peer, (int)npages, rg->rg_refs, 1);
-	if (rg->rg_addr == NULL) {
+	rg->pr_addr =
+	    xengntshr_share_pages(x->px_gs, peer, (int)npages, rg->pr_refs, 1);
+	if (rg->pr_addr == NULL) {
 		/* gntalloc's page limit or Xen's grant table is full. */
-		free(rg->rg_refs);
+		free(rg->pr_refs);
 		free(rg);
 		return (-ENOSPC);
 	}
 	/* gntalloc hands out zeroed pages; the interface promises it. */
-	rg->rg_npages = npages;
-	rg->rg_peer = peer;
+	rg->pr_npages = npages;
+	rg->pr_peer = peer;
 	pthread_mutex_lock(&x->px_lock);
-	rg->rg_next = x->px_regions;
+	rg->pr_next = x->px_regions;
 	x->px_regions = rg;
 	pthread_mutex_unlock(&x->px_lock);
-	*addr = rg->rg_addr;
+	*addr = rg->pr_addr;
 	return (0);
 }
 
@@ -89,16 +89,16 @@ px_mem_free(struct plat *p, void *addr, size_t npages)
 	struct px_region *rg, **pp;
 
 	pthread_mutex_lock(&x->px_lock);
-	for (pp = &x->px_regions; (rg = *pp) != NULL; pp = &rg->rg_next)
-		if (rg->rg_addr == addr)
+	for (pp = &x->px_regions; (rg = *pp) != NULL; pp = &rg->pr_next)
+		if (rg->pr_addr == addr)
 			break;
-	XU_ASSERT(rg != NULL && rg->rg_npages == npages,
+	XU_ASSERT(rg != NULL && rg->pr_npages == npages,
 	    ("plat_mem_free of %p (%zu pages) not allocated", addr, npages));
-	*pp = rg->rg_next;
+	*pp = rg->pr_next;
 	pthread_mutex_unlock(&x->px_lock);
 	/* The kernel ends each grant once the peer has unmapped the page. */
-	(void)xengntshr_unshare(x->px_gs, rg->rg_addr, (uint32_t)npages);
-	free(rg->rg_refs);
+	(void)xengntshr_unshare(x->px_gs, rg->pr_addr, (uint32_t)npages);
+	free(rg->pr_refs);
 	free(rg);
 }
 
@@ -176,12 +176,12 @@ px_gnt_grant(struct plat *p, grant_ref_t ref, uint32_t peer, void *page,
 	if ((a & (XBD_PAGE_SIZE - 1)) != 0)
 		return (-EINVAL);
 	pthread_mutex_lock(&x->px_lock);
-	for (rg = x->px_regions; rg != NULL; rg = rg->rg_next) {
-		base = (uintptr_t)rg->rg_addr;
-		if (a < base || a - base >= rg->rg_npages * XBD_PAGE_SIZE)
+	for (rg = x->px_regions; rg != NULL; rg = rg->pr_next) {
+		base = (uintptr_t)rg->pr_addr;
+		if (a < base || a - base >= rg->pr_npages * XBD_PAGE_SIZE)
 			continue;
-		if (rg->rg_peer == peer) {
-			*wire = rg->rg_refs[(a - base) / XBD_PAGE_SIZE];
+		if (rg->pr_peer == peer) {
+			*wire = rg->pr_refs[(a - base) / XBD_PAGE_SIZE];
 			rc = 0;
 		}
 		break;

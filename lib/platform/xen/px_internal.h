@@ -39,11 +39,11 @@
 
 /* One plat_mem_alloc region: pages shared through gntalloc. */
 struct px_region {
-	struct px_region *rg_next; /* list of the platform's regions */
-	char *rg_addr;		   /* first page */
-	size_t rg_npages;	   /* pages */
-	uint32_t rg_peer;	   /* the domain every page is granted to */
-	uint32_t *rg_refs;	   /* the grant reference of each page */
+	struct px_region *pr_next; /* list of the platform's regions */
+	char *pr_addr;		   /* first page */
+	size_t pr_npages;	   /* pages */
+	uint32_t pr_peer;	   /* the domain every page is granted to */
+	uint32_t *pr_refs;	   /* the grant reference of each page */
 };
 
 /* Counters behind plat_stats. */
