@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/xu_time.h"
 #include "xbd_internal.h"
 #include "xbd_queue.h"
 
@@ -1026,13 +1027,7 @@ xbd_lost(struct xbd_softc *sc)
 	sc->xbd_state = XBD_STATE_RECOVERING;
 	sc->xbd_stats.xs_recoveries++;
 	sc->xbd_events |= 1u << XBD_EV_LOST;
-	clock_gettime(CLOCK_MONOTONIC, &sc->xbd_recover_by);
-	sc->xbd_recover_by.tv_sec += ms / 1000;
-	sc->xbd_recover_by.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (sc->xbd_recover_by.tv_nsec >= 1000000000L) {
-		sc->xbd_recover_by.tv_sec++;
-		sc->xbd_recover_by.tv_nsec -= 1000000000L;
-	}
+	sc->xbd_recover_by = xu_deadline(CLOCK_MONOTONIC, ms);
 	XBD_UNLOCK(sc);
 	xbd_teardown(sc, true);
 	/* Ready to negotiate with whoever comes. */

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/xu_time.h"
 #include "platform/sim/hv.h"
 #include "xbd_internal.h"
 #include "xbd_queue.h"
@@ -121,20 +122,11 @@ xbd_plat_close(struct xbd_plat *xp)
  * Attach and detach
  */
 
-/* An absolute deadline timeout_ms from now (CLOCK_MONOTONIC). */
+/* An absolute deadline timeout_ms from now, on the condvars' clock. */
 static struct timespec
 xbd_deadline(uint32_t timeout_ms)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return (ts);
+	return (xu_deadline(CLOCK_MONOTONIC, timeout_ms));
 }
 
 /* Turn the caller's vbd name into our frontend directory. */

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "common/xu_parse.h"
+#include "common/xu_time.h"
 #include "xbus.h"
 
 int
@@ -268,13 +269,7 @@ xbus_wait_state(struct xs_handle *xs, const char *dir,
 	const struct timespec tick = { 0, 5 * 1000 * 1000 };
 	struct timespec now, end;
 
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += timeout_ms / 1000;
-	end.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (end.tv_nsec >= 1000000000L) {
-		end.tv_sec++;
-		end.tv_nsec -= 1000000000L;
-	}
+	end = xu_deadline(CLOCK_MONOTONIC, timeout_ms);
 	for (;;) {
 		if (pred(xbus_read_state(xs, dir), arg))
 			return (0);

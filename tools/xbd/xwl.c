@@ -14,10 +14,13 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "common/xu_time.h"
 #include "xwl.h"
 
 #define XWL_MAGIC 0x31304b4c42444258ull /* "XBDBLK01" */
 #define XWL_GEN_UNKNOWN UINT32_MAX	/* a write failed: content unknown */
+/* Progress reports while waiting: often enough for a display. */
+#define XWL_PROGRESS_MS 100
 
 /* The header at the start of every verified block. */
 struct xwl_hdr {
@@ -461,12 +464,7 @@ xwl_wait(struct xwl *w, uint64_t t0, struct xwl_progress *p)
 
 	pthread_mutex_lock(&w->w_m);
 	while (w->w_inflight > 0) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 100 * 1000 * 1000;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		until = xu_deadline(CLOCK_REALTIME, XWL_PROGRESS_MS);
 		(void)pthread_cond_timedwait(&w->w_cv, &w->w_m, &until);
 		/* Held I/O would otherwise keep us until recovery ends. */
 		if (c->c_stop != NULL && *c->c_stop != 0 && !abandoned) {
