@@ -329,36 +329,36 @@ enum xbd_q_stat {
 
 /* Counters; size-versioned: only ever grows at the end. */
 struct xbd_stats {
-	uint32_t xs_q_length[XBD_QSTAT_COUNT]; /* current queue lengths */
-	uint32_t xs_q_max[XBD_QSTAT_COUNT];    /* their maxima */
-	uint32_t xs_frozen;		       /* current freeze count */
-	uint64_t xs_cm_shortage;	       /* freezes for no free command */
-	uint64_t xs_gnt_shortage;	       /* freezes for no grant/bounce */
-	uint64_t xs_wait_idle;		       /* freezes waiting for idle */
-	uint64_t xs_single_step;	       /* single-stepped commands */
-	uint64_t xs_bios;		       /* bios submitted */
-	uint64_t xs_splits;		       /* extra requests from splits */
-	uint64_t xs_requests[7];	       /* ring requests by BLKIF_OP */
-	uint64_t xs_indirect;		       /* requests sent indirect */
-	uint64_t xs_segments;		       /* data segments sent */
-	uint64_t xs_bytes_read;		       /* bytes read */
-	uint64_t xs_bytes_written;	       /* bytes written */
-	uint64_t xs_responses;		       /* responses consumed */
-	uint64_t xs_errors;		       /* bios failed */
-	uint64_t xs_eopnotsupp;		       /* EOPNOTSUPP responses */
-	uint64_t xs_protocol_errors;	       /* backend protocol violations */
-	uint64_t xs_grant_busy;		       /* grants still mapped at
-						  completion (XSA-396) */
-	uint64_t xs_notify;		       /* notifications sent */
-	uint64_t xs_events;		       /* notifications received */
-	uint64_t xs_bounce_bytes;	       /* bytes copied to/from bounce */
-	uint64_t xs_grants;		       /* per-request grants made */
-	uint64_t xs_resizes;		       /* online resizes seen */
-	uint64_t xs_reconnects;		       /* resumes/reconnects */
-	uint64_t xs_recoveries;	     /* backends lost while connected */
-	uint64_t xs_reissued;	     /* bios sent again after one */
-	uint64_t xs_events_spurious; /* notifications with no response */
-	uint64_t xs_eoi_delayed;     /* of which left masked for a while
+	uint32_t xst_q_length[XBD_QSTAT_COUNT]; /* current queue lengths */
+	uint32_t xst_q_max[XBD_QSTAT_COUNT];	/* their maxima */
+	uint32_t xst_frozen;			/* current freeze count */
+	uint64_t xst_cm_shortage;     /* freezes for no free command */
+	uint64_t xst_gnt_shortage;    /* freezes for no grant/bounce */
+	uint64_t xst_wait_idle;	      /* freezes waiting for idle */
+	uint64_t xst_single_step;     /* single-stepped commands */
+	uint64_t xst_bios;	      /* bios submitted */
+	uint64_t xst_splits;	      /* extra requests from splits */
+	uint64_t xst_requests[7];     /* ring requests by BLKIF_OP */
+	uint64_t xst_indirect;	      /* requests sent indirect */
+	uint64_t xst_segments;	      /* data segments sent */
+	uint64_t xst_bytes_read;      /* bytes read */
+	uint64_t xst_bytes_written;   /* bytes written */
+	uint64_t xst_responses;	      /* responses consumed */
+	uint64_t xst_errors;	      /* bios failed */
+	uint64_t xst_eopnotsupp;      /* EOPNOTSUPP responses */
+	uint64_t xst_protocol_errors; /* backend protocol violations */
+	uint64_t xst_grant_busy;      /* grants still mapped at
+				 completion (XSA-396) */
+	uint64_t xst_notify;	      /* notifications sent */
+	uint64_t xst_events;	      /* notifications received */
+	uint64_t xst_bounce_bytes;    /* bytes copied to/from bounce */
+	uint64_t xst_grants;	      /* per-request grants made */
+	uint64_t xst_resizes;	      /* online resizes seen */
+	uint64_t xst_reconnects;      /* resumes/reconnects */
+	uint64_t xst_recoveries;      /* backends lost while connected */
+	uint64_t xst_reissued;	      /* bios sent again after one */
+	uint64_t xst_events_spurious; /* notifications with no response */
+	uint64_t xst_eoi_delayed;     /* of which left masked for a while
 					(storm throttling, XSA-391) */
 };
 

@@ -34,13 +34,13 @@ xbd_freeze(struct xbd_softc *sc, enum xbd_flag xbd_flag)
 	sc->xbd_qfrozen_cnt++;
 	switch (xbd_flag) {
 	case XBDF_CM_SHORTAGE:
-		sc->xbd_stats.xs_cm_shortage++;
+		sc->xbd_stats.xst_cm_shortage++;
 		break;
 	case XBDF_GNT_SHORTAGE:
-		sc->xbd_stats.xs_gnt_shortage++;
+		sc->xbd_stats.xst_gnt_shortage++;
 		break;
 	case XBDF_WAIT_IDLE:
-		sc->xbd_stats.xs_wait_idle++;
+		sc->xbd_stats.xst_wait_idle++;
 		break;
 	default:
 		break;
@@ -108,7 +108,7 @@ xbd_bio_done(struct xbd_softc *sc, struct xbd_bio *bp, int error)
 
 	pvt->pv_error = error;
 	if (error != 0)
-		sc->xbd_stats.xs_errors++;
+		sc->xbd_stats.xst_errors++;
 	TAILQ_INSERT_TAIL(&sc->xbd_done, pvt, pv_link);
 	if (was_empty &&
 	    (!sc->xbd_thread_running ||
@@ -339,7 +339,7 @@ xbd_cm_operation(struct xbd_softc *sc, struct xbd_command *cm,
 		 * the queue until it completes.
 		 */
 		cm->cm_flags |= XBDCF_Q_FREEZE;
-		sc->xbd_stats.xs_single_step++;
+		sc->xbd_stats.xst_single_step++;
 		if (xbd_queue_length(sc, XBD_Q_BUSY) != 0) {
 			xbd_freeze(sc, XBDF_WAIT_IDLE);
 			xbd_requeue_cm(cm, XBD_Q_READY);
@@ -400,7 +400,7 @@ xbd_bio_command(struct xbd_softc *sc)
 	pvt->pv_parts++;
 	if (pvt->pv_next < end) {
 		xbd_requeue_bio(sc, bp);
-		sc->xbd_stats.xs_splits++;
+		sc->xbd_stats.xst_splits++;
 	}
 	return (xbd_cm_operation(sc, cm, bp) ? cm : NULL);
 }
@@ -456,7 +456,7 @@ xbd_mksegarray(struct xbd_softc *sc, struct xbd_command *cm,
 				return (rc);
 			cm->cm_wire_refs[i] = wire;
 			cm->cm_ngranted++;
-			sc->xbd_stats.xs_grants++;
+			sc->xbd_stats.xst_grants++;
 		}
 		segs[i].gref = wire;
 		segs[i].first_sect = (uint8_t)(off >> XBD_SECTOR_SHIFT);
@@ -490,7 +490,7 @@ xbd_bounce_in(struct xbd_softc *sc, struct xbd_command *cm)
 			src += chunk;
 		left -= chunk;
 	}
-	sc->xbd_stats.xs_bounce_bytes += cm->cm_datalen;
+	sc->xbd_stats.xst_bounce_bytes += cm->cm_datalen;
 }
 
 /*
@@ -558,17 +558,17 @@ xbd_queue_request(struct xbd_softc *sc, struct xbd_command *cm)
 		for (i = 0; i < ipages; i++)
 			req.indirect.indirect_grefs[i] =
 			    cm->cm_indirectionwire[i];
-		sc->xbd_stats.xs_indirect++;
+		sc->xbd_stats.xst_indirect++;
 	}
-	sc->xbd_stats.xs_segments += cm->cm_nseg;
+	sc->xbd_stats.xst_segments += cm->cm_nseg;
 queue:
 	xring_front_put(&ring->rq_ring, &req.rw);
 	xbd_enqueue_cm(cm, XBD_Q_BUSY);
 	ring->rq_busy++;
-	sc->xbd_stats.xs_requests[cm->cm_operation]++;
+	sc->xbd_stats.xst_requests[cm->cm_operation]++;
 	if (cm->cm_operation == BLKIF_OP_WRITE ||
 	    cm->cm_operation == BLKIF_OP_WRITE_BARRIER)
-		sc->xbd_stats.xs_bytes_written += cm->cm_datalen;
+		sc->xbd_stats.xst_bytes_written += cm->cm_datalen;
 	return (0);
 }
 
@@ -593,7 +593,7 @@ xbd_flush_requests(struct xbd_softc *sc, struct xbd_ring *ring)
 {
 	if (xring_front_push(&ring->rq_ring)) {
 		if (plat_evtchn_notify(sc->xbd_evtchn, ring->rq_port) == 0)
-			sc->xbd_stats.xs_notify++;
+			sc->xbd_stats.xst_notify++;
 	}
 }
 

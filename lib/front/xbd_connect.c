@@ -158,7 +158,7 @@ xbd_free_ring(struct xbd_softc *sc, struct xbd_ring *ring)
 	if (ring->rq_sring != NULL && !busy)
 		plat_mem_free(sc->xbd_plat, ring->rq_sring, sc->xbd_ring_pages);
 	if (busy)
-		sc->xbd_stats.xs_grant_busy++;
+		sc->xbd_stats.xst_grant_busy++;
 	ring->rq_sring = NULL;
 	ring->rq_shadow = NULL;
 	ring->rq_nslots = 0;
@@ -551,7 +551,7 @@ xbd_free_commands(struct xbd_softc *sc)
 		plat_mem_free(sc->xbd_plat, sc->xbd_indirect_mem,
 		    sc->xbd_indirect_npages);
 	if (any_busy) {
-		sc->xbd_stats.xs_grant_busy++;
+		sc->xbd_stats.xst_grant_busy++;
 		sc->xbd_pages_retired = true;
 	}
 	free(sc->xbd_cms);
@@ -706,7 +706,7 @@ xbd_resize(struct xbd_softc *sc)
 		xbd_log(sc, "resized from %ju to %ju sectors",
 		    (uintmax_t)sc->xbd_sectors, (uintmax_t)sectors);
 		sc->xbd_sectors = sectors;
-		sc->xbd_stats.xs_resizes++;
+		sc->xbd_stats.xst_resizes++;
 		sc->xbd_events |= 1u << XBD_EV_RESIZED;
 		xbd_wake(sc);
 	}
@@ -825,7 +825,7 @@ xbd_connect(struct xbd_softc *sc)
 
 	XBD_LOCK(sc);
 	if (sc->xbd_connected_once)
-		sc->xbd_stats.xs_reconnects++;
+		sc->xbd_stats.xst_reconnects++;
 	sc->xbd_connected_once = true;
 	xbd_startio(sc);
 	pthread_cond_broadcast(&sc->xbd_cv);
@@ -927,7 +927,7 @@ xbd_requeue_inflight(struct xbd_softc *sc)
 		}
 		pvt->pv_next = 0;
 		xbd_requeue_bio(sc, bp);
-		sc->xbd_stats.xs_reissued++;
+		sc->xbd_stats.xst_reissued++;
 	}
 }
 
@@ -1025,7 +1025,7 @@ xbd_lost(struct xbd_softc *sc)
 	xbd_log(sc, "backend %s went away: holding I/O for %u ms",
 	    sc->xbd_otherend, ms);
 	sc->xbd_state = XBD_STATE_RECOVERING;
-	sc->xbd_stats.xs_recoveries++;
+	sc->xbd_stats.xst_recoveries++;
 	sc->xbd_events |= 1u << XBD_EV_LOST;
 	sc->xbd_recover_by = xu_deadline(CLOCK_MONOTONIC, ms);
 	XBD_UNLOCK(sc);

@@ -588,7 +588,7 @@ xbd_submit(struct xbd_dev *dev, struct xbd_bio *bp)
 		goto out;
 	pvt = xbd_bio_pvt(bp);
 	memset(pvt, 0, sizeof(*pvt));
-	sc->xbd_stats.xs_bios++;
+	sc->xbd_stats.xst_bios++;
 	xbd_enqueue_bio(sc, bp);
 	xbd_startio(sc);
 out:

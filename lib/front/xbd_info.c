@@ -211,10 +211,10 @@ xbd_fill_stats(struct xbd_softc *sc, struct xbd_stats *st)
 
 	*st = sc->xbd_stats;
 	for (q = 0; q < XBD_Q_COUNT; q++) {
-		st->xs_q_length[q] = sc->xbd_cm_q[q].q_length;
-		st->xs_q_max[q] = sc->xbd_cm_q[q].q_max;
+		st->xst_q_length[q] = sc->xbd_cm_q[q].q_length;
+		st->xst_q_max[q] = sc->xbd_cm_q[q].q_max;
 	}
-	st->xs_frozen = (uint32_t)sc->xbd_qfrozen_cnt;
+	st->xst_frozen = (uint32_t)sc->xbd_qfrozen_cnt;
 }
 
 void
@@ -301,47 +301,52 @@ xbd_describe_text(struct xbd_softc *sc, struct xbd_buf *b,
 	xbd_put(b, "dev.%s.features: %s\n", n, feats);
 	for (i = 0; i < XBD_Q_COUNT; i++)
 		xbd_put(b, "dev.%s.queue.%s: %u (max %u)\n", n, xbd_q_names[i],
-		    st->xs_q_length[i], st->xs_q_max[i]);
-	xbd_put(b, "dev.%s.frozen: %u\n", n, st->xs_frozen);
+		    st->xst_q_length[i], st->xst_q_max[i]);
+	xbd_put(b, "dev.%s.frozen: %u\n", n, st->xst_frozen);
 	xbd_put(b, "dev.%s.cm_shortage: %ju\n", n,
-	    (uintmax_t)st->xs_cm_shortage);
+	    (uintmax_t)st->xst_cm_shortage);
 	xbd_put(b, "dev.%s.gnt_shortage: %ju\n", n,
-	    (uintmax_t)st->xs_gnt_shortage);
-	xbd_put(b, "dev.%s.wait_idle: %ju\n", n, (uintmax_t)st->xs_wait_idle);
+	    (uintmax_t)st->xst_gnt_shortage);
+	xbd_put(b, "dev.%s.wait_idle: %ju\n", n, (uintmax_t)st->xst_wait_idle);
 	xbd_put(b, "dev.%s.single_step: %ju\n", n,
-	    (uintmax_t)st->xs_single_step);
-	xbd_put(b, "dev.%s.bios: %ju\n", n, (uintmax_t)st->xs_bios);
-	xbd_put(b, "dev.%s.splits: %ju\n", n, (uintmax_t)st->xs_splits);
+	    (uintmax_t)st->xst_single_step);
+	xbd_put(b, "dev.%s.bios: %ju\n", n, (uintmax_t)st->xst_bios);
+	xbd_put(b, "dev.%s.splits: %ju\n", n, (uintmax_t)st->xst_splits);
 	for (i = 0; i < 7; i++)
 		if (i != BLKIF_OP_RESERVED_1 && i != BLKIF_OP_INDIRECT)
 			xbd_put(b, "dev.%s.requests.%s: %ju\n", n,
-			    xbd_op_names[i], (uintmax_t)st->xs_requests[i]);
+			    xbd_op_names[i], (uintmax_t)st->xst_requests[i]);
 	xbd_put(b, "dev.%s.requests.indirect: %ju\n", n,
-	    (uintmax_t)st->xs_indirect);
-	xbd_put(b, "dev.%s.segments: %ju\n", n, (uintmax_t)st->xs_segments);
-	xbd_put(b, "dev.%s.bytes_read: %ju\n", n, (uintmax_t)st->xs_bytes_read);
+	    (uintmax_t)st->xst_indirect);
+	xbd_put(b, "dev.%s.segments: %ju\n", n, (uintmax_t)st->xst_segments);
+	xbd_put(b, "dev.%s.bytes_read: %ju\n", n,
+	    (uintmax_t)st->xst_bytes_read);
 	xbd_put(b, "dev.%s.bytes_written: %ju\n", n,
-	    (uintmax_t)st->xs_bytes_written);
-	xbd_put(b, "dev.%s.errors: %ju\n", n, (uintmax_t)st->xs_errors);
-	xbd_put(b, "dev.%s.eopnotsupp: %ju\n", n, (uintmax_t)st->xs_eopnotsupp);
+	    (uintmax_t)st->xst_bytes_written);
+	xbd_put(b, "dev.%s.errors: %ju\n", n, (uintmax_t)st->xst_errors);
+	xbd_put(b, "dev.%s.eopnotsupp: %ju\n", n,
+	    (uintmax_t)st->xst_eopnotsupp);
 	xbd_put(b, "dev.%s.protocol_errors: %ju\n", n,
-	    (uintmax_t)st->xs_protocol_errors);
-	xbd_put(b, "dev.%s.grant_busy: %ju\n", n, (uintmax_t)st->xs_grant_busy);
+	    (uintmax_t)st->xst_protocol_errors);
+	xbd_put(b, "dev.%s.grant_busy: %ju\n", n,
+	    (uintmax_t)st->xst_grant_busy);
 	xbd_put(b, "dev.%s.notifications_sent: %ju\n", n,
-	    (uintmax_t)st->xs_notify);
+	    (uintmax_t)st->xst_notify);
 	xbd_put(b, "dev.%s.notifications_received: %ju\n", n,
-	    (uintmax_t)st->xs_events);
+	    (uintmax_t)st->xst_events);
 	xbd_put(b, "dev.%s.bounce_bytes: %ju\n", n,
-	    (uintmax_t)st->xs_bounce_bytes);
-	xbd_put(b, "dev.%s.grants: %ju\n", n, (uintmax_t)st->xs_grants);
-	xbd_put(b, "dev.%s.resizes: %ju\n", n, (uintmax_t)st->xs_resizes);
-	xbd_put(b, "dev.%s.reconnects: %ju\n", n, (uintmax_t)st->xs_reconnects);
-	xbd_put(b, "dev.%s.recoveries: %ju\n", n, (uintmax_t)st->xs_recoveries);
-	xbd_put(b, "dev.%s.reissued: %ju\n", n, (uintmax_t)st->xs_reissued);
+	    (uintmax_t)st->xst_bounce_bytes);
+	xbd_put(b, "dev.%s.grants: %ju\n", n, (uintmax_t)st->xst_grants);
+	xbd_put(b, "dev.%s.resizes: %ju\n", n, (uintmax_t)st->xst_resizes);
+	xbd_put(b, "dev.%s.reconnects: %ju\n", n,
+	    (uintmax_t)st->xst_reconnects);
+	xbd_put(b, "dev.%s.recoveries: %ju\n", n,
+	    (uintmax_t)st->xst_recoveries);
+	xbd_put(b, "dev.%s.reissued: %ju\n", n, (uintmax_t)st->xst_reissued);
 	xbd_put(b, "dev.%s.events_spurious: %ju\n", n,
-	    (uintmax_t)st->xs_events_spurious);
+	    (uintmax_t)st->xst_events_spurious);
 	xbd_put(b, "dev.%s.eoi_delayed: %ju\n", n,
-	    (uintmax_t)st->xs_eoi_delayed);
+	    (uintmax_t)st->xst_eoi_delayed);
 }
 
 static void
@@ -377,37 +382,38 @@ xbd_describe_json(struct xbd_softc *sc, struct xbd_buf *b,
 	xbd_put(b, "],\"queues_stats\":{");
 	for (i = 0; i < XBD_Q_COUNT; i++)
 		xbd_put(b, "%s\"%s\":{\"length\":%u,\"max\":%u}",
-		    i > 0 ? "," : "", xbd_q_names[i], st->xs_q_length[i],
-		    st->xs_q_max[i]);
-	xbd_put(b, "},\"stats\":{\"frozen\":%u,", st->xs_frozen);
+		    i > 0 ? "," : "", xbd_q_names[i], st->xst_q_length[i],
+		    st->xst_q_max[i]);
+	xbd_put(b, "},\"stats\":{\"frozen\":%u,", st->xst_frozen);
 	xbd_put(b, "\"cm_shortage\":%ju,\"gnt_shortage\":%ju,",
-	    (uintmax_t)st->xs_cm_shortage, (uintmax_t)st->xs_gnt_shortage);
+	    (uintmax_t)st->xst_cm_shortage, (uintmax_t)st->xst_gnt_shortage);
 	xbd_put(b, "\"wait_idle\":%ju,\"single_step\":%ju,",
-	    (uintmax_t)st->xs_wait_idle, (uintmax_t)st->xs_single_step);
+	    (uintmax_t)st->xst_wait_idle, (uintmax_t)st->xst_single_step);
 	xbd_put(b, "\"bios\":%ju,\"splits\":%ju,\"requests\":{",
-	    (uintmax_t)st->xs_bios, (uintmax_t)st->xs_splits);
+	    (uintmax_t)st->xst_bios, (uintmax_t)st->xst_splits);
 	for (i = 0; i < 7; i++)
 		xbd_put(b, "%s\"%s\":%ju", i > 0 ? "," : "", xbd_op_names[i],
-		    (uintmax_t)(i == BLKIF_OP_INDIRECT ? st->xs_indirect :
-							 st->xs_requests[i]));
+		    (uintmax_t)(i == BLKIF_OP_INDIRECT ? st->xst_indirect :
+							 st->xst_requests[i]));
 	xbd_put(b, "},\"segments\":%ju,\"bytes_read\":%ju,",
-	    (uintmax_t)st->xs_segments, (uintmax_t)st->xs_bytes_read);
+	    (uintmax_t)st->xst_segments, (uintmax_t)st->xst_bytes_read);
 	xbd_put(b, "\"bytes_written\":%ju,\"responses\":%ju,",
-	    (uintmax_t)st->xs_bytes_written, (uintmax_t)st->xs_responses);
+	    (uintmax_t)st->xst_bytes_written, (uintmax_t)st->xst_responses);
 	xbd_put(b, "\"errors\":%ju,\"eopnotsupp\":%ju,",
-	    (uintmax_t)st->xs_errors, (uintmax_t)st->xs_eopnotsupp);
+	    (uintmax_t)st->xst_errors, (uintmax_t)st->xst_eopnotsupp);
 	xbd_put(b, "\"protocol_errors\":%ju,\"grant_busy\":%ju,",
-	    (uintmax_t)st->xs_protocol_errors, (uintmax_t)st->xs_grant_busy);
-	xbd_put(b, "\"notifications_sent\":%ju,", (uintmax_t)st->xs_notify);
-	xbd_put(b, "\"notifications_received\":%ju,", (uintmax_t)st->xs_events);
+	    (uintmax_t)st->xst_protocol_errors, (uintmax_t)st->xst_grant_busy);
+	xbd_put(b, "\"notifications_sent\":%ju,", (uintmax_t)st->xst_notify);
+	xbd_put(b, "\"notifications_received\":%ju,",
+	    (uintmax_t)st->xst_events);
 	xbd_put(b, "\"bounce_bytes\":%ju,\"grants\":%ju,",
-	    (uintmax_t)st->xs_bounce_bytes, (uintmax_t)st->xs_grants);
+	    (uintmax_t)st->xst_bounce_bytes, (uintmax_t)st->xst_grants);
 	xbd_put(b, "\"resizes\":%ju,\"reconnects\":%ju,",
-	    (uintmax_t)st->xs_resizes, (uintmax_t)st->xs_reconnects);
+	    (uintmax_t)st->xst_resizes, (uintmax_t)st->xst_reconnects);
 	xbd_put(b, "\"recoveries\":%ju,\"reissued\":%ju,",
-	    (uintmax_t)st->xs_recoveries, (uintmax_t)st->xs_reissued);
+	    (uintmax_t)st->xst_recoveries, (uintmax_t)st->xst_reissued);
 	xbd_put(b, "\"events_spurious\":%ju,\"eoi_delayed\":%ju}}",
-	    (uintmax_t)st->xs_events_spurious, (uintmax_t)st->xs_eoi_delayed);
+	    (uintmax_t)st->xst_events_spurious, (uintmax_t)st->xst_eoi_delayed);
 }
 
 static void

@@ -25,7 +25,7 @@
 void
 xbd_set_error(struct xbd_softc *sc, const char *why)
 {
-	sc->xbd_stats.xs_protocol_errors++;
+	sc->xbd_stats.xst_protocol_errors++;
 	if (sc->xbd_state == XBD_STATE_ERROR)
 		return;
 	xbd_log(sc, "%s: disabled for further use", why);
@@ -48,7 +48,7 @@ xbd_rsp_errno(struct xbd_softc *sc, int16_t status)
 		return (-EIO);
 	default:
 		/* Never success: an unknown status is a failed request. */
-		sc->xbd_stats.xs_protocol_errors++;
+		sc->xbd_stats.xst_protocol_errors++;
 		return (-EIO);
 	}
 }
@@ -66,7 +66,7 @@ xbd_bounce_out(struct xbd_softc *sc, struct xbd_command *cm)
 		dst += chunk;
 		left -= chunk;
 	}
-	sc->xbd_stats.xs_bounce_bytes += cm->cm_datalen;
+	sc->xbd_stats.xst_bounce_bytes += cm->cm_datalen;
 }
 
 /* Finish one command whose response arrived. */
@@ -89,7 +89,7 @@ xbd_cm_complete(struct xbd_softc *sc, struct xbd_command *cm)
 		 * read or write it.  Retire the command for good: its refs
 		 * and pages are never used again.
 		 */
-		sc->xbd_stats.xs_grant_busy++;
+		sc->xbd_stats.xst_grant_busy++;
 		cm->cm_flags |= XBDCF_RETIRED;
 		if (error == 0)
 			error = -EIO;
@@ -98,7 +98,7 @@ xbd_cm_complete(struct xbd_softc *sc, struct xbd_command *cm)
 	}
 
 	if (error == -EOPNOTSUPP) {
-		sc->xbd_stats.xs_eopnotsupp++;
+		sc->xbd_stats.xst_eopnotsupp++;
 		switch (cm->cm_operation) {
 		case BLKIF_OP_FLUSH_DISKCACHE:
 			xbd_log(sc,
@@ -127,7 +127,7 @@ xbd_cm_complete(struct xbd_softc *sc, struct xbd_command *cm)
 	if (error == 0 && cm->cm_operation == BLKIF_OP_READ) {
 		if ((cm->cm_flags & XBDCF_BOUNCE) != 0 && cm->cm_bp != NULL)
 			xbd_bounce_out(sc, cm);
-		sc->xbd_stats.xs_bytes_read += cm->cm_datalen;
+		sc->xbd_stats.xst_bytes_read += cm->cm_datalen;
 	}
 
 	xbd_cm_thaw(sc, cm);
@@ -162,7 +162,7 @@ xbd_take_response(struct xbd_softc *sc, struct xbd_ring *ring, const char **why)
 	struct xbd_command *cm;
 
 	xring_front_take(&ring->rq_ring, &rsp);
-	sc->xbd_stats.xs_responses++;
+	sc->xbd_stats.xst_responses++;
 	if (rsp.id >= ring->rq_nslots) {
 		*why = "response id out of range";
 		return (-EPROTO);

@@ -62,10 +62,10 @@ xbd_eoi(struct xbd_softc *sc, struct xbd_ring *ring, bool spurious)
 	uint64_t ns;
 
 	if (spurious)
-		sc->xbd_stats.xs_events_spurious++;
+		sc->xbd_stats.xst_events_spurious++;
 	if ((ns = xu_eoi_delay(&ring->rq_eoi, spurious)) == 0)
 		return (true);
-	sc->xbd_stats.xs_eoi_delayed++;
+	sc->xbd_stats.xst_eoi_delayed++;
 	ring->rq_unmask_at = xbd_now_ns() + ns;
 	return (false);
 }
@@ -86,13 +86,13 @@ xbd_events(struct xbd_softc *sc)
 
 	while (plat_evtchn_pending(sc->xbd_evtchn, &port) == 0) {
 		XBD_LOCK(sc);
-		sc->xbd_stats.xs_events++;
+		sc->xbd_stats.xst_events++;
 		unmask = true;
 		if ((ring = xbd_port_ring(sc, port)) != NULL) {
-			before = sc->xbd_stats.xs_responses;
+			before = sc->xbd_stats.xst_responses;
 			xbd_int(sc, ring);
 			unmask = xbd_eoi(sc, ring,
-			    sc->xbd_stats.xs_responses == before);
+			    sc->xbd_stats.xst_responses == before);
 		}
 		if (sc->xbd_state == XBD_STATE_ERROR)
 			unmask = false;

@@ -109,5 +109,5 @@ sfix_assert_error(struct sfix *f)
 	assert_int_equal(sfix_state(f), 3);
 	assert_int_equal(xbd_read(f->f_dev, buf, 0, 4096), -EIO);
 	sfix_stats(f, &st);
-	assert_true(st.xs_protocol_errors > 0);
+	assert_true(st.xst_protocol_errors > 0);
 }

@@ -124,12 +124,12 @@ pc_snap(struct xbdt *t, struct xbd_dev *dev, struct pc_snap *s)
 	xbd_get_stats(dev, &fs, sizeof(fs));
 	for (i = 0; i < 7; i++)
 		if (i != BLKIF_OP_INDIRECT)
-			s->fe_req += fs.xs_requests[i];
-	s->fe_notify = fs.xs_notify;
-	s->fe_bounce = fs.xs_bounce_bytes;
-	s->fe_grants = fs.xs_grants;
-	s->fe_events = fs.xs_events;
-	s->fe_delayed = fs.xs_eoi_delayed;
+			s->fe_req += fs.xst_requests[i];
+	s->fe_notify = fs.xst_notify;
+	s->fe_bounce = fs.xst_bounce_bytes;
+	s->fe_grants = fs.xst_grants;
+	s->fe_events = fs.xst_events;
+	s->fe_delayed = fs.xst_eoi_delayed;
 	assert_int_equal(
 	    xbb_dev_stats(t->t_xbb, PC_FRONTEND, PC_VDEV, &bs, sizeof(bs)), 0);
 	s->be_notify = bs.st_notify_sent;

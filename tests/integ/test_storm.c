@@ -440,9 +440,10 @@ ffix_io(void *arg, uint64_t n)
 static uint64_t
 queued(const struct xbd_stats *st)
 {
-	return ((uint64_t)st->xs_q_length[XBD_QSTAT_BIO] +
-	    st->xs_q_length[XBD_QSTAT_READY] + st->xs_q_length[XBD_QSTAT_BUSY] +
-	    st->xs_q_length[XBD_QSTAT_COMPLETE]);
+	return ((uint64_t)st->xst_q_length[XBD_QSTAT_BIO] +
+	    st->xst_q_length[XBD_QSTAT_READY] +
+	    st->xst_q_length[XBD_QSTAT_BUSY] +
+	    st->xst_q_length[XBD_QSTAT_COMPLETE]);
 }
 
 static void
@@ -452,8 +453,8 @@ ffix_ctr(void *arg, struct storm_ctr *c)
 	struct xbd_stats st;
 
 	xbd_get_stats(fx->da, &st, sizeof(st));
-	c->c_events = st.xs_events;
-	c->c_wakeups = st.xs_events; /* one event per turn of its loop */
+	c->c_events = st.xst_events;
+	c->c_wakeups = st.xst_events; /* one event per turn of its loop */
 	c->c_queued = queued(&st);
 	xbd_get_stats(fx->db, &st, sizeof(st));
 	c->c_b_queued = queued(&st);

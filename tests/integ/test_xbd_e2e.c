@@ -111,11 +111,11 @@ test_basic(void **state)
 	assert_int_equal(xbd_read(dev, back, UINT64_MAX - 511, 512), -EINVAL);
 
 	xbd_get_stats(dev, &st, sizeof(st));
-	assert_true(st.xs_requests[BLKIF_OP_WRITE] >= 2);
-	assert_true(st.xs_requests[BLKIF_OP_FLUSH_DISKCACHE] == 1);
-	assert_true(st.xs_requests[BLKIF_OP_DISCARD] == 1);
-	assert_int_equal(st.xs_q_length[XBD_QSTAT_BUSY], 0);
-	assert_int_equal(st.xs_q_length[XBD_QSTAT_FREE], 1024);
+	assert_true(st.xst_requests[BLKIF_OP_WRITE] >= 2);
+	assert_true(st.xst_requests[BLKIF_OP_FLUSH_DISKCACHE] == 1);
+	assert_true(st.xst_requests[BLKIF_OP_DISCARD] == 1);
+	assert_int_equal(st.xst_q_length[XBD_QSTAT_BUSY], 0);
+	assert_int_equal(st.xst_q_length[XBD_QSTAT_FREE], 1024);
 	assert_true(xbd_describe(dev, XBD_FMT_JSON, desc, sizeof(desc)) > 0);
 	assert_non_null(strstr(desc, "\"max_requests\":1024"));
 	assert_true(xbd_describe(dev, XBD_FMT_TEXT, desc, sizeof(desc)) > 0);
@@ -253,9 +253,9 @@ test_barrier_emulation(void **state)
 	for (i = 0; i < 4; i++)
 		assert_true(rec.seq[i] < 4);
 	xbd_get_stats(dev, &st, sizeof(st));
-	assert_int_equal(st.xs_single_step, 1);
-	assert_int_equal(st.xs_requests[BLKIF_OP_WRITE_BARRIER], 0);
-	assert_int_equal(st.xs_frozen, 0);
+	assert_int_equal(st.xst_single_step, 1);
+	assert_int_equal(st.xst_requests[BLKIF_OP_WRITE_BARRIER], 0);
+	assert_int_equal(st.xst_frozen, 0);
 	xbd_detach(dev);
 	xbdt_teardown(&t);
 }
@@ -282,9 +282,9 @@ test_flush_variants(void **state)
 	assert_int_equal(xbd_flush(dev), 0);
 	assert_int_equal(xbd_write_ordered(dev, buf, 4096, sizeof(buf)), 0);
 	xbd_get_stats(dev, &st, sizeof(st));
-	assert_int_equal(st.xs_requests[BLKIF_OP_FLUSH_DISKCACHE], 0);
-	assert_int_equal(st.xs_requests[BLKIF_OP_WRITE_BARRIER], 2);
-	assert_int_equal(st.xs_single_step, 0);
+	assert_int_equal(st.xst_requests[BLKIF_OP_FLUSH_DISKCACHE], 0);
+	assert_int_equal(st.xst_requests[BLKIF_OP_WRITE_BARRIER], 2);
+	assert_int_equal(st.xst_single_step, 0);
 	xbd_detach(dev);
 	xbdt_teardown(&t);
 
@@ -323,11 +323,11 @@ test_cm_shortage(void **state)
 	assert_int_equal(xbdt_attach(&t, &o, &dev), 0);
 	check_wl(dev, &wo);
 	xbd_get_stats(dev, &st, sizeof(st));
-	assert_true(st.xs_cm_shortage > 0);
-	assert_int_equal(st.xs_q_max[XBD_QSTAT_BUSY], 32);
-	assert_true(st.xs_q_max[XBD_QSTAT_BIO] > 0);
-	assert_int_equal(st.xs_frozen, 0);
-	assert_int_equal(st.xs_q_length[XBD_QSTAT_FREE], 32);
+	assert_true(st.xst_cm_shortage > 0);
+	assert_int_equal(st.xst_q_max[XBD_QSTAT_BUSY], 32);
+	assert_true(st.xst_q_max[XBD_QSTAT_BIO] > 0);
+	assert_int_equal(st.xst_frozen, 0);
+	assert_int_equal(st.xst_q_length[XBD_QSTAT_FREE], 32);
 	xbd_detach(dev);
 	xbdt_teardown(&t);
 }
@@ -357,8 +357,8 @@ test_gnt_shortage(void **state)
 	assert_int_equal(xbdt_attach(&t, &o, &dev), 0);
 	check_wl(dev, &wo);
 	xbd_get_stats(dev, &st, sizeof(st));
-	assert_true(st.xs_gnt_shortage > 0);
-	assert_int_equal(st.xs_frozen, 0);
+	assert_true(st.xst_gnt_shortage > 0);
+	assert_int_equal(st.xst_frozen, 0);
 	xbd_detach(dev);
 	xbdt_teardown(&t);
 
@@ -371,8 +371,8 @@ test_gnt_shortage(void **state)
 	assert_int_equal(xbdt_attach(&t, &o, &dev), 0);
 	check_wl(dev, &wo);
 	xbd_get_stats(dev, &st, sizeof(st));
-	assert_true(st.xs_gnt_shortage > 0);
-	assert_int_equal(st.xs_frozen, 0);
+	assert_true(st.xst_gnt_shortage > 0);
+	assert_int_equal(st.xst_frozen, 0);
 	xbd_detach(dev);
 	xbdt_teardown(&t);
 }
@@ -427,7 +427,7 @@ test_untrusted_bounce(void **state)
 	assert_true(info.xi_features & XBD_FEAT_BOUNCE);
 	check_wl(dev, &wo);
 	xbd_get_stats(dev, &st, sizeof(st));
-	assert_true(st.xs_bounce_bytes > 0);
+	assert_true(st.xst_bounce_bytes > 0);
 	xbd_detach(dev);
 	xbdt_teardown(&t);
 }
@@ -458,8 +458,8 @@ test_zero_copy(void **state)
 	for (i = 0; i < 256 * 1024; i++)
 		assert_int_equal((unsigned char)buf[i], i % 251);
 	xbd_get_stats(dev, &st, sizeof(st));
-	assert_int_equal(st.xs_bounce_bytes, 0);
-	assert_true(st.xs_grants >= 128);
+	assert_int_equal(st.xst_bounce_bytes, 0);
+	assert_true(st.xst_grants >= 128);
 	xbd_buf_free(dev, buf, 256 * 1024);
 	xbd_detach(dev);
 	xbdt_teardown(&t);
@@ -487,7 +487,7 @@ test_suspend_resume(void **state)
 		usleep(20000);
 		assert_int_equal(xbd_suspend(b.dev), 0);
 		xbd_get_stats(b.dev, &st, sizeof(st));
-		assert_int_equal(st.xs_q_length[XBD_QSTAT_BUSY], 0);
+		assert_int_equal(st.xst_q_length[XBD_QSTAT_BUSY], 0);
 		usleep(5000);
 		assert_int_equal(xbd_resume(b.dev, i == 1), 0);
 	}
@@ -496,7 +496,7 @@ test_suspend_resume(void **state)
 	assert_int_equal(b.r.r_errors, 0);
 	assert_int_equal(b.r.r_mismatches, 0);
 	xbd_get_stats(b.dev, &st, sizeof(st));
-	assert_int_equal(st.xs_reconnects, 2);
+	assert_int_equal(st.xst_reconnects, 2);
 	xbd_detach(b.dev);
 	xbdt_teardown(&t);
 }
@@ -641,7 +641,7 @@ test_resize_poll(void **state)
 	assert_int_equal(xbd_read(dev, buf, 2 * MiB, 4096), -EINVAL);
 	assert_int_equal(xbd_read(dev, buf, 2 * MiB - 4096, 4096), 0);
 	xbd_get_stats(dev, &st, sizeof(st));
-	assert_int_equal(st.xs_resizes, 2);
+	assert_int_equal(st.xst_resizes, 2);
 	xbd_detach(dev);
 	xbdt_teardown(&t);
 }
@@ -667,17 +667,17 @@ test_indirect_selection(void **state)
 	assert_true(info.xi_features & XBD_FEAT_INDIRECT);
 	assert_int_equal(xbd_write(dev, buf, 0, 11 * 4096), 0);
 	xbd_get_stats(dev, &st, sizeof(st));
-	assert_int_equal(st.xs_indirect, 0);
-	assert_int_equal(st.xs_splits, 0);
+	assert_int_equal(st.xst_indirect, 0);
+	assert_int_equal(st.xst_splits, 0);
 	assert_int_equal(xbd_write(dev, buf, 0, 12 * 4096), 0);
 	xbd_get_stats(dev, &st, sizeof(st));
-	assert_int_equal(st.xs_indirect, 1);
-	assert_int_equal(st.xs_splits, 0);
+	assert_int_equal(st.xst_indirect, 1);
+	assert_int_equal(st.xst_splits, 0);
 	/* 1 MiB: 1020 KiB indirect, then 4 KiB direct. */
 	assert_int_equal(xbd_write(dev, buf, 0, MiB), 0);
 	xbd_get_stats(dev, &st, sizeof(st));
-	assert_int_equal(st.xs_indirect, 2);
-	assert_int_equal(st.xs_splits, 1);
+	assert_int_equal(st.xst_indirect, 2);
+	assert_int_equal(st.xst_splits, 1);
 	assert_int_equal(xbd_read(dev, back, 0, MiB), 0);
 	assert_memory_equal(buf, back, MiB);
 	xbd_detach(dev);
@@ -692,15 +692,15 @@ test_indirect_selection(void **state)
 	assert_int_equal(info.xi_max_request_size, 10 * 4096);
 	assert_int_equal(xbd_write(dev, buf, 0, 12 * 4096), 0);
 	xbd_get_stats(dev, &st, sizeof(st));
-	assert_int_equal(st.xs_splits, 1);
+	assert_int_equal(st.xst_splits, 1);
 	/* 1 MiB in 40 KiB requests: 26 of them. */
 	memset(back, 0, sizeof(back));
 	assert_int_equal(xbd_read(dev, back, 0, MiB), 0);
 	assert_memory_equal(buf, back, MiB);
 	xbd_get_stats(dev, &st, sizeof(st));
-	assert_int_equal(st.xs_splits, 1 + 25);
-	assert_int_equal(st.xs_indirect, 0);
-	assert_int_equal(st.xs_requests[BLKIF_OP_INDIRECT], 0);
+	assert_int_equal(st.xst_splits, 1 + 25);
+	assert_int_equal(st.xst_indirect, 0);
+	assert_int_equal(st.xst_requests[BLKIF_OP_INDIRECT], 0);
 	xbd_detach(dev);
 	xbdt_teardown(&t);
 }

@@ -242,7 +242,7 @@ test_F8_bad_status(void **state)
 		/* Never success; the device itself lives on. */
 		assert_int_equal(xbd_read(f.f_dev, buf, 0, 4096), -EIO);
 		xbd_get_stats(f.f_dev, &s, sizeof(s));
-		assert_true(s.xs_protocol_errors > 0);
+		assert_true(s.xst_protocol_errors > 0);
 		assert_int_equal(sfix_state(&f), 1);
 		sfix_down(&f);
 	}
@@ -288,7 +288,7 @@ test_F9_F10_eopnotsupp(void **state)
 	assert_int_equal(xbd_flush(f.f_dev), -EOPNOTSUPP);
 	assert_int_equal(xbd_write(f.f_dev, buf, 0, 4096), 0);
 	xbd_get_stats(f.f_dev, &s, sizeof(s));
-	assert_int_equal(s.xs_eopnotsupp, 3);
+	assert_int_equal(s.xst_eopnotsupp, 3);
 	assert_int_equal(sfix_state(&f), 1);
 	sfix_down(&f);
 }
@@ -440,7 +440,7 @@ test_F17_grant_kept_mapped(void **state)
 	assert_int_equal(sfix_up(&f, hook_keep_mapped, NULL, NULL, &o), 0);
 	assert_int_equal(xbd_read(f.f_dev, buf, 0, 4096), -EIO);
 	xbd_get_stats(f.f_dev, &s, sizeof(s));
-	assert_int_equal(s.xs_grant_busy, 1);
+	assert_int_equal(s.xst_grant_busy, 1);
 	sfix_assert_error(&f);
 	sfix_down(&f);
 }

@@ -206,11 +206,11 @@ test_F13_event_storm(void **state)
 	xbd_get_stats(f.f_dev, &b, sizeof(b));
 	printf("F13: %ju notifications, %ju events taken, %d reads, "
 	       "%.2f cores besides the sender\n",
-	    (uintmax_t)s.s_sent, (uintmax_t)(b.xs_events - a.xs_events), n,
+	    (uintmax_t)s.s_sent, (uintmax_t)(b.xst_events - a.xst_events), n,
 	    (double)(cpu - s.s_cpu_ns) / (double)wall);
 	assert_true(n > 0);
 	/* Coalesced: never more events taken than sent (plus answers). */
-	assert_true(b.xs_events - a.xs_events <= s.s_sent + (uint64_t)n * 2);
+	assert_true(b.xst_events - a.xst_events <= s.s_sent + (uint64_t)n * 2);
 	/* Everything but the sender (frontend, backend, test loop) fits
 	   in one core. */
 	assert_true(cpu - s.s_cpu_ns <= wall + wall / 10);
@@ -242,7 +242,7 @@ test_F16b_answer_after_failure(void **state)
 	usleep(50000);
 	xbd_get_stats(f.f_dev, &st, sizeof(st));
 	/* The late answer completed nothing a second time. */
-	assert_int_equal(st.xs_errors, 1);
+	assert_int_equal(st.xst_errors, 1);
 	sfix_assert_error(&f);
 	sfix_down(&f);
 }

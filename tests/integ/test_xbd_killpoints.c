@@ -334,11 +334,11 @@ test_kill_points(void **state)
 	    "%u kill points in %ld s: %ju writes, %ju flushes acknowledged, "
 	    "%ju recoveries, %ju bios reissued\n",
 	    points, (long)(t1.tv_sec - t0.tv_sec), (uintmax_t)k->k_writes,
-	    (uintmax_t)k->k_flushes, (uintmax_t)st.xs_recoveries,
-	    (uintmax_t)st.xs_reissued);
+	    (uintmax_t)k->k_flushes, (uintmax_t)st.xst_recoveries,
+	    (uintmax_t)st.xst_reissued);
 	/* Delays, never errors; every kill was a recovery. */
 	assert_int_equal(k->k_errors, 0);
-	assert_int_equal(st.xs_recoveries, points);
+	assert_int_equal(st.xst_recoveries, points);
 	assert_true(k->k_flushes > 0);
 	xbd_detach(k->k_dev);
 	xbd_plat_close(xp);

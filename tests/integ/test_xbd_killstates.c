@@ -485,7 +485,7 @@ kb_connected(struct kb *b, bool io, bool again, unsigned int c)
 			.seed = c };
 		atomic_store(&b->b_wl_done, false);
 		xbd_get_stats(b->b_dev, &st, sizeof(st));
-		r0 = st.xs_responses;
+		r0 = st.xst_responses;
 		assert_int_equal(pthread_create(&th, NULL, kb_wl_thread, b), 0);
 		/* Some I/O completed: the rest is in flight. */
 		end = ks_now_ms() + KS_TIMEOUT_MS;
@@ -493,7 +493,7 @@ kb_connected(struct kb *b, bool io, bool again, unsigned int c)
 			usleep(1000);
 			xbd_get_stats(b->b_dev, &st, sizeof(st));
 		} while (
-		    st.xs_responses < r0 + 20 + c % 50 && ks_now_ms() < end);
+		    st.xst_responses < r0 + 20 + c % 50 && ks_now_ms() < end);
 	}
 	died = kb_kill(b);
 	if (io && atomic_load(&b->b_wl_done))

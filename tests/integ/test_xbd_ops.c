@@ -188,7 +188,7 @@ test_discard_eopnotsupp(void **state)
 	assert_false(info.xi_features & XBD_FEAT_DISCARD);
 	assert_false(info.xi_features & XBD_FEAT_SECURE_DISCARD);
 	sfix_stats(&f, &st);
-	assert_int_equal(st.xs_eopnotsupp, 1);
+	assert_int_equal(st.xst_eopnotsupp, 1);
 	/* Refused up front from now on; the device carries on. */
 	assert_int_equal(xbd_discard(f.f_dev, 0, 4096, false), -EOPNOTSUPP);
 	assert_int_equal(xbd_discard(f.f_dev, 0, 4096, true), -EOPNOTSUPP);
@@ -237,13 +237,13 @@ test_barrier_data_eopnotsupp(void **state)
 	assert_false(info.xi_features & XBD_FEAT_BARRIER);
 	assert_true(info.xi_features & XBD_FEAT_FLUSH);
 	sfix_stats(&f, &st);
-	assert_int_equal(st.xs_eopnotsupp, 1);
-	assert_int_equal(st.xs_single_step, 0);
+	assert_int_equal(st.xst_eopnotsupp, 1);
+	assert_int_equal(st.xst_single_step, 0);
 	assert_int_equal(xbd_write_ordered(f.f_dev, buf, 0, sizeof(buf)), 0);
 	assert_int_equal(refused, 1);
 	sfix_stats(&f, &st);
-	assert_int_equal(st.xs_single_step, 1);
-	assert_int_equal(st.xs_requests[BLKIF_OP_WRITE_BARRIER], 1);
+	assert_int_equal(st.xst_single_step, 1);
+	assert_int_equal(st.xst_requests[BLKIF_OP_WRITE_BARRIER], 1);
 	assert_int_equal(xbd_read(f.f_dev, back, 0, sizeof(back)), 0);
 	assert_memory_equal(buf, back, sizeof(buf));
 	sfix_down(&f);
@@ -319,8 +319,8 @@ test_split_completes_once(void **state)
 	assert_int_equal(o.o_calls, 1);
 	assert_int_equal(o.o_error, -EIO);
 	sfix_stats(&f, &st);
-	assert_int_equal(st.xs_splits, 3);
-	assert_int_equal(st.xs_errors, 1);
+	assert_int_equal(st.xst_splits, 3);
+	assert_int_equal(st.xst_errors, 1);
 	assert_int_equal(sfix_state(&f), 1);
 	sfix_down(&f);
 }
@@ -377,7 +377,7 @@ test_flush_after_bounce_shortage(void **state)
 	assert_int_equal(xbd_submit(f.f_dev, &a), 0);
 	assert_int_equal(xbd_submit(f.f_dev, &b), 0);
 	sfix_stats(&f, &st);
-	assert_true(st.xs_gnt_shortage > 0);
+	assert_true(st.xst_gnt_shortage > 0);
 	hostile_pause(sfix_backend(&f), false);
 	for (i = 0; i < 5000 && (once_calls(&oa) == 0 || once_calls(&ob) == 0);
 	     i++)

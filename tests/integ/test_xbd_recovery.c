@@ -84,10 +84,10 @@ test_backend_killed_and_restarted(void **state)
 	assert_int_equal(b.r.r_errors, 0);
 	assert_int_equal(b.r.r_mismatches, 0);
 	xbd_get_stats(b.dev, &st, sizeof(st));
-	assert_int_equal(st.xs_recoveries, 2);
-	assert_int_equal(st.xs_reconnects, 2);
+	assert_int_equal(st.xst_recoveries, 2);
+	assert_int_equal(st.xst_reconnects, 2);
 	fprintf(stderr, "reissued %ju bios after %ju recoveries\n",
-	    (uintmax_t)st.xs_reissued, (uintmax_t)st.xs_recoveries);
+	    (uintmax_t)st.xst_reissued, (uintmax_t)st.xst_recoveries);
 	xbd_detach(b.dev);
 	xbd_plat_close(xp);
 	xbdt_mp_down(&f);

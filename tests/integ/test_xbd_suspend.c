@@ -186,7 +186,7 @@ test_resume_reissues_ready(void **state)
 	    bbuf);
 	assert_int_equal(xbd_submit(f.f_dev, &b.a_bio), 0);
 	sfix_stats(&f, &st);
-	assert_int_equal(st.xs_q_length[XBD_QSTAT_READY], 1);
+	assert_int_equal(st.xst_q_length[XBD_QSTAT_READY], 1);
 
 	/* Suspend first, so the ordered write cannot go out meanwhile. */
 	s.s_dev = f.f_dev;
@@ -198,8 +198,8 @@ test_resume_reissues_ready(void **state)
 	assert_int_equal(abio_wait(&a), 1);
 	assert_int_equal(a.a_error, 0);
 	sfix_stats(&f, &st);
-	assert_int_equal(st.xs_q_length[XBD_QSTAT_BUSY], 0);
-	assert_int_equal(st.xs_q_length[XBD_QSTAT_READY], 1);
+	assert_int_equal(st.xst_q_length[XBD_QSTAT_BUSY], 0);
+	assert_int_equal(st.xst_q_length[XBD_QSTAT_READY], 1);
 	assert_int_equal(b.a_calls, 0);
 
 	/* The domain comes back against a new backend. */
@@ -209,9 +209,9 @@ test_resume_reissues_ready(void **state)
 	assert_int_equal(b.a_error, 0);
 	assert_memory_equal(h2->h_disk + 65536, bbuf, sizeof(bbuf));
 	sfix_stats(&f, &st);
-	assert_true(st.xs_reissued >= 1);
-	assert_int_equal(st.xs_single_step, 2);
-	assert_int_equal(st.xs_q_length[XBD_QSTAT_READY], 0);
+	assert_true(st.xst_reissued >= 1);
+	assert_int_equal(st.xst_single_step, 2);
+	assert_int_equal(st.xst_q_length[XBD_QSTAT_READY], 0);
 	usleep(20000);
 	assert_int_equal(b.a_calls, 1);
 	sfix_down(&f);
@@ -287,7 +287,7 @@ test_resume_new_backend(void **state)
 	assert_int_equal(xbd_read(f.f_dev, back, 0, sizeof(back)), 0);
 	assert_memory_equal(back, y, sizeof(y));
 	sfix_stats(&f, &st);
-	assert_int_equal(st.xs_reconnects, 1);
+	assert_int_equal(st.xst_reconnects, 1);
 	sfix_down(&f);
 }
 

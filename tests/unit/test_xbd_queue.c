@@ -137,9 +137,9 @@ test_freeze_counting(void **state)
 	xbd_thaw(sc, XBDF_CM_SHORTAGE);
 	xbd_thaw(sc, XBDF_GNT_SHORTAGE);
 	assert_int_equal(sc->xbd_qfrozen_cnt, 0);
-	assert_int_equal(sc->xbd_stats.xs_cm_shortage, 1);
-	assert_int_equal(sc->xbd_stats.xs_gnt_shortage, 1);
-	assert_int_equal(sc->xbd_stats.xs_wait_idle, 1);
+	assert_int_equal(sc->xbd_stats.xst_cm_shortage, 1);
+	assert_int_equal(sc->xbd_stats.xst_gnt_shortage, 1);
+	assert_int_equal(sc->xbd_stats.xst_wait_idle, 1);
 
 	/* Per-command freezes stack across commands, once per command. */
 	xbd_cm_freeze(sc, &f->cms[0], XBDCF_Q_FREEZE);

@@ -128,7 +128,7 @@ attach_why_errors(struct xbd_dev *dev, const struct attach_watch *aw,
 	xbd_get_info(dev, &now);
 	xbd_get_stats(dev, &st, sizeof(st));
 	/* Lost at least once, and in error rather than connected again. */
-	lost = st.xs_recoveries != 0 && now.xi_state == 3;
+	lost = st.xst_recoveries != 0 && now.xi_state == 3;
 	if (attach_stop != 0 && (lost || aw->aw_lost))
 		fprintf(stderr,
 		    "xbd attach: %s: interrupted while waiting for backend "

@@ -224,13 +224,13 @@ bench_counts(struct xbd_dev *dev, struct xbb *xbb, struct bench_counts *c)
 
 	memset(c, 0, sizeof(*c));
 	xbd_get_stats(dev, &fs, sizeof(fs));
-	c->fe_notify = fs.xs_notify;
-	c->fe_events = fs.xs_events;
-	c->fe_bounce = fs.xs_bounce_bytes;
-	c->fe_grants = fs.xs_grants;
+	c->fe_notify = fs.xst_notify;
+	c->fe_events = fs.xst_events;
+	c->fe_bounce = fs.xst_bounce_bytes;
+	c->fe_grants = fs.xst_grants;
 	for (i = 0; i < 7; i++)
 		if (i != BLKIF_OP_INDIRECT)
-			c->fe_requests += fs.xs_requests[i];
+			c->fe_requests += fs.xst_requests[i];
 	if (xbb != NULL && xbb_dev_stats(xbb, 1, 51712, &bs, sizeof(bs)) == 0) {
 		c->be_notify = bs.st_notify_sent;
 		c->be_copy_bytes = bs.st_bounce_bytes;
