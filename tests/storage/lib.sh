@@ -1,0 +1,128 @@
+# SPDX-License-Identifier: BSD-2-Clause
+#
+# Sourced by the storage tests.  Sets $xbd, $stor_io and $tmp (removed on
+# exit, with every process in $pids stopped), and offers:
+#   ceph_need             the fixture's cluster ($conf), or exit 77 saying
+#                         why there is none
+#   rbd_ ARGS             the rbd CLI on that cluster
+#   rbd_img NAME SIZE     a new image xbd/NAME; prints its params string
+#   vbd_add DIR FE VDEV PARAMS [MODE]
+#                         a vbd of backend domain 1 for domain FE, written
+#                         the toolstack's way (libxl's nodes)
+#   vbd_be FE VDEV        its backend directory
+#   pattern OFF LEN SEED  what stor_io's w:OFF:LEN:SEED writes
+
+set -euo pipefail
+. "$XBD_SRC/tests/integ/machine.sh"
+xbd=$XBD_BUILD/tools/xbd/xbd
+stor_io=$XBD_STOR_IO
+tmp=$(mktemp -d)
+pids=()
+
+stor_cleanup() {
+	local rc=$? p
+	# On failure, what the machine's processes said.
+	if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
+		tail -n 20 "$tmp"/*.log* 2>/dev/null || true
+	fi
+	for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+	sleep 0.3
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	rm -rf "$tmp"
+	exit $rc
+}
+trap stor_cleanup EXIT
+
+ceph_need() {
+	if [ -f "$XBD_CEPH_DIR.skip" ]; then
+		echo "skip: $(cat "$XBD_CEPH_DIR.skip")"
+		exit 77
+	fi
+	conf=$XBD_CEPH_DIR/ceph.conf
+	[ -f "$conf" ] || {
+		echo "no cluster at $XBD_CEPH_DIR (fixture storage_ceph_start)"
+		exit 1
+	}
+}
+
+rbd_() {
+	timeout 60 rbd -c "$conf" "$@"
+}
+
+rbd_img() {
+	rbd_ rm "xbd/$1" >/dev/null 2>&1 || true
+	rbd_ create "xbd/$1" --size "$2"
+	echo "rbd:xbd/$1:conf=$conf"
+}
+
+vbd_be() {
+	echo "/local/domain/1/backend/vbd/$1/$2"
+}
+
+vbd_add() {
+	local m=$1 fe=$2 vdev=$3 params=$4 mode=${5:-w}
+	local fp=/local/domain/$fe/device/vbd/$vdev bp
+	bp=$(vbd_be "$fe" "$vdev")
+	# libxl's vbd in one command, then its hotplug script's node.
+	XENSTORED_PATH=$m/socket xenstore-write "$fp/backend" "$bp" \
+	    "$fp/backend-id" 1 "$fp/virtual-device" "$vdev" \
+	    "$fp/device-type" disk "$fp/state" 1 "$bp/frontend" "$fp" \
+	    "$bp/frontend-id" "$fe" "$bp/online" 1 "$bp/removable" 0 \
+	    "$bp/bootable" 1 "$bp/mode" "$mode" "$bp/type" phy \
+	    "$bp/params" "$params" "$bp/device-type" disk \
+	    "$bp/discard-enable" 1 "$bp/state" 1 "$bp/hotplug-status" connected
+	XENSTORED_PATH=$m/socket xenstore-chmod -r "$bp" n1 "r$fe"
+	XENSTORED_PATH=$m/socket xenstore-chmod -r "$fp" "n$fe" r1
+}
+
+pattern() {
+	"$stor_io" --pattern "$@"
+}
+
+# serve_only DIR: `xbd hv` on DIR and `xbd serve` as its domain 1 with no
+# vbd of its own, serving what vbd_add writes ($spid); log DIR.log.serve.
+serve_only() {
+	local m=$1 i
+	"$xbd" hv --dir "$m" >"$m.log.hv" 2>&1 &
+	pids+=($!)
+	for i in $(seq 50); do [ -S "$m/socket" ] && break; sleep 0.1; done
+	shift
+	"$xbd" serve --dir "$m" --domid 1 --name storage "$@" \
+	    >"$m.log.serve" 2>&1 &
+	spid=$!
+	pids+=($spid)
+	for i in $(seq 100); do
+		grep -q 'serving as domain 1' "$m.log.serve" && return 0
+		sleep 0.1
+	done
+	cat "$m.log.serve"
+	return 1
+}
+
+# nbdkit_start SOCK NBDKIT-ARGS...: nbdkit in the foreground on the Unix
+# socket SOCK ($npid, also in pids; log SOCK.log); returns once it
+# listens.
+nbdkit_start() {
+	local sock=$1 i
+	shift
+	rm -f "$sock"
+	nbdkit -f -U "$sock" "$@" >>"$sock.log" 2>&1 &
+	npid=$!
+	pids+=($npid)
+	for i in $(seq 100); do
+		[ -S "$sock" ] && return 0
+		kill -0 "$npid" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "nbdkit $* did not start:"
+	cat "$sock.log"
+	return 1
+}
+
+# nbd_need: nbdkit and its filters, or exit 77 saying what is missing.
+nbd_need() {
+	command -v nbdkit >/dev/null || {
+		echo "skip: nbdkit not installed (scripts/deps.sh)"
+		exit 77
+	}
+}
