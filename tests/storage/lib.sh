@@ -11,6 +11,7 @@
 #                         the toolstack's way (libxl's nodes)
 #   vbd_be FE VDEV        its backend directory
 #   pattern OFF LEN SEED  what stor_io's w:OFF:LEN:SEED writes
+#   serve_only, nbdkit_start, wait_line, nbd_need: see each below
 
 set -euo pipefail
 . "$XBD_SRC/tests/integ/machine.sh"
@@ -79,24 +80,14 @@ pattern() {
 	"$stor_io" --pattern "$@"
 }
 
-# serve_only DIR: `xbd hv` on DIR and `xbd serve` as its domain 1 with no
-# vbd of its own, serving what vbd_add writes ($spid); log DIR.log.serve.
+# serve_only DIR [SERVE-OPTION...]: `xbd hv` on DIR and `xbd serve` as
+# its domain 1 with no vbd of its own, serving what vbd_add writes
+# ($spid); log DIR.log.serve.
 serve_only() {
-	local m=$1 i
-	"$xbd" hv --dir "$m" >"$m.log.hv" 2>&1 &
-	pids+=($!)
-	for i in $(seq 50); do [ -S "$m/socket" ] && break; sleep 0.1; done
+	local m=$1
 	shift
-	"$xbd" serve --dir "$m" --domid 1 --name storage "$@" \
-	    >"$m.log.serve" 2>&1 &
-	spid=$!
-	pids+=($spid)
-	for i in $(seq 100); do
-		grep -q 'serving as domain 1' "$m.log.serve" && return 0
-		sleep 0.1
-	done
-	cat "$m.log.serve"
-	return 1
+	hv_start "$m"
+	serve_start "$m" "" "$m.log.serve" "$@"
 }
 
 # nbdkit_start SOCK NBDKIT-ARGS...: nbdkit in the foreground on the Unix
@@ -116,6 +107,19 @@ nbdkit_start() {
 	done
 	echo "nbdkit $* did not start:"
 	cat "$sock.log"
+	return 1
+}
+
+# wait_line REGEX FILE SECONDS: until FILE has a line matching REGEX;
+# fails printing FILE if it has none by then.
+wait_line() {
+	local i
+	for i in $(seq $(($3 * 10))); do
+		grep -q -- "$1" "$2" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "no '$1' in $2 after $3 s:"
+	cat "$2"
 	return 1
 }
 

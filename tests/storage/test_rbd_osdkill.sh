@@ -24,11 +24,7 @@ n=48
 "$stor_io" "$m" 2 xvda "l:16M:$n:512K:100" >"$tmp/loop.out" 2>&1 &
 loop=$!
 pids+=($loop)
-for i in $(seq 300); do
-	grep -q '^ack 4$' "$tmp/loop.out" && break
-	sleep 0.1
-done
-grep -q '^ack 4$' "$tmp/loop.out" || { cat "$tmp/loop.out"; exit 1; }
+wait_line '^ack 4$' "$tmp/loop.out" 30
 "$cluster" kill-osd "$XBD_CEPH_DIR"
 trap 'restart_osd; stor_cleanup' EXIT
 before=$(grep -c '^ack' "$tmp/loop.out")

@@ -42,9 +42,7 @@ for b in "${bad[@]}"; do
 	fails_clearly "${b%%|*}" "$xbd" run "${b#*|}" --seconds 1
 	fails_clearly "${b%%|*}" "$xbd" bench --image "${b#*|}" --runtime 1
 done
-"$xbd" hv --dir "$tmp/m0" >"$tmp/m0.log.hv" 2>&1 &
-pids+=($!)
-for i in $(seq 50); do [ -S "$tmp/m0/socket" ] && break; sleep 0.1; done
+hv_start "$tmp/m0"
 for b in "${bad[@]}"; do
 	fails_clearly "${b%%|*}" "$xbd" serve --dir "$tmp/m0" --domid 1 \
 	    --image "${b#*|}" --frontend 2
