@@ -11,6 +11,8 @@
 #                         the toolstack's way (libxl's nodes)
 #   vbd_be FE VDEV        its backend directory
 #   pattern OFF LEN SEED  what stor_io's w:OFF:LEN:SEED writes
+#   range FILE OFF LEN    LEN bytes of FILE from OFF (K, M as dd takes)
+#   rbd_range NAME OFF LEN  the same of image xbd/NAME, read by rbd export
 #   serve_only, nbdkit_start, wait_line, nbd_need: see each below
 
 set -euo pipefail
@@ -74,6 +76,17 @@ vbd_add() {
 	    "$bp/discard-enable" 1 "$bp/state" 1 "$bp/hotplug-status" connected
 	XENSTORED_PATH=$m/socket xenstore-chmod -r "$bp" n1 "r$fe"
 	XENSTORED_PATH=$m/socket xenstore-chmod -r "$fp" "n$fe" r1
+}
+
+range() {
+	dd if="$1" iflag=skip_bytes,count_bytes skip="$2" count="$3" bs=1M \
+	    status=none
+}
+
+rbd_range() {
+	rm -f "$tmp/export.img"
+	rbd_ export --no-progress "xbd/$1" "$tmp/export.img" >/dev/null
+	range "$tmp/export.img" "$2" "$3"
 }
 
 pattern() {

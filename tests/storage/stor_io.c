@@ -14,6 +14,7 @@
  *   f                flush
  *   d:OFF:LEN        discard
  *   s:BYTES          wait (up to 20 s) until the disk is BYTES long
+ *   p:MS             pause, attached (the test meanwhile stops a server)
  *   l:OFF:N:LEN:SEED N writes of LEN from OFF, each flushed, chunk i
  *                    with SEED+i; prints each acknowledged chunk and
  *                    the longest write+flush
@@ -147,6 +148,19 @@ sio_wait_size(struct sio *s, uint64_t bytes)
 	return (-ETIMEDOUT);
 }
 
+static int
+sio_pause(uint64_t ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000;
+	while (nanosleep(&ts, &ts) != 0)
+		if (errno != EINTR)
+			return (-errno);
+	return (0);
+}
+
 /* The OSD-kill workload: chunks written and flushed one after another. */
 static int
 sio_loop(struct sio *s, const uint64_t *v)
@@ -186,6 +200,7 @@ sio_nargs(char c)
 	case 'd':
 		return (2);
 	case 's':
+	case 'p':
 		return (1);
 	case 'f':
 		return (0);
@@ -221,6 +236,8 @@ sio_op(struct sio *s, const char *op)
 		return (xbd_discard(s->s_dev, v[0], v[1], false));
 	case 's':
 		return (sio_wait_size(s, v[0]));
+	case 'p':
+		return (sio_pause(v[0]));
 	default:
 		return (sio_loop(s, v));
 	}
@@ -249,6 +266,8 @@ sio_run(struct sio *s, int n, char **ops)
 			return (1);
 		}
 		printf("%s: %s\n", ops[i], fail ? strerror(-rc) : "ok");
+		/* The test reads this as it goes (stopping servers). */
+		fflush(stdout);
 	}
 	return (0);
 }

@@ -50,7 +50,12 @@ m=$tmp/m3
 machine_start "$m" "nbd+unix:///?socket=$sock" --nbd-timeout 2
 "$stor_io" "$m" 2 xvda w:0:64K:1 f
 t0=$(date +%s%N)
-"$stor_io" "$m" 2 xvda '!r:0:64K:1'
+# Bounded, so that a read that never fails is a failure of this test,
+# not a CTest timeout.
+timeout 30 "$stor_io" "$m" 2 xvda '!r:0:64K:1' || {
+	echo "the read did not fail within 30 s"
+	exit 1
+}
 ms=$((($(date +%s%N) - t0) / 1000000))
 echo "the read failed after $ms ms"
 [ $ms -lt 7000 ]

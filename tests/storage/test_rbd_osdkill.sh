@@ -56,10 +56,9 @@ for i in $(seq 0 $((acked - 1))); do
 done
 # Through xbd, and from the cluster by another client.
 "$stor_io" "$m" 2 xvda w:12M:4K:7 f "${ops[@]}" >/dev/null
-rbd_ export xbd/osdkill - 2>/dev/null | head -c 8M | cmp - <(pattern 0 8M 1)
+cmp <(rbd_range osdkill 0 8M) <(pattern 0 8M 1)
 for i in $(seq 0 $((acked - 1))); do
 	pattern $((16 * 1024 * 1024 + i * 524288)) 512K $((100 + i))
 done >"$tmp/expected"
-rbd_ export xbd/osdkill - 2>/dev/null | tail -c +$((16 * 1024 * 1024 + 1)) |
-    head -c $((acked * 524288)) | cmp - "$tmp/expected"
+cmp <(range "$tmp/export.img" 16M $((acked * 524288))) "$tmp/expected"
 echo "ok: 8 MiB before and $acked chunks during the kill read back"

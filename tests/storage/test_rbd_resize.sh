@@ -17,7 +17,7 @@ rbd_ resize xbd/resize --size 128M
 "$stor_io" "$m" 2 xvda s:128M
 echo "grown to 128 MiB, seen in $((($(date +%s%N) - t0) / 1000000)) ms"
 "$stor_io" "$m" 2 xvda w:124M:4M:3 f r:124M:4M:3 r:60M:4M:1
-rbd_ export xbd/resize - 2>/dev/null | tail -c 4M | cmp - <(pattern 124M 4M 3)
+cmp <(rbd_range resize 124M 4M) <(pattern 124M 4M 3)
 rbd_ resize xbd/resize --size 64M --allow-shrink
 "$stor_io" "$m" 2 xvda s:64M r:60M:4M:1 '!r:124M:4K:3'
 echo "shrunk to 64 MiB, data below the end intact"

@@ -22,7 +22,7 @@ m2=$tmp/m2
 machine_start "$m2" "rbd:xbd/snap@s1:conf=$conf"
 "$stor_io" "$m2" 2 xvda r:0:1M:1 r:8M:1M:1 '!w:0:4K:3' '!w:8M:1M:3' \
     '!d:0:4M' r:0:1M:1
-rbd_ export xbd/snap@s1 - 2>/dev/null | head -c 1M | cmp - <(pattern 0 1M 1)
+cmp <(rbd_range snap@s1 0 1M) <(pattern 0 1M 1)
 echo "--- xbd run of the snapshot: reads only, and verifies"
 "$xbd" run "rbd:xbd/snap@s1:conf=$conf" --seconds 1 >"$tmp/run.out" 2>&1 || {
 	cat "$tmp/run.out"
@@ -37,5 +37,5 @@ if "$xbd" run "rbd:xbd/snap@s1:conf=$conf" --destructive --seconds 1 \
 	exit 1
 fi
 cat "$tmp/run.out" | tail -n 3
-rbd_ export xbd/snap@s1 - 2>/dev/null | head -c 1M | cmp - <(pattern 0 1M 1)
+cmp <(rbd_range snap@s1 0 1M) <(pattern 0 1M 1)
 echo ok
