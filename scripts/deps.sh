@@ -13,7 +13,8 @@ pkgs=(
 	cmake ninja-build pkg-config gcc libc6-dev make
 	clang-14 libclang-rt-14-dev clang-format
 	libxen-dev xenstore-utils liburing-dev libbsd-dev libcmocka-dev
-	nbdkit nbdkit-plugin-dev libnbd-bin qemu-utils fio jq
+	nbdkit nbdkit-plugin-dev libnbd-bin libnbd-dev librbd-dev
+	qemu-utils fio jq
 	"$@"
 )
 
