@@ -205,25 +205,44 @@ xbb_nbd_connect(const char *uri, struct nbd_handle **out)
  * Losing and finding the server
  */
 
-/* Close the connection; its commands wait or (timeout) fail. */
+/*
+ * Close the connection; its commands wait or (timeout) fail.  A dead
+ * connection has called their callbacks; nbd_close of a live one does
+ * not (libnbd 1.14 only frees them), so what is still sent is swept.
+ */
 static void
 xbb_nbd_drop(struct xbb_sq *q, bool timeout)
 {
+	uint64_t now = xbb_now_ms();
+	struct xbb_nslot *s;
+	unsigned int i;
+
 	q->nq_closing = timeout;
 	nbd_close(q->nq_h);
 	q->nq_h = NULL;
+	for (i = 0; i < q->nq_depth; i++) {
+		s = &q->nq_slots[i];
+		if (s->ns_state != XBB_NS_SENT)
+			continue;
+		s->ns_state = XBB_NS_WAIT;
+		if (timeout && xbb_nbd_expired(q, s, now)) {
+			xbb_nbd_push(q, s->ns_op.op_tag, -ETIMEDOUT);
+			xbb_nbd_put(q, s);
+			q->nq_timedout++;
+		}
+	}
 	q->nq_closing = false;
-	q->nq_retry_ms = xbb_now_ms();
+	q->nq_retry_ms = now;
 }
 
 /* The connection died: log once per outage, keep the commands. */
 static void
-xbb_nbd_died(struct xbb_sq *q)
+xbb_nbd_died(struct xbb_sq *q, const char *why)
 {
 	if (!q->nq_down_logged)
 		xbb_store_log(q->nq_nb->nb_so,
 		    "%s: connection lost (%s); reconnecting", q->nq_nb->nb_uri,
-		    nbd_get_error() != NULL ? nbd_get_error() : "closed");
+		    why != NULL ? why : "closed by the server");
 	q->nq_down_logged = true;
 	xbb_nbd_drop(q, false);
 }
@@ -328,7 +347,7 @@ xbb_nbd_submit(struct xbb_sq *q, const struct xbb_sop *op)
 		return (0);
 	if (nbd_aio_is_dead(q->nq_h) || nbd_aio_is_closed(q->nq_h)) {
 		s->ns_state = XBB_NS_WAIT;
-		xbb_nbd_died(q);
+		xbb_nbd_died(q, nbd_get_error());
 		return (0);
 	}
 	xbb_nbd_put(q, s);
@@ -355,9 +374,11 @@ xbb_nbd_reap(struct xbb_sq *q, unsigned int why, xbb_io_done_fn *fn, void *arg)
 		rc = nbd_aio_notify_read(q->nq_h);
 	if (q->nq_h != NULL && rc == 0 && (why & XBB_SQ_OUT) != 0)
 		rc = nbd_aio_notify_write(q->nq_h);
-	if (q->nq_h != NULL &&
-	    (rc != 0 || nbd_aio_is_dead(q->nq_h) || nbd_aio_is_closed(q->nq_h)))
-		xbb_nbd_died(q);
+	if (q->nq_h != NULL && rc != 0)
+		xbb_nbd_died(q, nbd_get_error());
+	else if (q->nq_h != NULL &&
+	    (nbd_aio_is_dead(q->nq_h) || nbd_aio_is_closed(q->nq_h)))
+		xbb_nbd_died(q, NULL);
 	if ((why & XBB_SQ_TICK) != 0)
 		xbb_nbd_tick(q);
 	/* fn may submit, and a submission may complete at once. */
