@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "xbb_internal.h"
 #include "xt.h"
@@ -122,6 +124,31 @@ test_nbd(void **state)
 	refused("nbds://host/", -EINVAL, "only nbd:// and nbd+unix://");
 }
 
+/* A monitor nobody listens at: refused after the timeout, not 300 s. */
+static void
+unreachable_mon(void)
+{
+	char conf[] = "/tmp/xbb-target-XXXXXX", params[128];
+	const char text[] = "[global]\nmon_host = 127.0.0.1:1\n"
+			    "auth_client_required = none\n";
+	struct timespec t0, t1;
+	int fd, rc;
+
+	assert_true((fd = mkstemp(conf)) >= 0);
+	assert_int_equal(write(fd, text, sizeof(text) - 1),
+	    (ssize_t)sizeof(text) - 1);
+	close(fd);
+	snprintf(params, sizeof(params), "rbd:xbd/disk:conf=%s", conf);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = xbb_params_check(params, false, 2, msg, sizeof(msg));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	unlink(conf);
+	assert_true(rc < 0);
+	assert_non_null(strstr(msg, params));
+	assert_non_null(strstr(msg, "cannot join the cluster"));
+	assert_true(t1.tv_sec - t0.tv_sec < 20);
+}
+
 /* Targets that cannot be reached: one line naming them, and why. */
 static void
 test_check_unreachable(void **state)
@@ -145,6 +172,7 @@ test_check_unreachable(void **state)
 		assert_non_null(strstr(msg, "rbd:xbd/disk"));
 		assert_non_null(strstr(msg, "/nonexistent/ceph.conf"));
 		assert_null(strchr(msg, '\n'));
+		unreachable_mon();
 	}
 	/* Paths keep xbb_image_check's words. */
 	rc = xbb_params_check("/nonexistent/disk.img", true, 2, msg,
