@@ -13,8 +13,12 @@ pkgs=(
 	cmake ninja-build pkg-config gcc libc6-dev make
 	clang-14 libclang-rt-14-dev clang-format
 	libxen-dev xenstore-utils liburing-dev libbsd-dev libcmocka-dev
-	nbdkit nbdkit-plugin-dev libnbd-bin libnbd-dev librbd-dev
-	qemu-utils fio jq
+	nbdkit nbdkit-plugin-dev libnbd-bin qemu-utils fio jq
+	# Network storage: librbd and libnbd to build against; a single-node
+	# Ceph cluster (scripts/ceph-cluster.sh) and the rbd CLI for the
+	# storage tests.  No ceph-mgr: RBD I/O, snapshots and resize work
+	# without it.
+	librbd-dev libnbd-dev ceph-mon ceph-osd ceph-common
 	"$@"
 )
 
