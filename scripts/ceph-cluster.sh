@@ -61,7 +61,6 @@ auth service required = cephx
 auth client required = cephx
 keyring = $dir/keyring
 run dir = $dir/run
-admin socket = $dir/run/\$name.asok
 pid file = $dir/run/\$name.pid
 log file = $dir/log/\$name.log
 # One OSD: the pool cannot have more than one copy.
@@ -87,6 +86,14 @@ osd op num threads per shard = 2
 # and comes back in a few seconds; let it keep its place meanwhile.
 mon osd down out interval = 600
 osd heartbeat grace = 6
+[mon]
+admin socket = $dir/run/\$name.asok
+[osd]
+admin socket = $dir/run/\$name.asok
+[client]
+# Clients come and go, several at a time (xbd serve, the rbd CLI, fio).
+admin socket = $dir/run/\$name.\$pid.asok
+log file = $dir/log/client.log
 [mon.a]
 mon data = $dir/mon
 [osd.0]

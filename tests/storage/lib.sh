@@ -13,7 +13,7 @@
 #   pattern OFF LEN SEED  what stor_io's w:OFF:LEN:SEED writes
 #   range FILE OFF LEN    LEN bytes of FILE from OFF (K, M as dd takes)
 #   rbd_range NAME OFF LEN  the same of image xbd/NAME, read by rbd export
-#   serve_only, nbdkit_start, wait_line, nbd_need: see each below
+#   serve_only, nbdkit_start, wait_line, nbd_need, io_bg: see each below
 
 set -euo pipefail
 . "$XBD_SRC/tests/integ/machine.sh"
@@ -134,6 +134,25 @@ wait_line() {
 	echo "no '$1' in $2 after $3 s:"
 	cat "$2"
 	return 1
+}
+
+# io_bg DIR FE VBD OUT OP...: stor_io in the background ($io, in pids),
+# its output in OUT; each of its `i` operations waits until the test
+# calls io_go.  So one frontend stays attached across what the test does
+# to the storage meanwhile, as a guest's would.
+io_bg() {
+	local m=$1 fe=$2 vbd=$3 out=$4
+	shift 4
+	rm -f "$tmp/go"
+	mkfifo "$tmp/go"
+	"$stor_io" "$m" "$fe" "$vbd" "$@" <"$tmp/go" >"$out" 2>&1 &
+	io=$!
+	pids+=($io)
+	exec 3>"$tmp/go"
+}
+
+io_go() {
+	echo >&3
 }
 
 # nbd_need: nbdkit and its filters, or exit 77 saying what is missing.

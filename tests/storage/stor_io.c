@@ -15,6 +15,7 @@
  *   d:OFF:LEN        discard
  *   s:BYTES          wait (up to 20 s) until the disk is BYTES long
  *   p:MS             pause, attached (the test meanwhile stops a server)
+ *   i                wait for a line on stdin: the test says when to go on
  *   l:OFF:N:LEN:SEED N writes of LEN from OFF, each flushed, chunk i
  *                    with SEED+i; prints each acknowledged chunk and
  *                    the longest write+flush
@@ -161,6 +162,18 @@ sio_pause(uint64_t ms)
 	return (0);
 }
 
+/* Waits for a line on stdin; -EPIPE if it ends first. */
+static int
+sio_line(void)
+{
+	int c;
+
+	while ((c = getchar()) != '\n')
+		if (c == EOF)
+			return (-EPIPE);
+	return (0);
+}
+
 /* The OSD-kill workload: chunks written and flushed one after another. */
 static int
 sio_loop(struct sio *s, const uint64_t *v)
@@ -203,6 +216,7 @@ sio_nargs(char c)
 	case 'p':
 		return (1);
 	case 'f':
+	case 'i':
 		return (0);
 	default:
 		return (-1);
@@ -238,6 +252,8 @@ sio_op(struct sio *s, const char *op)
 		return (sio_wait_size(s, v[0]));
 	case 'p':
 		return (sio_pause(v[0]));
+	case 'i':
+		return (sio_line());
 	default:
 		return (sio_loop(s, v));
 	}

@@ -15,15 +15,14 @@ restart_osd() {
 	"$cluster" start-osd "$XBD_CEPH_DIR" >/dev/null 2>&1 || true
 }
 m=$tmp/m
+# 8 MiB, then 48 chunks of 512 KiB from 16 MiB, each written and flushed,
+# by one frontend attached throughout.
+n=48
 p=$(rbd_img osdkill 64M)
 machine_start "$m" "$p"
-"$stor_io" "$m" 2 xvda w:0:8M:1 f
+io_bg "$m" 2 xvda "$tmp/loop.out" w:0:4M:1 w:4M:4M:1 f "l:16M:$n:512K:100" \
+    r:0:4M:1 r:4M:4M:1
 
-# 48 chunks of 512 KiB from 16 MiB, each written and flushed.
-n=48
-"$stor_io" "$m" 2 xvda "l:16M:$n:512K:100" >"$tmp/loop.out" 2>&1 &
-loop=$!
-pids+=($loop)
 wait_line '^ack 4$' "$tmp/loop.out" 30
 "$cluster" kill-osd "$XBD_CEPH_DIR"
 trap 'restart_osd; stor_cleanup' EXIT
@@ -37,7 +36,7 @@ t0=$(date +%s)
 "$cluster" start-osd "$XBD_CEPH_DIR"
 echo "OSD up again in $(($(date +%s) - t0)) s"
 trap stor_cleanup EXIT
-if wait "$loop"; then
+if wait "$io"; then
 	echo "stalled and recovered: $(grep -c '^ack' "$tmp/loop.out") of $n" \
 	    "chunks acknowledged; $(grep longest "$tmp/loop.out")"
 	acked=$n
@@ -50,7 +49,7 @@ else
 fi
 
 echo "--- nothing acknowledged lost"
-ops=(r:0:8M:1)
+ops=(r:0:4M:1 r:4M:4M:1)
 for i in $(seq 0 $((acked - 1))); do
 	ops+=("r:$((16 * 1024 * 1024 + i * 524288)):512K:$((100 + i))")
 done

@@ -51,16 +51,17 @@ done
 echo "--- toolstack vbds: the bad ones fail, xbd serve stays up"
 m=$tmp/m
 serve_only "$m"
+vbd_add "$m" 2 51712 "$good"
+# The good vbd's frontend stays attached while the bad vbds come and fail.
+io_bg "$m" 2 xvda "$tmp/io.out" w:0:1M:1 f i r:0:1M:1 w:1M:1M:2 f r:1M:1M:2
+wait_line '^f: ok' "$tmp/io.out" 30
 fe=3
 for b in "${bad[@]}"; do
 	vbd_add "$m" $fe 51712 "${b#*|}"
 	fe=$((fe + 1))
 done
-vbd_add "$m" 2 51712 "$good"
-"$stor_io" "$m" 2 xvda w:0:1M:1 f r:0:1M:1
 fe=3
 for b in "${bad[@]}"; do
-	word=${b%%|*}
 	be=$(vbd_be $fe 51712)
 	for i in $(seq 100); do
 		XENSTORED_PATH=$m/socket xenstore-read "$be/error" \
@@ -69,10 +70,11 @@ for b in "${bad[@]}"; do
 	done
 	err=$(XENSTORED_PATH=$m/socket xenstore-read "$be/error")
 	echo "vbd $fe/51712: error node: $err"
-	grep -m 1 -- "$word" "$m.log.serve"
+	grep -m 1 -- "${b%%|*}" "$m.log.serve"
 	fe=$((fe + 1))
 done
 kill -0 "$spid"
 # The good vbd still works after all of them.
-"$stor_io" "$m" 2 xvda r:0:1M:1 w:1M:1M:2 f r:1M:1M:2
-echo ok
+io_go
+wait "$io" || { cat "$tmp/io.out"; exit 1; }
+echo "ok: the good vbd served throughout"
