@@ -143,7 +143,7 @@ render_goals() {
             | select($rv != null and $rv > 0) | $v / $rv] as $x
          | select(($x | length) > 0)
          | ($x | med) as $m
-         | [$t, $wl, $f, $ref, "\($op) \($g)", ($x | map(r2) | map(tostring) | join(",")),
+         | [$t, $wl, $f, $ref, "\($op)\($g)", ($x | map(r2) | map(tostring) | join(",")),
             ($m | r2), (if ($op == ">=" and $m >= $g) or ($op == "<=" and $m <= $g) then "yes" else "NO" end)])
       | @tsv' "$1/results.json" | column -t
 }
