@@ -287,6 +287,9 @@ struct xbb_store_cfg {
 	const char *sc_path;	   /* `params`: a file or block device,
 				      or a target (xbb_target.c) */
 	unsigned int sc_timeout_s; /* a remote target's I/O timeout */
+	bool sc_wait;		   /* a remote server not there yet is
+				      waited for up to sc_timeout_s (the
+				      backend; a tool's check does not) */
 	void (*sc_log)(void *arg, const char *msg); /* where a kind logs */
 	void *sc_log_arg;			    /* its argument */
 	bool sc_readonly;			    /* open read-only */

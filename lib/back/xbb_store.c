@@ -34,6 +34,8 @@
 
 /* Largest logical or physical block size we publish. */
 #define XBB_MAX_BLOCK 65536u
+/* A storage kind's error lines: at most one per this many ms. */
+#define XBB_STORE_LOG_MS 1000
 /* Largest discard granularity we publish (larger ones are odd). */
 #define XBB_MAX_DISCARD_GRAN (1u << 20)
 
@@ -322,6 +324,15 @@ xbb_store_close(struct xbb_store *so)
 	if (so->so_fd >= 0)
 		close(so->so_fd);
 	so->so_fd = -1;
+}
+
+bool
+xbb_store_log_due(_Atomic uint64_t *last)
+{
+	uint64_t now = xbb_now_ms(), prev = atomic_load(last);
+
+	return (now - prev >= XBB_STORE_LOG_MS &&
+	    atomic_compare_exchange_strong(last, &prev, now));
 }
 
 void
