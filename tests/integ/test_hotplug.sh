@@ -72,18 +72,25 @@ echo "--- end to end: the toolstack's vbd of an NBD export"
 nbdkit -f -U "$tmp/n.sock" memory 64M >"$tmp/nbdkit.log" 2>&1 &
 pids+=($!)
 for i in $(seq 100); do [ -S "$tmp/n.sock" ] && break; sleep 0.1; done
-"$xbd" serve --dir "$m" --domid 1 --name storage >"$m.log.serve" 2>&1 &
-pids+=($!)
 fe=/local/domain/2/device/vbd/51712
-# libxl's nodes, then its hotplug step: this script.
+# libxl's nodes (one transaction there; here written before the backend
+# starts, so that it never sees them without their permissions), then
+# its hotplug step: this script.
 xenstore-write "$fe/backend" "$be" "$fe/backend-id" 1 \
     "$fe/virtual-device" 51712 "$fe/device-type" disk "$fe/state" 1 \
     "$be/frontend" "$fe" "$be/frontend-id" 2 "$be/online" 1 \
     "$be/removable" 0 "$be/bootable" 1 "$be/mode" w "$be/type" phy \
     "$be/device-type" disk "$be/discard-enable" 1 "$be/state" 1 \
-    "$be/script" /etc/xen/scripts/xbd-storage
+    "$be/script" /etc/xen/scripts/xbd-storage \
+    "$be/params" "nbd+unix:///?socket=$tmp/n.sock"
 xenstore-chmod -r "$be" n1 r2
 xenstore-chmod -r "$fe" n2 r1
+"$xbd" serve --dir "$m" --domid 1 --name storage >"$m.log.serve" 2>&1 &
+pids+=($!)
+for i in $(seq 100); do
+	grep -q 'serving as domain 1' "$m.log.serve" && break
+	sleep 0.1
+done
 hotplug add "nbd+unix:///?socket=$tmp/n.sock"
 "$xbd" attach --dir "$m" --domid 2 xvda --workload 2 --once \
     >"$tmp/attach.out" 2>&1 || { cat "$tmp/attach.out" "$m.log.serve"; exit 1; }
