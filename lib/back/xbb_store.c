@@ -431,9 +431,15 @@ xbb_params_check(const char *params, bool readonly, unsigned int timeout_s,
 	cfg.sc_path = params;
 	cfg.sc_readonly = readonly;
 	cfg.sc_timeout_s = timeout_s;
-	if ((rc = xbb_store_open(so, &cfg)) != 0)
+	if ((rc = xbb_store_open(so, &cfg)) != 0) {
 		snprintf(msg, len, "%s",
 		    so->so_err[0] != '\0' ? so->so_err : strerror(-rc));
+	} else if (!readonly && so->so_readonly) {
+		snprintf(msg, len,
+		    "%s: read-only (a snapshot, or a read-only export)",
+		    params);
+		rc = -EROFS;
+	}
 	xbb_store_close(so);
 	free(so);
 	return (rc);

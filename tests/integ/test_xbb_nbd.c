@@ -244,8 +244,15 @@ test_nbd_offers(void **state)
 	struct xbbt_front f;
 	struct xbb_stats st;
 	uint8_t buf[4096];
+	char msg[512];
 
 	nbdkit_start(fx, ro);
+	/* A tool asking to write is refused; one asking to read is not. */
+	assert_int_equal(xbb_params_check(fx->uri, false, 2, msg, sizeof(msg)),
+	    -EROFS);
+	assert_non_null(strstr(msg, "read-only"));
+	assert_int_equal(xbb_params_check(fx->uri, true, 2, msg, sizeof(msg)),
+	    0);
 	serve(fx, 30);
 	connect_front(fx, &f);
 	assert_true((f.f_info & VDISK_READONLY) != 0);
@@ -291,6 +298,33 @@ one_read(struct xbbt_front *f, uint64_t sector, unsigned int limit_ms)
 	return (rsp.status);
 }
 
+/*
+ * A write sent while the server is away, which comes back within the
+ * timeout: sent again on the new connection, answered OKAY, in the file.
+ */
+static void
+late_write(struct fixture *fx, struct xbbt_front *f)
+{
+	struct blkif_response rsp;
+	struct xbbt_io *io;
+	uint8_t w[4096], d[4096];
+
+	pattern(w, sizeof(w), 6);
+	assert_int_equal(
+	    xbbt_rw_start(f, 0, &io, BLKIF_OP_WRITE, 32, 8, w, XBBT_DIRECT), 0);
+	xbbt_push(f, 0);
+	usleep(300000);
+	assert_int_equal(xbbt_ready(f, 0), 0);
+	nbdkit_file(fx);
+	assert_int_equal(xbbt_wait(f, 0, &rsp, 15000), 0);
+	xbbt_rw_end(f, io, NULL);
+	assert_int_equal(rsp.status, BLKIF_RSP_OKAY);
+	assert_int_equal(xbbt_nodata(f, 0, BLKIF_OP_FLUSH_DISKCACHE),
+	    BLKIF_RSP_OKAY);
+	file_read(fx->img, 32 * XBD_SECTOR_SIZE, d, sizeof(d));
+	assert_memory_equal(w, d, sizeof(d));
+}
+
 /* Killed, the server fails what waits for it; back, it serves again. */
 static void
 test_nbd_server_killed(void **state)
@@ -316,22 +350,7 @@ test_nbd_server_killed(void **state)
 	nbdkit_file(fx);
 	rw_check(fx, &f, 16, 8, 0, 5);
 	nbdkit_kill(fx);
-	t0 = now_ms();
-	{
-		struct blkif_response rsp;
-		struct xbbt_io *io;
-		uint8_t buf[4096];
-
-		assert_int_equal(xbbt_rw_start(&f, 0, &io, BLKIF_OP_READ, 16, 8,
-				     NULL, XBBT_DIRECT),
-		    0);
-		xbbt_push(&f, 0);
-		usleep(300000);
-		nbdkit_file(fx);
-		assert_int_equal(xbbt_wait(&f, 0, &rsp, 15000), 0);
-		xbbt_rw_end(&f, io, buf);
-		assert_int_equal(rsp.status, BLKIF_RSP_OKAY);
-	}
+	late_write(fx, &f);
 	xbbt_front_close(&f);
 	unserve(fx);
 }
