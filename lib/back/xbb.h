@@ -169,10 +169,10 @@ bool xbb_params_remote(const char *params);
  * remote target is parsed, opened (the cluster joined, the server
  * connected) with an I/O timeout of timeout_s seconds, probed and
  * closed.  msg gets one line naming params and what is wrong, e.g.
- * "rbd:xbd/nope: no such image in pool 'xbd'".
- *
-eturn 0, -EINVAL (malformed, unknown option), -ENOTSUP (a kind
- *         this build lacks), or the error of opening it.
+ * "rbd:xbd/nope: no such image in the pool".  Without readonly, storage
+ * that can only be read (a snapshot, a read-only export) is refused.
+ * \return 0, -EINVAL (malformed, unknown option), -ENOTSUP (a kind
+ *         this build lacks), -EROFS, or the error of opening it.
  */
 int xbb_params_check(const char *params, bool readonly, unsigned int timeout_s,
     char *msg, size_t len);

@@ -107,14 +107,20 @@ xbb_set_state(struct xbb_dev *dev, enum xenbus_state st)
 		    strerror(-rc));
 }
 
-/* xbus_dev_fatal, unless the directory is already gone. */
+/*
+ * xbus_dev_fatal, unless the directory is already gone.  A storage
+ * kind's message may already end with the errno's text: not twice.
+ */
 static void
 xbb_fatal(struct xbb_dev *dev, int err, const char *what)
 {
+	const char *es = strerror(err < 0 ? -err : err);
+	size_t wl = strlen(what), el = strlen(es);
+	bool said = wl >= el && strcmp(what + wl - el, es) == 0;
 	char *v;
 
-	xbb_log(dev->xb_bk, "vbd %u/%u: %s: %s", dev->xb_feid, dev->xb_vdev,
-	    what, strerror(err < 0 ? -err : err));
+	xbb_log(dev->xb_bk, "vbd %u/%u: %s%s%s", dev->xb_feid, dev->xb_vdev,
+	    what, said ? "" : ": ", said ? "" : es);
 	if (xbus_read(dev->xb_bk->bk_xs, XBT_NULL, dev->xb_bepath, NULL, &v) !=
 	    0)
 		return;
@@ -177,6 +183,7 @@ xbb_dev_open_store(struct xbb_dev *dev, const char **why)
 	cfg.sc_sector_size = o->o_sector_size;
 	cfg.sc_secure = o->o_discard_secure;
 	cfg.sc_timeout_s = o->o_nbd_timeout_s;
+	cfg.sc_wait = true;
 	cfg.sc_log = o->o_log;
 	cfg.sc_log_arg = o->o_log_arg;
 	*why = "opening params";

@@ -8,7 +8,11 @@
  * br_ a request, so_ the storage, io_ the io_uring engine, pc_/pg_ the
  * persistent-grant cache and its entries, bp_ the bounce pool; the small
  * value structs use l_ (limits), ri_ (a validated request), rc_ (a
- * ring's transport) and sc_ (storage configuration).
+ * ring's transport) and sc_ (storage configuration).  Storage kinds
+ * (xbb_store_kind.h): tg_ a parsed `params`, sk_ a kind's operations,
+ * op_ an operation, sw_ what to wait for; rb_/rq_/rs_ RBD's store, ring
+ * queue and slots, nb_/nq_/ns_/nd_ NBD's store, queue, slots and
+ * finished operations.
  *
  * Threads and ownership:
  *  - the control thread owns the device list and every device's XenBus
@@ -287,6 +291,9 @@ struct xbb_store_cfg {
 	const char *sc_path;	   /* `params`: a file or block device,
 				      or a target (xbb_target.c) */
 	unsigned int sc_timeout_s; /* a remote target's I/O timeout */
+	bool sc_wait;		   /* a remote server not there yet is
+				      waited for up to sc_timeout_s (the
+				      backend; a tool's check does not) */
 	void (*sc_log)(void *arg, const char *msg); /* where a kind logs */
 	void *sc_log_arg;			    /* its argument */
 	bool sc_readonly;			    /* open read-only */

@@ -34,6 +34,8 @@
 
 /* Largest logical or physical block size we publish. */
 #define XBB_MAX_BLOCK 65536u
+/* A storage kind's error lines: at most one per this many ms. */
+#define XBB_STORE_LOG_MS 1000
 /* Largest discard granularity we publish (larger ones are odd). */
 #define XBB_MAX_DISCARD_GRAN (1u << 20)
 
@@ -324,6 +326,15 @@ xbb_store_close(struct xbb_store *so)
 	so->so_fd = -1;
 }
 
+bool
+xbb_store_log_due(_Atomic uint64_t *last)
+{
+	uint64_t now = xbb_now_ms(), prev = atomic_load(last);
+
+	return (now - prev >= XBB_STORE_LOG_MS &&
+	    atomic_compare_exchange_strong(last, &prev, now));
+}
+
 void
 xbb_store_log(const struct xbb_store *so, const char *fmt, ...)
 {
@@ -420,9 +431,15 @@ xbb_params_check(const char *params, bool readonly, unsigned int timeout_s,
 	cfg.sc_path = params;
 	cfg.sc_readonly = readonly;
 	cfg.sc_timeout_s = timeout_s;
-	if ((rc = xbb_store_open(so, &cfg)) != 0)
+	if ((rc = xbb_store_open(so, &cfg)) != 0) {
 		snprintf(msg, len, "%s",
 		    so->so_err[0] != '\0' ? so->so_err : strerror(-rc));
+	} else if (!readonly && so->so_readonly) {
+		snprintf(msg, len,
+		    "%s: read-only (a snapshot, or a read-only export)",
+		    params);
+		rc = -EROFS;
+	}
 	xbb_store_close(so);
 	free(so);
 	return (rc);

@@ -20,6 +20,7 @@
 
 #include <sys/uio.h>
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -124,6 +125,12 @@ extern const struct xbb_store_ops *const xbb_store_nbd;
 
 /* CLOCK_MONOTONIC in milliseconds (xbb_resize.c). */
 uint64_t xbb_now_ms(void);
+
+/*
+ * May a kind log another error line now?  At most one a second per
+ * *last (a kind's errors come per request: a dead cluster would flood).
+ */
+bool xbb_store_log_due(_Atomic uint64_t *last);
 
 /* A line in the backend's log from a kind (any thread). */
 void xbb_store_log(const struct xbb_store *so, const char *fmt, ...)

@@ -33,6 +33,7 @@
 #include <libnbd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "xbb_internal.h"
 
@@ -43,10 +44,11 @@
 
 /* The store's part: what every ring's connection needs. */
 struct xbb_nbd {
-	char *nb_uri;		 /* params */
-	uint64_t nb_timeout_ms;	 /* sc_timeout_s */
-	uint64_t nb_bytes;	 /* size when opened */
-	struct xbb_store *nb_so; /* for the log */
+	char *nb_uri;		    /* params */
+	uint64_t nb_timeout_ms;	    /* sc_timeout_s */
+	uint64_t nb_bytes;	    /* size when opened */
+	_Atomic uint64_t nb_logged; /* when the last error line went */
+	struct xbb_store *nb_so;    /* for the log */
 };
 
 enum xbb_nslot_state {
@@ -119,6 +121,21 @@ xbb_nbd_expired(const struct xbb_sq *q, const struct xbb_nslot *s, uint64_t now)
 	return (now - s->ns_t0 >= q->nq_nb->nb_timeout_ms);
 }
 
+/* The server refused an operation: one line a second at most. */
+static void
+xbb_nbd_log_err(struct xbb_sq *q, const struct xbb_nslot *s, int err)
+{
+	static const char *const names[] = { "read", "write", "flush",
+		"discard" };
+
+	if (xbb_store_log_due(&q->nq_nb->nb_logged))
+		xbb_store_log(q->nq_nb->nb_so,
+		    "%s: %s of %llu bytes at %llu: %s", q->nq_nb->nb_uri,
+		    names[s->ns_op.op_kind],
+		    (unsigned long long)s->ns_op.op_len,
+		    (unsigned long long)s->ns_op.op_off, strerror(err));
+}
+
 /*
  * libnbd's completion callback, called exactly once per command (from
  * notify, a failed submission or nbd_close), on the ring's thread.  A
@@ -140,9 +157,10 @@ xbb_nbd_done(void *arg, int *error)
 	if (*error != 0 && q->nq_closing && xbb_nbd_lost(*error)) {
 		res = -ETIMEDOUT;
 		q->nq_timedout++;
-	} else if (*error != 0)
+	} else if (*error != 0) {
 		res = -*error;
-	else
+		xbb_nbd_log_err(q, s, *error);
+	} else
 		res = s->ns_op.op_kind == XBB_SOP_READ ||
 			s->ns_op.op_kind == XBB_SOP_WRITE ?
 		    (int)s->ns_op.op_len :
@@ -460,6 +478,41 @@ xbb_nbd_probe(struct xbb_store *so, struct nbd_handle *h)
 	return (0);
 }
 
+/* A server that is not there (yet), rather than one that refuses us. */
+static bool
+xbb_nbd_absent(int rc)
+{
+	return (rc == -ECONNREFUSED || rc == -ENOENT || rc == -ETIMEDOUT ||
+	    rc == -EHOSTUNREACH || rc == -ENETUNREACH || rc == -ECONNRESET);
+}
+
+/*
+ * Connect for the open.  The backend waits for a server that is away up
+ * to the I/O timeout, as its I/O would (a vbd made while the server
+ * restarts); this holds the control thread meanwhile.
+ */
+static int
+xbb_nbd_connect_open(struct xbb_store *so, const struct xbb_target *t,
+    const struct xbb_store_cfg *cfg, struct nbd_handle **h)
+{
+	uint64_t end = xbb_now_ms() + (uint64_t)cfg->sc_timeout_s * 1000;
+	bool said = false;
+	int rc;
+
+	while ((rc = xbb_nbd_connect(t->tg_params, h)) != 0 && cfg->sc_wait &&
+	    xbb_nbd_absent(rc) && xbb_now_ms() < end) {
+		if (!said)
+			xbb_store_log(so, "%s: %s; waiting up to %u s",
+			    t->tg_params,
+			    nbd_get_error() != NULL ? nbd_get_error() :
+						      strerror(-rc),
+			    cfg->sc_timeout_s);
+		said = true;
+		usleep(XBB_NBD_RETRY_MS * 1000 / 4);
+	}
+	return (rc);
+}
+
 static int
 xbb_nbd_open(struct xbb_store *so, const struct xbb_target *t,
     const struct xbb_store_cfg *cfg)
@@ -468,7 +521,7 @@ xbb_nbd_open(struct xbb_store *so, const struct xbb_target *t,
 	struct xbb_nbd *nb;
 	int rc;
 
-	if ((rc = xbb_nbd_connect(t->tg_params, &h)) != 0) {
+	if ((rc = xbb_nbd_connect_open(so, t, cfg, &h)) != 0) {
 		snprintf(so->so_err, sizeof(so->so_err), "%s: %s", t->tg_params,
 		    nbd_get_error() != NULL ? nbd_get_error() : strerror(-rc));
 		return (rc);

@@ -37,8 +37,6 @@
 
 #include "xbb_internal.h"
 
-/* Error lines of one image: at most one per this many ms. */
-#define XBB_RBD_LOG_MS 1000
 /* What we publish as the physical block: RBD objects are written in
    4 KiB pieces at least. */
 #define XBB_RBD_PHYS 4096u
@@ -89,10 +87,7 @@ xbb_rbd_opname(enum xbb_sop_kind k)
 static void
 xbb_rbd_log_err(struct xbb_rbd *rb, const struct xbb_rslot *s, int err)
 {
-	uint64_t now = xbb_now_ms(), last = atomic_load(&rb->rb_logged);
-
-	if (now - last < XBB_RBD_LOG_MS ||
-	    !atomic_compare_exchange_strong(&rb->rb_logged, &last, now))
+	if (!xbb_store_log_due(&rb->rb_logged))
 		return;
 	xbb_store_log(rb->rb_so, "%s: %s of %llu bytes at %llu: %s",
 	    rb->rb_params, xbb_rbd_opname(s->rs_kind),

@@ -9,7 +9,9 @@
  * killed under the backend fails the I/O in flight after --nbd-timeout
  * with one log line, and the backend reconnects when it is back; a
  * server that stops answering (delay filter) is timed out the same way;
- * a server back within the timeout loses no request.
+ * a server back within the timeout loses no request; a write the server
+ * refuses (error filter) fails alone with a log line naming the target;
+ * a vbd made while the server is away waits for it.
  */
 
 #include <sys/stat.h>
@@ -242,8 +244,15 @@ test_nbd_offers(void **state)
 	struct xbbt_front f;
 	struct xbb_stats st;
 	uint8_t buf[4096];
+	char msg[512];
 
 	nbdkit_start(fx, ro);
+	/* A tool asking to write is refused; one asking to read is not. */
+	assert_int_equal(xbb_params_check(fx->uri, false, 2, msg, sizeof(msg)),
+	    -EROFS);
+	assert_non_null(strstr(msg, "read-only"));
+	assert_int_equal(xbb_params_check(fx->uri, true, 2, msg, sizeof(msg)),
+	    0);
 	serve(fx, 30);
 	connect_front(fx, &f);
 	assert_true((f.f_info & VDISK_READONLY) != 0);
@@ -289,6 +298,33 @@ one_read(struct xbbt_front *f, uint64_t sector, unsigned int limit_ms)
 	return (rsp.status);
 }
 
+/*
+ * A write sent while the server is away, which comes back within the
+ * timeout: sent again on the new connection, answered OKAY, in the file.
+ */
+static void
+late_write(struct fixture *fx, struct xbbt_front *f)
+{
+	struct blkif_response rsp;
+	struct xbbt_io *io;
+	uint8_t w[4096], d[4096];
+
+	pattern(w, sizeof(w), 6);
+	assert_int_equal(
+	    xbbt_rw_start(f, 0, &io, BLKIF_OP_WRITE, 32, 8, w, XBBT_DIRECT), 0);
+	xbbt_push(f, 0);
+	usleep(300000);
+	assert_int_equal(xbbt_ready(f, 0), 0);
+	nbdkit_file(fx);
+	assert_int_equal(xbbt_wait(f, 0, &rsp, 15000), 0);
+	xbbt_rw_end(f, io, NULL);
+	assert_int_equal(rsp.status, BLKIF_RSP_OKAY);
+	assert_int_equal(xbbt_nodata(f, 0, BLKIF_OP_FLUSH_DISKCACHE),
+	    BLKIF_RSP_OKAY);
+	file_read(fx->img, 32 * XBD_SECTOR_SIZE, d, sizeof(d));
+	assert_memory_equal(w, d, sizeof(d));
+}
+
 /* Killed, the server fails what waits for it; back, it serves again. */
 static void
 test_nbd_server_killed(void **state)
@@ -314,22 +350,7 @@ test_nbd_server_killed(void **state)
 	nbdkit_file(fx);
 	rw_check(fx, &f, 16, 8, 0, 5);
 	nbdkit_kill(fx);
-	t0 = now_ms();
-	{
-		struct blkif_response rsp;
-		struct xbbt_io *io;
-		uint8_t buf[4096];
-
-		assert_int_equal(xbbt_rw_start(&f, 0, &io, BLKIF_OP_READ, 16, 8,
-				     NULL, XBBT_DIRECT),
-		    0);
-		xbbt_push(&f, 0);
-		usleep(300000);
-		nbdkit_file(fx);
-		assert_int_equal(xbbt_wait(&f, 0, &rsp, 15000), 0);
-		xbbt_rw_end(&f, io, buf);
-		assert_int_equal(rsp.status, BLKIF_RSP_OKAY);
-	}
+	late_write(fx, &f);
 	xbbt_front_close(&f);
 	unserve(fx);
 }
@@ -365,6 +386,69 @@ test_nbd_server_hangs(void **state)
 	unserve(fx);
 }
 
+/* The server refuses writes for a while: they fail alone, logged. */
+static void
+test_nbd_server_errors(void **state)
+{
+	struct fixture *fx = *state;
+	char trig[600], file[700];
+	const char *args[] = { "--filter=error", "memory", "8M", "error=EIO",
+		"error-pwrite-rate=100%", file, NULL };
+	struct xbbt_front f;
+	struct xbb_stats st;
+	uint8_t buf[4096];
+	int fd;
+
+	snprintf(trig, sizeof(trig), "%s/trigger", fx->m.m_tmp);
+	snprintf(file, sizeof(file), "error-file=%s", trig);
+	nbdkit_start(fx, args);
+	serve(fx, 30);
+	connect_front(fx, &f);
+	memset(buf, 0x11, sizeof(buf));
+	assert_int_equal(xbbt_rw(&f, 0, BLKIF_OP_WRITE, 0, 8, buf, 0),
+	    BLKIF_RSP_OKAY);
+	fx->m.m_log_match = "write of 4096 bytes at 4096: Input/output error";
+	assert_true((fd = open(trig, O_CREAT | O_WRONLY, 0600)) >= 0);
+	close(fd);
+	assert_int_equal(xbbt_rw(&f, 0, BLKIF_OP_WRITE, 8, 8, buf, 0),
+	    BLKIF_RSP_ERROR);
+	assert_int_equal(atomic_load(&fx->m.m_log_hits), 1);
+	unlink(trig);
+	/* Not failed for good: the server's error was that write's. */
+	assert_int_equal(xbbt_rw(&f, 0, BLKIF_OP_WRITE, 8, 8, buf, 0),
+	    BLKIF_RSP_OKAY);
+	assert_int_equal(xbbt_nodata(&f, 0, BLKIF_OP_FLUSH_DISKCACHE),
+	    BLKIF_RSP_OKAY);
+	xbbt_stats(&fx->m, XVDA, &st);
+	assert_int_equal(st.st_failed, 0);
+	assert_int_equal(st.st_err_io, 1);
+	xbbt_front_close(&f);
+	unserve(fx);
+}
+
+/* A vbd made while the server is away waits for it (the timeout). */
+static void
+test_nbd_server_late(void **state)
+{
+	struct fixture *fx = *state;
+	struct xbbt_vbd v = { XVDA, fx->uri, false, false, false };
+	struct xbbt_front f;
+	struct xbb_opts o;
+
+	xbb_opts_init(&o);
+	o.o_nbd_timeout_s = 10;
+	assert_int_equal(xbbt_backend_start(&fx->m, &o), 0);
+	fx->m.m_log_match = "waiting up to 10 s";
+	assert_int_equal(xbbt_vbd_add(&fx->m, &v), 0);
+	usleep(500000);
+	nbdkit_file(fx);
+	connect_front(fx, &f);
+	assert_int_equal(atomic_load(&fx->m.m_log_hits), 1);
+	rw_check(fx, &f, 0, 8, 0, 7);
+	xbbt_front_close(&f);
+	unserve(fx);
+}
+
 int
 main(void)
 {
@@ -375,6 +459,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_nbd_server_killed, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_nbd_server_hangs, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_nbd_server_errors, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_nbd_server_late, setup,
 		    teardown),
 	};
 

@@ -586,15 +586,23 @@ out:
 
 /*
  * Can --image be served?  A path is made absolute into real (the backend
- * does not share our directory); a remote target is written as given.
+ * does not share our directory); a remote target is written as given,
+ * read-only (--readonly) when it can only be read.
  */
 static int
-serve_check_image(const struct serve_args *a, char *real)
+serve_check_image(struct serve_args *a, char *real)
 {
 	char msg[512];
+	int rc;
 
-	if (xbb_params_check(a->sa_image, a->sa_readonly,
-		a->sa_o.o_nbd_timeout_s, msg, sizeof(msg)) != 0) {
+	rc = xbb_params_check(a->sa_image, a->sa_readonly,
+	    a->sa_o.o_nbd_timeout_s, msg, sizeof(msg));
+	/* A snapshot or read-only export: a read-only vbd, as mode says. */
+	if (rc == -EROFS && xbb_params_remote(a->sa_image)) {
+		a->sa_readonly = true;
+		rc = 0;
+	}
+	if (rc != 0) {
 		fprintf(stderr, "xbd serve: %s\n", msg);
 		return (-EINVAL);
 	}
