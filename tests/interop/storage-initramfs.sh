@@ -26,7 +26,7 @@ fi
 # closure FILE...: the libraries FILEs load, as ldd resolves them here.
 closure() {
 	local f
-	for f in "$@"; do ldd "$f"; done 2>/dev/null |
+	for f in "$@"; do ldd "$f" || true; done 2>/dev/null |
 	    awk '/=>/ && $3 ~ /^\// { print $3 }' | sort -u
 }
 
@@ -39,28 +39,46 @@ for l in $(closure "$nbdkit" "$plugins/nbdkit-file-plugin.so"); do
 	[ -e "$r$l" ] || { mkdir -p "$r${l%/*}" && cp -L "$l" "$r$l"; }
 done
 
-# The RBD libraries: what only they need goes, then they become stubs.
-rbd=() direct=()
+# The libraries xbd links directly, by name and host path.
+rbd=() real=()
 while read -r n l; do
 	case $n in
 	librbd.so.* | librados.so.*) rbd+=("$l") ;;
-	*) direct+=("$l") ;;
+	*) real+=("$l") ;;
 	esac
 done < <(ldd "$xbd" | awk '/=>/ && $3 ~ /^\// { print $1, $3 }' |
     grep -F -f <(readelf -d "$xbd" |
 	sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'))
+# initramfs.sh stubbed fio's engines' libraries; those xbd uses (libnbd)
+# must be the real ones, which serve fio too.
+for l in "${real[@]}"; do
+	case $l in
+	"${XBD_STAGE:-/nonexistent}"/*) ;; # Xen's, from the packages
+	*) cp -L "$l" "$r$l" ;;
+	esac
+done
 [ ${#rbd[@]} -gt 0 ] || exit 0
+
+# librbd and librados: stubs with what xbd and fio import.  Then what
+# only the real ones needed goes: the closure of everything else, with
+# the stubs in their place, is kept (by name: ldd may give a library
+# under /lib for one binary and /usr/lib for another).
+users=$xbd
+[ -f "$r/usr/bin/fio" ] && users+=,$r/usr/bin/fio
+stubs=$(mktemp -d)
+trap 'rm -rf "$stubs"' EXIT
+for l in "${rbd[@]}"; do
+	"$here/stublib.sh" "$users" "$l" "$stubs/${l##*/}"
+done
 others=()
 for f in "$r"/usr/local/bin/* "$r"/usr/bin/* "$r"/usr/sbin/* "$r"/bin/*; do
-	[ -f "$f" ] && [ ! -L "$f" ] && [ "$f" != "$r/usr/local/bin/xbd" ] &&
-	    others+=("$f")
+	[ -f "$f" ] && [ ! -L "$f" ] && others+=("$f")
 done
-comm -23 <(closure "${rbd[@]}") <({
-	closure "${others[@]}" "${direct[@]}"
-	printf '%s\n' "${direct[@]}"
-} | sort -u) | while read -r l; do
-	rm -f "$r$l"
+keep=$(LD_LIBRARY_PATH=$stubs:${LD_LIBRARY_PATH:-} closure "${others[@]}" |
+    sed 's|.*/||' | sort -u)
+for l in $(closure "${rbd[@]}"); do
+	grep -qxF "${l##*/}" <<<"$keep" || rm -f "$r$l"
 done
 for l in "${rbd[@]}"; do
-	"$here/stublib.sh" "$xbd" "$l" "$r$l"
+	cp "$stubs/${l##*/}" "$r$l"
 done
