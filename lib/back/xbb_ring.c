@@ -1156,8 +1156,10 @@ xbb_ring_init(struct xbb_ring *r, struct xbb_dev *dev, unsigned int index)
 	r->rg_lim.l_sector_size = so->so_sector_size;
 	r->rg_lim.l_max_indirect = o->o_max_indirect_segs;
 	r->rg_lim.l_readonly = dev->xb_readonly;
-	r->rg_lim.l_flush = o->o_flush;
-	r->rg_lim.l_barrier = o->o_barrier;
+	/* As xbb_dev.c published them: a storage that cannot flush has
+	   neither (an NBD server without flush). */
+	r->rg_lim.l_flush = o->o_flush && so->so_flush;
+	r->rg_lim.l_barrier = o->o_barrier && so->so_flush;
 	/* Exactly what xbb_dev.c published as feature-discard. */
 	r->rg_lim.l_discard = o->o_discard && dev->xb_discard_enable &&
 	    so->so_discard && !dev->xb_readonly;
