@@ -1129,6 +1129,29 @@ xbb_ring_main(void *arg)
  * Set-up and teardown (control thread)
  */
 
+/*
+ * The ring's io_uring, and a storage kind's queue on it: the kind's
+ * operations are not io_uring's, only its poll and tick entries are.
+ */
+static int
+xbb_ring_engine(struct xbb_ring *r, const struct xbb_opts *o,
+    struct xbb_store *so)
+{
+	unsigned int depth;
+	int rc;
+
+	depth = o->o_uring_depth != 0 ?
+	    XU_MAX(o->o_uring_depth, (unsigned int)XBB_URING_SPARE + 1) :
+	    r->rg_slots + XBB_URING_SPARE;
+	if (so->so_ops != NULL) {
+		depth += XBB_URING_SQ_SPARE;
+		if ((rc = so->so_ops->sk_attach(so, r->rg_slots, &r->rg_sq)) !=
+		    0)
+			return (rc);
+	}
+	return (xbb_io_init(&r->rg_io, depth, &r->rg_ctrs));
+}
+
 int
 xbb_ring_init(struct xbb_ring *r, struct xbb_dev *dev, unsigned int index)
 {
@@ -1138,7 +1161,7 @@ xbb_ring_init(struct xbb_ring *r, struct xbb_dev *dev, unsigned int index)
 	uint32_t pool;
 	uint8_t *p;
 	size_t per;
-	unsigned int i, depth, q;
+	unsigned int i, q;
 	int rc;
 
 	r->rg_dev = dev;
@@ -1210,16 +1233,7 @@ xbb_ring_init(struct xbb_ring *r, struct xbb_dev *dev, unsigned int index)
 		if ((rc = xbb_pool_init(&r->rg_pool, pool)) != 0)
 			goto fail;
 	}
-	depth = o->o_uring_depth != 0 ?
-	    XU_MAX(o->o_uring_depth, (unsigned int)XBB_URING_SPARE + 1) :
-	    r->rg_slots + XBB_URING_SPARE;
-	if (so->so_ops != NULL) {
-		depth += XBB_URING_SQ_SPARE;
-		if ((rc = so->so_ops->sk_attach(so, r->rg_slots, &r->rg_sq)) !=
-		    0)
-			goto fail;
-	}
-	if ((rc = xbb_io_init(&r->rg_io, depth, &r->rg_ctrs)) != 0)
+	if ((rc = xbb_ring_engine(r, o, so)) != 0)
 		goto fail;
 	if ((r->rg_kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
 		rc = -errno;
