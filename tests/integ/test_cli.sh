@@ -250,7 +250,8 @@ echo "--- xbd --version, xbd version"
 "$xbd" --version >"$tmp/version"
 cat "$tmp/version"
 grep -qE '^xbd [0-9]+\.[0-9]+\.[0-9]+$' <(head -1 "$tmp/version")
-for f in platform-sim platform-xen io_uring liburing libxenstore; do
+for f in platform-sim platform-xen io_uring liburing libxenstore \
+    storage-rbd storage-nbd; do
 	grep -qE "^$f: [^ ]" "$tmp/version"
 done
 cmp "$tmp/version" <("$xbd" version)
