@@ -956,7 +956,8 @@ xbb_ring_sq_arm(struct xbb_ring *r)
 	ops->sk_want(r->rg_sq, &w);
 	mask = POLLIN | (w.sw_out ? POLLOUT : 0);
 	if (r->rg_sq_fd >= 0 &&
-	    (r->rg_sq_fd != w.sw_fd || r->rg_sq_mask != mask)) {
+	    (r->rg_sq_fd != w.sw_fd || r->rg_sq_gen != w.sw_gen ||
+		r->rg_sq_mask != mask)) {
 		if (!r->rg_sq_rm) {
 			sqe = xbb_io_sqe(&r->rg_io, XBB_TAG_SQ_RM);
 			io_uring_prep_poll_remove(sqe, XBB_TAG_SQ_POLL);
@@ -966,6 +967,7 @@ xbb_ring_sq_arm(struct xbb_ring *r)
 		sqe = xbb_io_sqe(&r->rg_io, XBB_TAG_SQ_POLL);
 		io_uring_prep_poll_add(sqe, w.sw_fd, mask);
 		r->rg_sq_fd = w.sw_fd;
+		r->rg_sq_gen = w.sw_gen;
 		r->rg_sq_mask = mask;
 	}
 	if (w.sw_tick && !r->rg_sq_tick) {

@@ -139,6 +139,7 @@ static void
 xbb_rbd_want(struct xbb_sq *q, struct xbb_swant *w)
 {
 	w->sw_fd = q->rq_efd;
+	w->sw_gen = 0;
 	w->sw_out = false;
 	w->sw_tick = false;
 	w->sw_done = false;
