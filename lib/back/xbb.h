@@ -158,6 +158,12 @@ int xbb_start(struct plat *p, const struct xbb_opts *o, struct xbb **out);
 int xbb_image_check(const char *path, bool readonly, const char **why);
 
 /*
+ * Was this build made with a storage kind's library: "rbd" (librbd),
+ * "nbd" (libnbd)?  Files and block devices are always served.
+ */
+bool xbb_storage_built(const char *kind);
+
+/*
  * Does params name remote storage (rbd:, nbd://, nbd+unix://) rather
  * than a file or block device?  Tools create and remove files, never
  * remote images or exports: those only get opened.

@@ -634,6 +634,7 @@ struct xbb_ring {
 	/* A storage kind's queue (so_ops), polled through rg_io. */
 	struct xbb_sq *rg_sq;		   /* NULL: the local path */
 	int rg_sq_fd;			   /* fd of the armed poll, -1 */
+	unsigned int rg_sq_gen;		   /* its sw_gen */
 	unsigned int rg_sq_mask;	   /* its events */
 	bool rg_sq_rm;			   /* a removal of it is queued */
 	bool rg_sq_tick;		   /* a tick is queued */

@@ -956,7 +956,8 @@ xbb_ring_sq_arm(struct xbb_ring *r)
 	ops->sk_want(r->rg_sq, &w);
 	mask = POLLIN | (w.sw_out ? POLLOUT : 0);
 	if (r->rg_sq_fd >= 0 &&
-	    (r->rg_sq_fd != w.sw_fd || r->rg_sq_mask != mask)) {
+	    (r->rg_sq_fd != w.sw_fd || r->rg_sq_gen != w.sw_gen ||
+		r->rg_sq_mask != mask)) {
 		if (!r->rg_sq_rm) {
 			sqe = xbb_io_sqe(&r->rg_io, XBB_TAG_SQ_RM);
 			io_uring_prep_poll_remove(sqe, XBB_TAG_SQ_POLL);
@@ -966,6 +967,7 @@ xbb_ring_sq_arm(struct xbb_ring *r)
 		sqe = xbb_io_sqe(&r->rg_io, XBB_TAG_SQ_POLL);
 		io_uring_prep_poll_add(sqe, w.sw_fd, mask);
 		r->rg_sq_fd = w.sw_fd;
+		r->rg_sq_gen = w.sw_gen;
 		r->rg_sq_mask = mask;
 	}
 	if (w.sw_tick && !r->rg_sq_tick) {
@@ -1129,6 +1131,29 @@ xbb_ring_main(void *arg)
  * Set-up and teardown (control thread)
  */
 
+/*
+ * The ring's io_uring, and a storage kind's queue on it: the kind's
+ * operations are not io_uring's, only its poll and tick entries are.
+ */
+static int
+xbb_ring_engine(struct xbb_ring *r, const struct xbb_opts *o,
+    struct xbb_store *so)
+{
+	unsigned int depth;
+	int rc;
+
+	depth = o->o_uring_depth != 0 ?
+	    XU_MAX(o->o_uring_depth, (unsigned int)XBB_URING_SPARE + 1) :
+	    r->rg_slots + XBB_URING_SPARE;
+	if (so->so_ops != NULL) {
+		depth += XBB_URING_SQ_SPARE;
+		if ((rc = so->so_ops->sk_attach(so, r->rg_slots, &r->rg_sq)) !=
+		    0)
+			return (rc);
+	}
+	return (xbb_io_init(&r->rg_io, depth, &r->rg_ctrs));
+}
+
 int
 xbb_ring_init(struct xbb_ring *r, struct xbb_dev *dev, unsigned int index)
 {
@@ -1138,7 +1163,7 @@ xbb_ring_init(struct xbb_ring *r, struct xbb_dev *dev, unsigned int index)
 	uint32_t pool;
 	uint8_t *p;
 	size_t per;
-	unsigned int i, depth, q;
+	unsigned int i, q;
 	int rc;
 
 	r->rg_dev = dev;
@@ -1156,8 +1181,10 @@ xbb_ring_init(struct xbb_ring *r, struct xbb_dev *dev, unsigned int index)
 	r->rg_lim.l_sector_size = so->so_sector_size;
 	r->rg_lim.l_max_indirect = o->o_max_indirect_segs;
 	r->rg_lim.l_readonly = dev->xb_readonly;
-	r->rg_lim.l_flush = o->o_flush;
-	r->rg_lim.l_barrier = o->o_barrier;
+	/* As xbb_dev.c published them: a storage that cannot flush has
+	   neither (an NBD server without flush). */
+	r->rg_lim.l_flush = o->o_flush && so->so_flush;
+	r->rg_lim.l_barrier = o->o_barrier && so->so_flush;
 	/* Exactly what xbb_dev.c published as feature-discard. */
 	r->rg_lim.l_discard = o->o_discard && dev->xb_discard_enable &&
 	    so->so_discard && !dev->xb_readonly;
@@ -1208,16 +1235,7 @@ xbb_ring_init(struct xbb_ring *r, struct xbb_dev *dev, unsigned int index)
 		if ((rc = xbb_pool_init(&r->rg_pool, pool)) != 0)
 			goto fail;
 	}
-	depth = o->o_uring_depth != 0 ?
-	    XU_MAX(o->o_uring_depth, (unsigned int)XBB_URING_SPARE + 1) :
-	    r->rg_slots + XBB_URING_SPARE;
-	if (so->so_ops != NULL) {
-		depth += XBB_URING_SQ_SPARE;
-		if ((rc = so->so_ops->sk_attach(so, r->rg_slots, &r->rg_sq)) !=
-		    0)
-			goto fail;
-	}
-	if ((rc = xbb_io_init(&r->rg_io, depth, &r->rg_ctrs)) != 0)
+	if ((rc = xbb_ring_engine(r, o, so)) != 0)
 		goto fail;
 	if ((r->rg_kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
 		rc = -errno;

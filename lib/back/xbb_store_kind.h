@@ -82,10 +82,12 @@ struct xbb_sop {
 
 /* What the ring should watch for a kind's queue before it sleeps. */
 struct xbb_swant {
-	int sw_fd;    /* readable: sk_reap(XBB_SQ_IN); -1: none */
-	bool sw_out;  /* writable too: sk_reap(XBB_SQ_OUT) */
-	bool sw_tick; /* a tick within a second: sk_reap(XBB_SQ_TICK) */
-	bool sw_done; /* completions are waiting: sk_reap(0) at once */
+	int sw_fd;	     /* readable: sk_reap(XBB_SQ_IN); -1: none */
+	unsigned int sw_gen; /* changes with each new sw_fd, whose number
+				may be the closed one's */
+	bool sw_out;	     /* writable too: sk_reap(XBB_SQ_OUT) */
+	bool sw_tick;	     /* a tick within a second: sk_reap(XBB_SQ_TICK) */
+	bool sw_done;	     /* completions are waiting: sk_reap(0) at once */
 };
 
 /* Why sk_reap is called: a mask of these. */

@@ -86,6 +86,7 @@ struct xbb_sq {
 	bool nq_closing;	    /* nq_h is closed for a timeout */
 	bool nq_down_logged;	    /* this outage was logged */
 	unsigned int nq_timedout;   /* failed for time since the tick */
+	unsigned int nq_gen;	    /* connections made (sw_gen) */
 	uint64_t nq_retry_ms;	    /* next reconnection attempt */
 };
 
@@ -308,6 +309,7 @@ xbb_nbd_reconnect(struct xbb_sq *q, uint64_t now)
 	q->nq_retry_ms = now;
 	if (xbb_nbd_connect(q->nq_nb->nb_uri, &q->nq_h) != 0)
 		return;
+	q->nq_gen++;
 	xbb_store_log(q->nq_nb->nb_so, "%s: reconnected", q->nq_nb->nb_uri);
 	q->nq_down_logged = false;
 	for (i = 0; i < q->nq_depth && q->nq_h != NULL; i++) {
@@ -376,6 +378,7 @@ static void
 xbb_nbd_want(struct xbb_sq *q, struct xbb_swant *w)
 {
 	w->sw_fd = q->nq_h != NULL ? nbd_aio_get_fd(q->nq_h) : -1;
+	w->sw_gen = q->nq_gen;
 	w->sw_out = q->nq_h != NULL &&
 	    (nbd_aio_get_direction(q->nq_h) & LIBNBD_AIO_DIRECTION_WRITE) != 0;
 	w->sw_tick = q->nq_busy > 0 || q->nq_h == NULL;

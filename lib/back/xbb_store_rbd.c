@@ -139,6 +139,7 @@ static void
 xbb_rbd_want(struct xbb_sq *q, struct xbb_swant *w)
 {
 	w->sw_fd = q->rq_efd;
+	w->sw_gen = 0;
 	w->sw_out = false;
 	w->sw_tick = false;
 	w->sw_done = false;
@@ -296,11 +297,22 @@ xbb_rbd_image(struct xbb_store *so, struct xbb_rbd *rb,
 	uint64_t size;
 	int rc;
 
-	/* A snapshot never takes writes; HEAD is read-only if asked. */
+	/*
+	 * A snapshot never takes writes; HEAD is read-only if asked.  The
+	 * control thread's handle of HEAD is opened read-write although it
+	 * never writes: librbd watches the header of such handles only, and
+	 * without the watch the size never follows `rbd resize`.  A user
+	 * that may only read still gets a handle (sized once).
+	 */
 	if (t->tg_snap != NULL)
 		so->so_readonly = true;
-	if ((rc = rbd_open_read_only(rb->rb_io, t->tg_image, &rb->rb_img,
-		 t->tg_snap)) != 0)
+	rc = t->tg_snap != NULL ?
+	    -EROFS :
+	    rbd_open(rb->rb_io, t->tg_image, &rb->rb_img, NULL);
+	if (rc != 0 && rc != -ENOENT)
+		rc = rbd_open_read_only(rb->rb_io, t->tg_image, &rb->rb_img,
+		    t->tg_snap);
+	if (rc != 0)
 		return (xbb_rbd_err(so, rc, "%s: %s", t->tg_params,
 		    rc != -ENOENT	   ? strerror(-rc) :
 			t->tg_snap != NULL ? "no such image or snapshot" :

@@ -202,3 +202,13 @@ const struct xbb_store_ops *const xbb_store_rbd = NULL;
 #ifndef XBB_HAVE_NBD
 const struct xbb_store_ops *const xbb_store_nbd = NULL;
 #endif
+
+bool
+xbb_storage_built(const char *kind)
+{
+	if (strcmp(kind, "rbd") == 0)
+		return (xbb_store_rbd != NULL);
+	if (strcmp(kind, "nbd") == 0)
+		return (xbb_store_nbd != NULL);
+	return (false);
+}

@@ -233,12 +233,13 @@ test_nbd_ops(void **state)
 	unserve(fx);
 }
 
-/* What the server lacks is not offered. */
+/* What the server lacks is not offered, nor accepted. */
 static void
 test_nbd_offers(void **state)
 {
 	struct fixture *fx = *state;
 	const char *ro[] = { "-r", "memory", "8M", NULL };
+	const char *noflush[] = { "full", "8M", NULL };
 	const char *nomc[] = { "--filter=multi-conn", "memory", "8M",
 		"multi-conn-mode=disable", NULL };
 	struct xbbt_front f;
@@ -264,6 +265,20 @@ test_nbd_offers(void **state)
 	    BLKIF_RSP_OKAY);
 	xbbt_stats(&fx->m, XVDA, &st);
 	assert_int_equal(st.st_err_readonly, 1);
+	xbbt_front_close(&f);
+	unserve(fx);
+	nbdkit_kill(fx);
+
+	/* nbdkit's full plugin cannot flush: no flush, no barrier. */
+	nbdkit_start(fx, noflush);
+	serve(fx, 30);
+	connect_front(fx, &f);
+	assert_false(f.f_flush);
+	assert_false(f.f_barrier);
+	assert_int_equal(xbbt_nodata(&f, 0, BLKIF_OP_FLUSH_DISKCACHE),
+	    BLKIF_RSP_EOPNOTSUPP);
+	assert_int_equal(xbbt_nodata(&f, 0, BLKIF_OP_WRITE_BARRIER),
+	    BLKIF_RSP_EOPNOTSUPP);
 	xbbt_front_close(&f);
 	unserve(fx);
 	nbdkit_kill(fx);
