@@ -13,7 +13,8 @@
 #   pattern OFF LEN SEED  what stor_io's w:OFF:LEN:SEED writes
 #   range FILE OFF LEN    LEN bytes of FILE from OFF (K, M as dd takes)
 #   rbd_range NAME OFF LEN  the same of image xbd/NAME, read by rbd export
-#   serve_only, nbdkit_start, wait_line, nbd_need, io_bg: see each below
+#   serve_only, nbdkit_start, wait_line, nbd_need, io_bg, kind_need: see
+#   each below
 
 set -euo pipefail
 . "$XBD_SRC/tests/integ/machine.sh"
@@ -36,7 +37,19 @@ stor_cleanup() {
 }
 trap stor_cleanup EXIT
 
+# kind_need rbd|nbd: exit 77 when xbd was built without that kind
+# (its library missing at build time, or -DXBD_RBD=OFF / -DXBD_NBD=OFF).
+kind_need() {
+	"$xbd" version >"$tmp/version"
+	grep -qx "storage-$1: yes" "$tmp/version" || {
+		echo "skip: xbd built without $1 storage" \
+		    "($(grep "^storage-$1:" "$tmp/version" || echo "no such line"))"
+		exit 77
+	}
+}
+
 ceph_need() {
+	kind_need rbd
 	if [ -f "$XBD_CEPH_DIR.skip" ]; then
 		echo "skip: $(cat "$XBD_CEPH_DIR.skip")"
 		exit 77
@@ -157,6 +170,7 @@ io_go() {
 
 # nbd_need: nbdkit and its filters, or exit 77 saying what is missing.
 nbd_need() {
+	kind_need nbd
 	command -v nbdkit >/dev/null || {
 		echo "skip: nbdkit not installed (scripts/deps.sh)"
 		exit 77
