@@ -11,6 +11,12 @@
 #            the embedded machine (frontend, simulated hypervisor and
 #            io_uring backend in one process); xbd-mp runs the backend as
 #            its own process (`xbd hv` + `xbd serve`), like an NBD server
+#   storage: (only when named in TARGETS) network storage behind xbd
+#            against fio's own engine on the same storage: fio-rbd (fio's
+#            rbd engine, librbd) and xbd-rbd (`xbd bench --image rbd:...`)
+#            on one RBD image of a single-node Ceph cluster, and xbd-nbd
+#            (`xbd bench --image nbd+unix://...`) on the nbdkit-memory
+#            server that fio's nbd engine drives as target nbdkit-memory
 #   micro  : single-thread memcpy bandwidth; eventfd ping-pong round trips
 #            between threads and processes; busy-poll round trip; bare syscall
 # plus a record of the machine load (another process may be competing for the
@@ -39,6 +45,11 @@
 #   REPEAT  sweeps over all workloads x targets (default 1); table shows medians
 #   TARGETS   default: psync-file uring-file nbdkit-null nbdkit-memory
 #                      nbdkit-file qemu-nbd qemu-nbd-uring xbd xbd-mp
+#             storage: fio-rbd xbd-rbd nbdkit-memory xbd-nbd (with
+#                      WORKLOADS="rr4k-qd32 rw4k-qd32 sr1m-qd8 sw1m-qd8")
+#   CEPH_CONF the cluster of fio-rbd/xbd-rbd (default: a new one in the
+#             work directory, scripts/ceph-cluster.sh, removed at the end);
+#             the image is xbd/peers-PID in pool xbd, removed at the end
 #   XBD       the xbd binary (default: build/release/tools/xbd/xbd)
 #   MICRO_SRC where memcpy_bw.c and eventfd_pingpong.c are (default:
 #             ../shared/bench beside the project; skipped if absent)
@@ -47,7 +58,7 @@
 #   IMG_DIR   where the image files live (default /dev/shm, tmpfs)
 #   SKIP_MICRO=1 to skip the memcpy/eventfd micro benchmarks
 #
-# Needs: bash, fio (io_uring + nbd engines), nbdkit, libnbd-bin (nbdcopy),
+# Needs: bash, fio (io_uring + nbd engines; rbd engine for fio-rbd), nbdkit, libnbd-bin (nbdcopy),
 #        qemu-utils (qemu-nbd), jq, cc.  Debian:
 #   apt-get install -y fio nbdkit libnbd-bin qemu-utils jq gcc
 set -euo pipefail
@@ -101,6 +112,42 @@ render_table() {
     jq -r '.micro.notify[] | "  \(.case): mean \(.mean_ns) ns" + (if .p50_ns then ", p50 \(.p50_ns) ns, p99 \(.p99_ns) ns (\(.roundtrips) round trips)" else "" end)' "$dir/results.json"
 }
 
+# The project's goals (docs/performance.md, docs/storage.md): each ratio
+# is computed within one repetition, then the median over repetitions is
+# compared with the goal.  Rows whose targets did not run are left out.
+render_goals() {
+    jq -r '
+      def r2: (. * 100 | round) / 100;
+      def med: sort | if length % 2 == 1 then .[(length - 1) / 2]
+                      else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+      .results as $res
+      | ["xbd", "xbd-mp"] as $local
+      | [[$local, "rr4k-qd32", "iops", "nbdkit-file", ">=", 3],
+         [$local, "rr4k-qd32", "iops", "uring-file", ">=", 0.6],
+         [$local, "rw4k-qd32", "iops", "nbdkit-file", ">=", 3],
+         [$local, "rr4k-qd1", "lat_mean_us", "nbdkit-file", "<=", 0.3],
+         [$local, "rr64k-qd16", "iops", "nbdkit-file", ">=", 3],
+         [$local, "sr1m-qd8", "iops", "uring-file", ">=", 0.8],
+         [$local, "sw1m-qd8", "iops", "uring-file", ">=", 0.8],
+         (("rr4k-qd32", "rw4k-qd32", "sr1m-qd8", "sw1m-qd8") as $w
+          | [["xbd-rbd"], $w, "iops", "fio-rbd", ">=", 0.8],
+            [["xbd-nbd"], $w, "iops", "nbdkit-memory", ">=", 0.8])] as $goals
+      | ["target", "workload", "quantity", "reference", "goal",
+         "per_repetition", "median", "met"],
+        ($goals[] as [$ts, $wl, $f, $ref, $op, $g]
+         | $ts[] as $t
+         | [$res[] | select(.workload == $wl and .target == $t)] as $mine
+         | select(($mine | length) > 0)
+         | [$mine[] | .rep as $rep | .[$f] as $v
+            | ($res[] | select(.workload == $wl and .target == $ref and .rep == $rep) | .[$f]) as $rv
+            | select($rv != null and $rv > 0) | $v / $rv] as $x
+         | select(($x | length) > 0)
+         | ($x | med) as $m
+         | [$t, $wl, $f, $ref, "\($op)\($g)", ($x | map(r2) | map(tostring) | join(",")),
+            ($m | r2), (if ($op == ">=" and $m >= $g) or ($op == "<=" and $m <= $g) then "yes" else "NO" end)])
+      | @tsv' "$1/results.json" | column -t
+}
+
 # ---------------------------------------------------------------- table mode
 if [[ "${1:-}" == "--table" ]]; then
     [[ $# -eq 2 ]] || { echo "usage: $0 --table RUN_DIR" >&2; exit 2; }
@@ -109,37 +156,9 @@ if [[ "${1:-}" == "--table" ]]; then
 fi
 
 # ---------------------------------------------------------------- goals mode
-# The project's goals (docs/performance.md): each ratio is computed within
-# one repetition, then the median over repetitions is compared with the
-# goal.
 if [[ "${1:-}" == "--goals" ]]; then
     [[ $# -eq 2 ]] || { echo "usage: $0 --goals RUN_DIR" >&2; exit 2; }
-    jq -r '
-      def r2: (. * 100 | round) / 100;
-      def med: sort | if length % 2 == 1 then .[(length - 1) / 2]
-                      else (.[length / 2 - 1] + .[length / 2]) / 2 end;
-      .results as $res
-      | [["rr4k-qd32", "iops", "nbdkit-file", ">=", 3],
-         ["rr4k-qd32", "iops", "uring-file", ">=", 0.6],
-         ["rw4k-qd32", "iops", "nbdkit-file", ">=", 3],
-         ["rr4k-qd1", "lat_mean_us", "nbdkit-file", "<=", 0.3],
-         ["rr64k-qd16", "iops", "nbdkit-file", ">=", 3],
-         ["sr1m-qd8", "iops", "uring-file", ">=", 0.8],
-         ["sw1m-qd8", "iops", "uring-file", ">=", 0.8]] as $goals
-      | ["target", "workload", "quantity", "reference", "goal",
-         "per_repetition", "median", "met"],
-        ($goals[] as [$wl, $f, $ref, $op, $g]
-         | ("xbd", "xbd-mp") as $t
-         | [$res[] | select(.workload == $wl and .target == $t)] as $mine
-         | select(($mine | length) > 0)
-         | [$mine[] | .rep as $rep | .[$f] as $v
-            | ($res[] | select(.workload == $wl and .target == $ref and .rep == $rep) | .[$f]) as $rv
-            | select($rv != null and $rv > 0) | $v / $rv] as $x
-         | select(($x | length) > 0)
-         | ($x | med) as $m
-         | [$t, $wl, $f, $ref, "\($op) \($g)", ($x | map(r2) | map(tostring) | join(",")),
-            ($m | r2), (if ($op == ">=" and $m >= $g) or ($op == "<=" and $m <= $g) then "yes" else "NO" end)])
-      | @tsv' "$2/results.json" | column -t
+    render_goals "$2"
     exit 0
 fi
 
@@ -224,6 +243,12 @@ cleanup() {
         kill "${SRV_PID[$t]}" 2>/dev/null || true
         wait "${SRV_PID[$t]}" 2>/dev/null || true
     done
+    if [[ -n "${RBD_IMG:-}" ]]; then
+        rbd -c "$CEPH_CONF" rm "$RBD_IMG" >/dev/null 2>&1 || true
+    fi
+    if [[ -n "${CEPH_OWN:-}" ]]; then
+        "$HERE/../scripts/ceph-cluster.sh" stop "$CEPH_OWN" || true
+    fi
     if [[ -n "${XBD_HV:-}" ]]; then
         kill "$XBD_HV" 2>/dev/null || true
         wait "$XBD_HV" 2>/dev/null || true
@@ -274,10 +299,37 @@ wait_sock() {  # $1 socket, $2 pid
     log "socket $1 did not appear"; return 1
 }
 
+# The RBD image of fio-rbd and xbd-rbd, once: on $CEPH_CONF, or on a
+# cluster of our own; filled with the image's data, so that reads are of
+# objects that exist.
+RBD_IMG=
+rbd_setup() {
+    [[ -z "$RBD_IMG" ]] || return 0
+    if [[ -z "${CEPH_CONF:-}" ]]; then
+        CEPH_OWN=$WORK/ceph
+        CEPH_CONF=$("$HERE/../scripts/ceph-cluster.sh" start "$CEPH_OWN") ||
+            { log "no Ceph cluster (scripts/ceph-cluster.sh)"; return 1; }
+    fi
+    rbd -c "$CEPH_CONF" import --no-progress "$IMG" "xbd/peers-$$" || return 1
+    RBD_IMG=xbd/peers-$$
+}
+
+# xbd-nbd shares the nbdkit-memory server fio's nbd engine drives.
+start_storage() {  # $1 = target
+    case "$1" in
+        fio-rbd|xbd-rbd) rbd_setup ;;
+        xbd-nbd)
+            [[ -n "${SRV_SOCK[nbdkit-memory]:-}" ]] || start_server nbdkit-memory || return 1
+            SRV_SOCK[xbd-nbd]=${SRV_SOCK[nbdkit-memory]} ;;
+    esac
+}
+
 start_server() {  # $1 = target; records pid/socket/image, nothing for local targets
     local t=$1 sock=$WORK/$1.sock img=$IMG_DIR/peers-$$-$1.img pid
+    [[ -z "${SRV_PID[$t]:-}" ]] || return 0   # already up (xbd-nbd's)
     case "$t" in
         psync-file|uring-file) return 0 ;;
+        fio-rbd|xbd-rbd|xbd-nbd) start_storage "$t"; return ;;
         nbdkit-file|qemu-nbd|qemu-nbd-uring|xbd|xbd-mp) cp "$IMG" "$img"; SRV_IMG[$t]=$img ;;
     esac
     case "$t" in
@@ -319,7 +371,7 @@ RESULTS=$WORK/results.jsonl
 
 run_fio() {  # $1 target, $2 workload, $3 repetition, $4 target index, $5 workload index
     local target=$1 wl=$2 rep=$3 tidx=$4 widx=$5 rw bs qd engine
-    case "$target" in xbd|xbd-mp) run_xbd "$@"; return 0 ;; esac
+    case "$target" in xbd|xbd-mp|xbd-rbd|xbd-nbd) run_xbd "$@"; return 0 ;; esac
     read -r rw bs qd <<<"${WL[$wl]}"
     local out="$OUT/fio/$target.$wl.$rep.json"
     local args=(--name="$wl" --rw="$rw" --bs="$bs" --iodepth="$qd"
@@ -329,13 +381,15 @@ run_fio() {  # $1 target, $2 workload, $3 repetition, $4 target index, $5 worklo
     case "$target" in
         psync-file) engine=psync; args+=(--ioengine=psync --filename="$IMG") ;;
         uring-file) engine=io_uring; args+=(--ioengine=io_uring --filename="$IMG") ;;
+        fio-rbd)    engine=rbd; args+=(--ioengine=rbd --clientname=admin
+                        --pool="${RBD_IMG%/*}" --rbdname="${RBD_IMG#*/}") ;;
         *)          engine=nbd; args+=(--ioengine=nbd --uri="nbd+unix:///?socket=${SRV_SOCK[$target]}") ;;
     esac
     local spid=${SRV_PID[$target]:-}
     local b0 s0 b1 s1 t0 t1 fio_cpu
     b0=$(busy_ticks); s0=$(proc_ticks "$spid"); t0=$(date +%s.%N)
     local TIMEFORMAT='%U %S'
-    fio_cpu=$( { time fio "${args[@]}" >"$WORK/fio.out" 2>"$WORK/fio.err"; } 2>&1 ) || {
+    fio_cpu=$( { time CEPH_CONF=${CEPH_CONF:-} fio "${args[@]}" >"$WORK/fio.out" 2>"$WORK/fio.err"; } 2>&1 ) || {
         log "fio failed for $target/$wl:"; cat "$WORK/fio.err" >&2; return 0; }
     t1=$(date +%s.%N); b1=$(busy_ticks); s1=$(proc_ticks "$spid")
     local eff_qd=$qd
@@ -379,6 +433,10 @@ run_xbd() {  # $1 target, $2 workload, $3 repetition, $4 target index, $5 worklo
                 --runtime "$RUNTIME" --ramp "$RAMP")
     if [[ $target == xbd ]]; then
         args+=(--image "${SRV_IMG[$target]}")
+    elif [[ $target == xbd-rbd ]]; then
+        args+=(--image "rbd:$RBD_IMG:conf=$CEPH_CONF")
+    elif [[ $target == xbd-nbd ]]; then
+        args+=(--image "nbd+unix:///?socket=${SRV_SOCK[$target]}")
     else
         args+=(--dir "$WORK/xbd-m" --domid 2 --vbd xvda)
     fi
@@ -490,6 +548,11 @@ jq -s -c \
     results: .}' "$RESULTS" > "$OUT/results.json"
 
 # ------------------------------------------------------------------ table
-render_table "$OUT" > "$OUT/table.txt"
+{
+    render_table "$OUT"
+    echo
+    echo "goals (ratios of IOPS or latency to the reference, per repetition):"
+    render_goals "$OUT"
+} > "$OUT/table.txt"
 cat "$OUT/table.txt"
 log "done: $OUT/table.txt $OUT/results.json"

@@ -14,6 +14,11 @@ pkgs=(
 	clang-14 libclang-rt-14-dev clang-format
 	libxen-dev xenstore-utils liburing-dev libbsd-dev libcmocka-dev
 	nbdkit nbdkit-plugin-dev libnbd-bin qemu-utils fio jq
+	# Network storage: librbd and libnbd to build against; a single-node
+	# Ceph cluster (scripts/ceph-cluster.sh) and the rbd CLI for the
+	# storage tests.  No ceph-mgr: RBD I/O, snapshots and resize work
+	# without it.
+	librbd-dev libnbd-dev ceph-mon ceph-osd ceph-common
 	"$@"
 )
 

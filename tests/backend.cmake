@@ -7,6 +7,8 @@ xbd_test(NAME test_xbb_grant SOURCES unit/test_xbb_grant.c
     LIBS xbd_back LABELS "unit;backend" TIMEOUT 30)
 xbd_test(NAME test_xbb_io SOURCES unit/test_xbb_io.c
     LIBS xbd_back LABELS "unit;backend" TIMEOUT 30)
+xbd_test(NAME test_xbb_target SOURCES unit/test_xbb_target.c
+    LIBS xbd_back LABELS "unit;backend" TIMEOUT 30)
 
 # The scripted frontend and machine the integration tests share.
 if(TARGET xbd_sim)
@@ -24,6 +26,11 @@ if(TARGET xbd_sim)
 	    LIBS xbbt_front LABELS "integ;backend" TIMEOUT 120)
 	xbd_test(NAME test_xbb_resume SOURCES integ/test_xbb_resume.c
 	    LIBS xbbt_front LABELS "integ;backend" TIMEOUT 120)
+	# NBD storage against nbdkit (lib/back/xbb_store_nbd.c).
+	if(LIBNBD_FOUND)
+		xbd_test(NAME test_xbb_nbd SOURCES integ/test_xbb_nbd.c
+		    LIBS xbbt_front LABELS "integ;backend;storage" TIMEOUT 120)
+	endif()
 	# `xbd serve` against a forked `xbd hv`: the multi-process mode.
 	if(TARGET xbd)
 		xbd_test(NAME test_xbb_serve SOURCES integ/test_xbb_serve.c

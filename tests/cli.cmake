@@ -12,3 +12,9 @@ if(TARGET nbdkit-xbd-plugin)
 endif()
 xbd_script_test(NAME test_dist COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integ/test_dist.sh
     LABELS "integ;cli" TIMEOUT 60)
+# The hotplug script of rbd:/nbd: vbds; its end-to-end part needs NBD.
+if(LIBNBD_FOUND)
+	xbd_script_test(NAME test_hotplug
+	    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integ/test_hotplug.sh
+	    LABELS "integ;cli;storage" TIMEOUT 90)
+endif()

@@ -15,6 +15,8 @@ if(XENEVTCHN_FOUND AND XENGNTTAB_FOUND)
 	# A Linux PV guest on our backend (tests/interop/guest.sh).
 	list(APPEND XBD_INTEROP_CHECKS guest_boot guest_saverestore guest_io
 	    guest_lifecycle)
+	# xl block-attach of an NBD target (tests/interop/storage.sh).
+	list(APPEND XBD_INTEROP_CHECKS storage_nbd)
 	add_test(NAME interop_boot COMMAND
 	    ${PROJECT_SOURCE_DIR}/tests/interop/run.sh $<TARGET_FILE:xbd>
 	    ${XBD_INTEROP_OUT} ${XBD_INTEROP_CHECKS})

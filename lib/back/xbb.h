@@ -42,6 +42,13 @@ struct xbb;
 /* The most rings (multi-queue) one device may use. */
 #define XBB_MAX_QUEUES 16
 
+/*
+ * How long I/O to an NBD server that stopped answering waits before it
+ * fails (o_nbd_timeout_s's default): Linux's nbd driver waits 30 s too,
+ * which rides out a server restart.
+ */
+#define XBB_DEF_NBD_TIMEOUT_S 30
+
 /* Backend parameters; xbb_opts_init() gives the defaults. */
 struct xbb_opts {
 	size_t o_size;			    /* sizeof(struct xbb_opts) */
@@ -109,6 +116,11 @@ struct xbb_opts {
 					  size this often and publish a
 					  change as xbb_dev_resize() does
 					  (0: never; default 1000) */
+	unsigned int o_nbd_timeout_s;  /* I/O to an NBD server that does
+					  not answer fails after this many
+					  seconds, and the backend keeps
+					  reconnecting (1..3600; default
+					  30) */
 };
 
 void xbb_opts_init(struct xbb_opts *o);
@@ -144,6 +156,32 @@ int xbb_start(struct plat *p, const struct xbb_opts *o, struct xbb **out);
  *         which the backend would serve short).
  */
 int xbb_image_check(const char *path, bool readonly, const char **why);
+
+/*
+ * Was this build made with a storage kind's library: "rbd" (librbd),
+ * "nbd" (libnbd)?  Files and block devices are always served.
+ */
+bool xbb_storage_built(const char *kind);
+
+/*
+ * Does params name remote storage (rbd:, nbd://, nbd+unix://) rather
+ * than a file or block device?  Tools create and remove files, never
+ * remote images or exports: those only get opened.
+ */
+bool xbb_params_remote(const char *params);
+
+/*
+ * xbb_image_check for any `params`: a path is checked as there; a
+ * remote target is parsed, opened (the cluster joined, the server
+ * connected) with an I/O timeout of timeout_s seconds, probed and
+ * closed.  msg gets one line naming params and what is wrong, e.g.
+ * "rbd:xbd/nope: no such image in the pool".  Without readonly, storage
+ * that can only be read (a snapshot, a read-only export) is refused.
+ * \return 0, -EINVAL (malformed, unknown option), -ENOTSUP (a kind
+ *         this build lacks), -EROFS, or the error of opening it.
+ */
+int xbb_params_check(const char *params, bool readonly, unsigned int timeout_s,
+    char *msg, size_t len);
 
 /*
  * Stop serving and free everything: each device finishes the I/O in

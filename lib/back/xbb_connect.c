@@ -323,7 +323,6 @@ xbb_read_persistent(struct xbb_dev *dev, bool resume)
 int
 xbb_connect(struct xbb_dev *dev, bool resume)
 {
-	const struct xbb_opts *o = &dev->xb_bk->bk_opts;
 	struct xs_handle *xs = dev->xb_bk->bk_xs;
 	char dir[XBUS_PATH_MAX];
 	const char *why = NULL;
@@ -342,7 +341,7 @@ xbb_connect(struct xbb_dev *dev, bool resume)
 	if (rc != 0)
 		return (xbb_connect_fail(dev, rc,
 		    "reading multi-queue-num-queues"));
-	if (nq == 0 || nq > o->o_max_queues)
+	if (nq == 0 || nq > xbb_dev_max_queues(dev))
 		return (xbb_connect_fail(dev, -EINVAL,
 		    "multi-queue-num-queues outside 1..multi-queue-max-queues"));
 	/* The page count is per device: Linux writes it once at the top. */

@@ -103,17 +103,23 @@ xbb_set_state(struct xbb_dev *dev, enum xenbus_state st)
 		    strerror(-rc));
 }
 
-/* xbus_dev_fatal, unless the directory is already gone. */
+/*
+ * xbus_dev_fatal, unless the directory is already gone.  A storage
+ * kind's message may already end with the errno's text: not twice.
+ */
 static void
 xbb_fatal(struct xbb_dev *dev, int err, const char *what)
 {
-	struct xs_handle *xs = dev->xb_bk->bk_xs;
+	const char *es = strerror(err < 0 ? -err : err);
+	size_t wl = strlen(what), el = strlen(es);
+	bool said = wl >= el && strcmp(what + wl - el, es) == 0;
 	char *v;
 
-	xbb_log(dev->xb_bk, "vbd %u/%u: %s: %s", dev->xb_feid, dev->xb_vdev,
-	    what, strerror(err < 0 ? -err : err));
+	xbb_log(dev->xb_bk, "vbd %u/%u: %s%s%s", dev->xb_feid, dev->xb_vdev,
+	    what, said ? "" : ": ", said ? "" : es);
 	/* Our directory gone: nothing to report the error in. */
-	if (xbus_read(xs, XBT_NULL, dev->xb_bepath, NULL, &v) != 0)
+	if (xbus_read(dev->xb_bk->bk_xs, XBT_NULL, dev->xb_bepath, NULL, &v) !=
+	    0)
 		return;
 	free(v);
 	xbus_dev_fatal(dev->xb_bk->bk_xs, dev->xb_bepath, err, "%s", what);
@@ -173,13 +179,23 @@ xbb_dev_open_store(struct xbb_dev *dev, const char **why)
 	cfg.sc_direct = o->o_direct;
 	cfg.sc_sector_size = o->o_sector_size;
 	cfg.sc_secure = o->o_discard_secure;
+	cfg.sc_timeout_s = o->o_nbd_timeout_s;
+	cfg.sc_wait = true;
+	cfg.sc_log = o->o_log;
+	cfg.sc_log_arg = o->o_log_arg;
 	*why = "opening params";
 	rc = xbb_store_open(&dev->xb_store, &cfg);
 	free(params);
 	if (rc != 0) {
+		/* A remote target's own words name it and what failed. */
+		if (dev->xb_store.so_err[0] != '\0')
+			*why = dev->xb_store.so_err;
 		dev->xb_open_err = rc;
 		return (rc);
 	}
+	/* A snapshot, a read-only server: served read-only whatever mode
+	   says, so that writes are refused here and not by the storage. */
+	dev->xb_readonly = dev->xb_readonly || dev->xb_store.so_readonly;
 	atomic_store(&dev->xb_sectors,
 	    dev->xb_store.so_bytes >> XBD_SECTOR_SHIFT);
 	if (dev->xb_store.so_cut != 0)
@@ -257,6 +273,15 @@ xbb_dev_configure(struct xbb_dev *dev, const char **why)
  * Publishing
  */
 
+unsigned int
+xbb_dev_max_queues(const struct xbb_dev *dev)
+{
+	unsigned int n = dev->xb_bk->bk_opts.o_max_queues;
+	unsigned int m = dev->xb_store.so_max_rings;
+
+	return (m != 0 && m < n ? m : n);
+}
+
 static bool
 xbb_dev_discard(const struct xbb_dev *dev)
 {
@@ -274,9 +299,9 @@ xbb_features_fn(struct xbb_dev *dev, xs_transaction_t t)
 	int rc;
 
 	if ((rc = xbus_printf(xs, t, be, "feature-flush-cache", "%d",
-		 o->o_flush)) != 0 ||
+		 o->o_flush && dev->xb_store.so_flush)) != 0 ||
 	    (rc = xbus_printf(xs, t, be, "feature-barrier", "%d",
-		 o->o_barrier)) != 0 ||
+		 o->o_barrier && dev->xb_store.so_flush)) != 0 ||
 	    (rc = xbus_printf(xs, t, be, "feature-discard", "%d", discard)) !=
 		0 ||
 	    (rc = xbus_printf(xs, t, be, "feature-persistent", "%d",
@@ -287,7 +312,7 @@ xbb_features_fn(struct xbb_dev *dev, xs_transaction_t t)
 	    (rc = xbus_printf(xs, t, be, "max-ring-pages", "%u",
 		 1u << o->o_max_ring_page_order)) != 0 ||
 	    (rc = xbus_printf(xs, t, be, "multi-queue-max-queues", "%u",
-		 o->o_max_queues)) != 0)
+		 xbb_dev_max_queues(dev))) != 0)
 		return (rc);
 	/* Only a backend that implements op 6 may publish the node. */
 	if (o->o_max_indirect_segs > 0)
@@ -347,7 +372,7 @@ xbb_dev_prepare(struct xbb_dev *dev)
 	/* Reported once already (the `error` node stays): no retry loop. */
 	if (dev->xb_open_err != 0)
 		return;
-	if (dev->xb_store.so_fd < 0)
+	if (!xbb_store_is_open(&dev->xb_store))
 		rc = xbb_dev_open_store(dev, &why);
 	if (rc == 0 && (rc = xbb_txn(dev, xbb_features_fn)) == 0) {
 		dev->xb_written = XenbusStateInitWait;
@@ -628,7 +653,7 @@ xbb_dev_resize_locked(struct xbb_dev *dev)
 	uint64_t bytes, old;
 	int rc;
 
-	if (dev->xb_store.so_fd < 0)
+	if (!xbb_store_is_open(&dev->xb_store))
 		return (-ENXIO);
 	if ((rc = xbb_store_size(&dev->xb_store, &bytes)) != 0)
 		return (rc);

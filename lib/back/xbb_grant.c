@@ -338,6 +338,9 @@ xbb_req_misaligned(const struct xbb_store *so, const struct xbb_req *req)
 {
 	uint32_t i;
 
+	/* A kind that takes one buffer (libnbd) gets scattered pages so. */
+	if (so->so_contig && req->br_info.ri_nseg > 1)
+		return (true);
 	if (!so->so_direct)
 		return (false);
 	for (i = 0; i < req->br_info.ri_nseg; i++)

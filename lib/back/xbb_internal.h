@@ -8,7 +8,11 @@
  * br_ a request, so_ the storage, io_ the io_uring engine, pc_/pg_ the
  * persistent-grant cache and its entries, bp_ the bounce pool; the small
  * value structs use l_ (limits), ri_ (a validated request), rc_ (a
- * ring's transport) and sc_ (storage configuration).
+ * ring's transport) and sc_ (storage configuration).  Storage kinds
+ * (xbb_store_kind.h): tg_ a parsed `params`, sk_ a kind's operations,
+ * op_ an operation, sw_ what to wait for; rb_/rq_/rs_ RBD's store, ring
+ * queue and slots, nb_/nq_/ns_/nd_ NBD's store, queue, slots and
+ * finished operations.
  *
  * Threads and ownership:
  *  - the control thread owns the device list and every device's XenBus
@@ -40,6 +44,7 @@
 #include "ring/xring.h"
 #include "xbb.h"
 #include "xbb_shadow.h"
+#include "xbb_store_kind.h"
 
 struct xs_handle;
 struct xbb_dev;
@@ -85,6 +90,8 @@ struct xbb_ring;
  * a second, for one fstat or BLKGETSIZE64 per device per second.
  */
 #define XBB_DEF_RESIZE_POLL_MS 1000
+/* The longest o_nbd_timeout_s: longer than any guest waits for a disk. */
+#define XBB_MAX_NBD_TIMEOUT_S 3600
 /* Longest `params` path we open. */
 #define XBB_PARAMS_MAX 1024
 /* The token of every frontend-state watch (the path tells devices apart). */
@@ -246,32 +253,53 @@ xbb_indirect_pages(uint32_t nseg)
  * Storage (xbb_store.c)
  */
 struct xbb_store {
-	int so_fd;		  /* the file or device; -1 when closed */
-	bool so_blkdev;		  /* a block device (ioctls), not a file */
-	bool so_readonly;	  /* opened O_RDONLY */
-	bool so_direct;		  /* opened O_DIRECT */
-	bool so_memfs;		  /* a file in memory (tmpfs, ramfs): a
-				     transfer never waits for a device */
-	uint64_t so_bytes;	  /* usable size: a multiple of the sector
-				     size, the tail beyond is not served */
-	uint32_t so_cut;	  /* bytes past the last whole sector,
-				     not served */
-	uint32_t so_sector_size;  /* logical block size we publish */
-	uint32_t so_phys_size;	  /* physical block size we publish */
-	uint32_t so_dio_mem;	  /* O_DIRECT buffer alignment */
-	uint32_t so_dio_off;	  /* O_DIRECT offset and length alignment */
-	bool so_discard;	  /* holes can be punched / BLKDISCARD */
-	bool so_discard_secure;	  /* BLKSECDISCARD offered */
-	uint32_t so_discard_gran; /* discard granularity in bytes */
+	int so_fd;		   /* the file or device; -1 when closed */
+	bool so_blkdev;		   /* a block device (ioctls), not a file */
+	bool so_readonly;	   /* opened O_RDONLY */
+	bool so_direct;		   /* opened O_DIRECT */
+	bool so_memfs;		   /* a file in memory (tmpfs, ramfs): a
+				      transfer never waits for a device */
+	uint64_t so_bytes;	   /* usable size: a multiple of the sector
+				      size, the tail beyond is not served */
+	uint32_t so_cut;	   /* bytes past the last whole sector,
+				      not served */
+	uint32_t so_sector_size;   /* logical block size we publish */
+	uint32_t so_phys_size;	   /* physical block size we publish */
+	uint32_t so_dio_mem;	   /* O_DIRECT buffer alignment */
+	uint32_t so_dio_off;	   /* O_DIRECT offset and length alignment */
+	bool so_discard;	   /* holes can be punched / BLKDISCARD */
+	bool so_discard_secure;	   /* BLKSECDISCARD offered */
+	uint32_t so_discard_gran;  /* discard granularity in bytes */
+	bool so_flush;		   /* the storage can flush its cache
+				      (feature-flush-cache, barrier) */
+	bool so_contig;		   /* a transfer must be one buffer: requests
+				      of several segments are bounced */
+	unsigned int so_max_rings; /* rings the storage serves correctly
+				      (0: any number) */
+	const struct xbb_store_ops *so_ops; /* a kind not on io_uring
+					       (xbb_store_kind.h); NULL:
+					       the file or device here */
+	void *so_priv;			    /* that kind's state */
+	char so_err[256]; /* why opening failed, naming the target
+			     (empty: strerror says it all) */
+	void (*so_log)(void *arg, const char *msg); /* the backend's log */
+	void *so_log_arg;			    /* its argument */
 };
 
 /* What xbb_store_open needs to know. */
 struct xbb_store_cfg {
-	const char *sc_path;	     /* file or block device */
-	bool sc_readonly;	     /* open read-only */
-	bool sc_direct;		     /* try O_DIRECT */
-	unsigned int sc_sector_size; /* 0: from the storage */
-	bool sc_secure;		     /* vouch for BLKSECDISCARD */
+	const char *sc_path;	   /* `params`: a file or block device,
+				      or a target (xbb_target.c) */
+	unsigned int sc_timeout_s; /* a remote target's I/O timeout */
+	bool sc_wait;		   /* a remote server not there yet is
+				      waited for up to sc_timeout_s (the
+				      backend; a tool's check does not) */
+	void (*sc_log)(void *arg, const char *msg); /* where a kind logs */
+	void *sc_log_arg;			    /* its argument */
+	bool sc_readonly;			    /* open read-only */
+	bool sc_direct;				    /* try O_DIRECT */
+	unsigned int sc_sector_size;		    /* 0: from the storage */
+	bool sc_secure; /* vouch for BLKSECDISCARD */
 };
 
 /*
@@ -296,6 +324,13 @@ int xbb_store_blk_discard(struct xbb_store *so, uint64_t off, uint64_t len,
 
 /* Close (idempotent). */
 void xbb_store_close(struct xbb_store *so);
+
+/* Is it open (a file descriptor, or a remote kind's state)? */
+static inline bool
+xbb_store_is_open(const struct xbb_store *so)
+{
+	return (so->so_fd >= 0 || so->so_priv != NULL);
+}
 
 /* ---------------------------------------------------------------------
  * io_uring engine (xbb_io.c).  One per ring, used by its I/O thread only.
@@ -337,8 +372,8 @@ struct io_uring_sqe *xbb_io_sqe(struct xbb_io *io, uint64_t tag);
  */
 int xbb_io_enter(struct xbb_io *io, unsigned int wait_nr);
 
-/* Completion callback of xbb_io_reap: res is the CQE result. */
-typedef void xbb_io_done_fn(void *arg, uint64_t tag, int res);
+/* Completion callback of xbb_io_reap (xbb_io_done_fn, in
+   xbb_store_kind.h): res is the CQE result. */
 
 /* Hand every available completion to fn; returns how many. */
 unsigned int xbb_io_reap(struct xbb_io *io, xbb_io_done_fn *fn, void *arg);
@@ -596,6 +631,14 @@ struct xbb_ring {
 	struct xu_eoi rg_eoi;		    /* the spurious-event streak */
 	struct __kernel_timespec rg_eoi_ts; /* the delay, read by the
 					       kernel at submission */
+	/* A storage kind's queue (so_ops), polled through rg_io. */
+	struct xbb_sq *rg_sq;		   /* NULL: the local path */
+	int rg_sq_fd;			   /* fd of the armed poll, -1 */
+	unsigned int rg_sq_gen;		   /* its sw_gen */
+	unsigned int rg_sq_mask;	   /* its events */
+	bool rg_sq_rm;			   /* a removal of it is queued */
+	bool rg_sq_tick;		   /* a tick is queued */
+	struct __kernel_timespec rg_sq_ts; /* the tick's delay */
 };
 
 /* Set up a ring's memory and io_uring (control thread, before start). */
@@ -689,6 +732,8 @@ struct xbb_dev {
  * \return true when its directory is gone and it should be destroyed.
  */
 bool xbb_dev_update(struct xbb_dev *dev);
+/* The rings a device offers: the option, less if its storage says so. */
+unsigned int xbb_dev_max_queues(const struct xbb_dev *dev);
 /* Re-read the storage size and tell the frontend (locked). */
 int xbb_dev_resize_locked(struct xbb_dev *dev);
 /* Tear down whatever the device holds and forget it (locked). */

@@ -22,7 +22,7 @@
 
 #include "xbb_internal.h"
 
-static uint64_t
+uint64_t
 xbb_now_ms(void)
 {
 	struct timespec ts;
@@ -61,7 +61,7 @@ xbb_resize_tick(struct xbb *b)
 	b->bk_resize_due = now + b->bk_opts.o_resize_poll_ms;
 	pthread_mutex_lock(&b->bk_lock);
 	TAILQ_FOREACH(dev, &b->bk_devs, xb_link) {
-		if (dev->xb_store.so_fd < 0)
+		if (!xbb_store_is_open(&dev->xb_store))
 			continue;
 		/*
 		 * A failure (XenStore busy, the directory being removed) is

@@ -58,12 +58,20 @@
 #define XBB_TAG_EVTCHN 1u
 #define XBB_TAG_KICK 2u
 #define XBB_TAG_EOI 3u
+#define XBB_TAG_SQ_POLL 4u /* a storage kind's fd */
+#define XBB_TAG_SQ_RM 5u   /* the removal of that poll */
+#define XBB_TAG_SQ_TICK 6u /* a storage kind's tick */
+/* io_uring entries a storage kind's queue may hold: the three above. */
+#define XBB_URING_SQ_SPARE 3
+/* A storage kind's tick: its timeouts are whole seconds. */
+#define XBB_SQ_TICK_MS 250
 /* Ports taken from the event channel per wake-up (storm bound). */
 #define XBB_EVTCHN_BATCH 64
 
 static void xbb_req_issue(struct xbb_ring *r, struct xbb_req *req);
 static void xbb_req_data_done(struct xbb_ring *r, struct xbb_req *req, int res);
 static void xbb_req_start(struct xbb_ring *r, struct xbb_req *req);
+static void xbb_ring_done(void *arg, uint64_t tag, int res);
 
 /* ---------------------------------------------------------------------
  * Queues
@@ -365,6 +373,53 @@ xbb_req_prep_data(struct xbb_ring *r, struct xbb_req *req)
 }
 
 /*
+ * The current step on a storage kind's queue, which has a place for
+ * every request of the ring: it never has to wait.
+ */
+static bool
+xbb_req_kind_issue(struct xbb_ring *r, struct xbb_req *req)
+{
+	struct xbb_store *so = &xbb_ring_dev(r)->xb_store;
+	struct xbb_sop op = { .op_tag = (uint64_t)(uintptr_t)req };
+	struct xbb_wlog *wl;
+	int rc;
+
+	if (req->br_stage == XBB_ST_DONE) {
+		xbb_req_finish(r, req);
+		return (true);
+	}
+	if ((req->br_stage != XBB_ST_DATA ||
+		req->br_info.ri_op != BLKIF_OP_READ) &&
+	    xbb_dev_failed(r)) {
+		xbb_req_fail(r, req, XBB_CAUSE_FAILED);
+		return (true);
+	}
+	if (req->br_stage == XBB_ST_DATA) {
+		op.op_kind = req->br_info.ri_op == BLKIF_OP_READ ?
+		    XBB_SOP_READ :
+		    XBB_SOP_WRITE;
+		op.op_iov = xbb_req_chunk(req, &op.op_niov, &op.op_off);
+		op.op_len = req->br_chunk;
+	} else if (req->br_stage == XBB_ST_DISCARD) {
+		op.op_kind = XBB_SOP_DISCARD;
+		op.op_off = req->br_info.ri_sector << XBD_SECTOR_SHIFT;
+		op.op_len = req->br_info.ri_nsect << XBD_SECTOR_SHIFT;
+	} else {
+		op.op_kind = XBB_SOP_FLUSH;
+		if ((wl = xbb_ring_wlog(r)) != NULL)
+			req->br_wlog_seq = xbb_wlog_seq(wl);
+		xbb_ctr_add(&r->rg_ctrs, XBB_C_SYNCS, 1);
+	}
+	if ((rc = so->so_ops->sk_submit(r->rg_sq, &op)) != 0) {
+		xbb_req_fail(r, req,
+		    rc == -EOPNOTSUPP ? XBB_CAUSE_NOTSUPP : XBB_CAUSE_IO);
+		return (true);
+	}
+	xbb_rq_put(r, req, XBB_RQ_BUSY, false);
+	return (true);
+}
+
+/*
  * Start the current step.  Returns false, having changed nothing, when
  * io_uring has no room: the caller parks the request.
  */
@@ -377,6 +432,8 @@ xbb_req_try_issue(struct xbb_ring *r, struct xbb_req *req)
 	uint64_t off, len;
 	int rc;
 
+	if (r->rg_sq != NULL)
+		return (xbb_req_kind_issue(r, req));
 	switch (req->br_stage) {
 	case XBB_ST_PRESYNC:
 	case XBB_ST_POSTSYNC:
@@ -847,7 +904,8 @@ xbb_req_data_done(struct xbb_ring *r, struct xbb_req *req, int res)
 
 	if (res <= 0) {
 		/* No progress is an error too: never loop, never truncate. */
-		if (!reading && !xbb_write_nospace(r, req, res))
+		if (!reading && r->rg_sq == NULL &&
+		    !xbb_write_nospace(r, req, res))
 			xbb_dev_fail(r, req, res < 0 ? res : -EIO);
 		xbb_req_fail(r, req, XBB_CAUSE_IO);
 		return;
@@ -881,6 +939,73 @@ xbb_req_data_done(struct xbb_ring *r, struct xbb_req *req, int res)
 	xbb_req_issue(r, req);
 }
 
+/*
+ * What a storage kind's queue waits for, as io_uring entries: one poll
+ * on its fd (removed and armed again when the fd or the events change:
+ * a reconnection, a full socket) and a tick when it asks for one.
+ * True when completions are already waiting: do not sleep.
+ */
+static bool
+xbb_ring_sq_arm(struct xbb_ring *r)
+{
+	const struct xbb_store_ops *ops = xbb_ring_dev(r)->xb_store.so_ops;
+	struct io_uring_sqe *sqe;
+	struct xbb_swant w;
+	unsigned int mask;
+
+	ops->sk_want(r->rg_sq, &w);
+	mask = POLLIN | (w.sw_out ? POLLOUT : 0);
+	if (r->rg_sq_fd >= 0 &&
+	    (r->rg_sq_fd != w.sw_fd || r->rg_sq_gen != w.sw_gen ||
+		r->rg_sq_mask != mask)) {
+		if (!r->rg_sq_rm) {
+			sqe = xbb_io_sqe(&r->rg_io, XBB_TAG_SQ_RM);
+			io_uring_prep_poll_remove(sqe, XBB_TAG_SQ_POLL);
+			r->rg_sq_rm = true;
+		}
+	} else if (r->rg_sq_fd < 0 && w.sw_fd >= 0) {
+		sqe = xbb_io_sqe(&r->rg_io, XBB_TAG_SQ_POLL);
+		io_uring_prep_poll_add(sqe, w.sw_fd, mask);
+		r->rg_sq_fd = w.sw_fd;
+		r->rg_sq_gen = w.sw_gen;
+		r->rg_sq_mask = mask;
+	}
+	if (w.sw_tick && !r->rg_sq_tick) {
+		r->rg_sq_ts.tv_sec = 0;
+		r->rg_sq_ts.tv_nsec = XBB_SQ_TICK_MS * 1000000LL;
+		sqe = xbb_io_sqe(&r->rg_io, XBB_TAG_SQ_TICK);
+		io_uring_prep_timeout(sqe, &r->rg_sq_ts, 0, 0);
+		r->rg_sq_tick = true;
+	}
+	return (w.sw_done);
+}
+
+/* One of those entries completed: let the kind work, take its results. */
+static void
+xbb_ring_sq_done(struct xbb_ring *r, uint64_t tag, int res)
+{
+	const struct xbb_store_ops *ops = xbb_ring_dev(r)->xb_store.so_ops;
+	unsigned int why = 0;
+
+	if (tag == XBB_TAG_SQ_RM) {
+		r->rg_sq_rm = false;
+		return;
+	}
+	if (tag == XBB_TAG_SQ_TICK) {
+		r->rg_sq_tick = false;
+		why = XBB_SQ_TICK;
+	} else {
+		r->rg_sq_fd = -1;
+		if (res > 0 && (res & (POLLIN | POLLHUP | POLLERR)) != 0)
+			why |= XBB_SQ_IN;
+		if (res > 0 && (res & POLLOUT) != 0)
+			why |= XBB_SQ_OUT;
+		if (why == 0)
+			return; /* removed: armed again before the next wait */
+	}
+	ops->sk_reap(r->rg_sq, why, xbb_ring_done, r);
+}
+
 static void
 xbb_ring_done(void *arg, uint64_t tag, int res)
 {
@@ -888,6 +1013,10 @@ xbb_ring_done(void *arg, uint64_t tag, int res)
 	struct xbb_wlog *wl;
 	struct xbb_req *req;
 
+	if (tag >= XBB_TAG_SQ_POLL && tag <= XBB_TAG_SQ_TICK) {
+		xbb_ring_sq_done(r, tag, res);
+		return;
+	}
 	if (tag == XBB_TAG_EVTCHN) {
 		xbb_ring_evtchn(r);
 		return;
@@ -908,8 +1037,13 @@ xbb_ring_done(void *arg, uint64_t tag, int res)
 	case XBB_ST_PRESYNC:
 	case XBB_ST_POSTSYNC:
 		if (res < 0) {
-			/* fsyncgate: the data may be gone; stay failed. */
-			xbb_dev_fail(r, req, res);
+			/*
+			 * fsyncgate: the data may be gone; stay failed.  A
+			 * remote kind's server keeps its own cache and says
+			 * what it lost: its error fails this request alone.
+			 */
+			if (r->rg_sq == NULL)
+				xbb_dev_fail(r, req, res);
 			xbb_req_fail(r, req, XBB_CAUSE_IO);
 			return;
 		}
@@ -973,6 +1107,8 @@ xbb_ring_main(void *arg)
 			else if (rc > 0)
 				wait = 0;
 		}
+		if (r->rg_sq != NULL && xbb_ring_sq_arm(r))
+			wait = 0;
 		rc = xbb_io_enter(&r->rg_io, wait);
 		if (rc < 0 && rc != -EINTR && rc != -ETIME && rc != -EAGAIN &&
 		    rc != -EBUSY) {
@@ -984,6 +1120,9 @@ xbb_ring_main(void *arg)
 			break;
 		}
 		(void)xbb_io_reap(&r->rg_io, xbb_ring_done, r);
+		if (r->rg_sq != NULL)
+			xbb_ring_dev(r)->xb_store.so_ops->sk_reap(r->rg_sq, 0,
+			    xbb_ring_done, r);
 	}
 	return (NULL);
 }
@@ -991,6 +1130,29 @@ xbb_ring_main(void *arg)
 /* ---------------------------------------------------------------------
  * Set-up and teardown (control thread)
  */
+
+/*
+ * The ring's io_uring, and a storage kind's queue on it: the kind's
+ * operations are not io_uring's, only its poll and tick entries are.
+ */
+static int
+xbb_ring_engine(struct xbb_ring *r, const struct xbb_opts *o,
+    struct xbb_store *so)
+{
+	unsigned int depth;
+	int rc;
+
+	depth = o->o_uring_depth != 0 ?
+	    XU_MAX(o->o_uring_depth, (unsigned int)XBB_URING_SPARE + 1) :
+	    r->rg_slots + XBB_URING_SPARE;
+	if (so->so_ops != NULL) {
+		depth += XBB_URING_SQ_SPARE;
+		if ((rc = so->so_ops->sk_attach(so, r->rg_slots, &r->rg_sq)) !=
+		    0)
+			return (rc);
+	}
+	return (xbb_io_init(&r->rg_io, depth, &r->rg_ctrs));
+}
 
 int
 xbb_ring_init(struct xbb_ring *r, struct xbb_dev *dev, unsigned int index)
@@ -1001,12 +1163,13 @@ xbb_ring_init(struct xbb_ring *r, struct xbb_dev *dev, unsigned int index)
 	uint32_t pool;
 	uint8_t *p;
 	size_t per;
-	unsigned int i, depth, q;
+	unsigned int i, q;
 	int rc;
 
 	r->rg_dev = dev;
 	r->rg_index = index;
 	r->rg_kickfd = -1;
+	r->rg_sq_fd = -1;
 	for (q = 0; q < XBB_RQ_COUNT; q++)
 		TAILQ_INIT(&r->rg_q[q]);
 	r->rg_slots = xring_slots(r->rg_cfg.rc_npages);
@@ -1018,8 +1181,10 @@ xbb_ring_init(struct xbb_ring *r, struct xbb_dev *dev, unsigned int index)
 	r->rg_lim.l_sector_size = so->so_sector_size;
 	r->rg_lim.l_max_indirect = o->o_max_indirect_segs;
 	r->rg_lim.l_readonly = dev->xb_readonly;
-	r->rg_lim.l_flush = o->o_flush;
-	r->rg_lim.l_barrier = o->o_barrier;
+	/* As xbb_dev.c published them: a storage that cannot flush has
+	   neither (an NBD server without flush). */
+	r->rg_lim.l_flush = o->o_flush && so->so_flush;
+	r->rg_lim.l_barrier = o->o_barrier && so->so_flush;
 	/* Exactly what xbb_dev.c published as feature-discard. */
 	r->rg_lim.l_discard = o->o_discard && dev->xb_discard_enable &&
 	    so->so_discard && !dev->xb_readonly;
@@ -1058,7 +1223,7 @@ xbb_ring_init(struct xbb_ring *r, struct xbb_dev *dev, unsigned int index)
 		goto fail;
 	/* Bounce pages: for grant copy, or O_DIRECT that is pickier than
 	   the 512-byte granularity of segments. */
-	if (r->rg_copy ||
+	if (r->rg_copy || so->so_contig ||
 	    (so->so_direct &&
 		(so->so_dio_mem > XBD_SECTOR_SIZE ||
 		    so->so_dio_off > XBD_SECTOR_SIZE))) {
@@ -1070,10 +1235,7 @@ xbb_ring_init(struct xbb_ring *r, struct xbb_dev *dev, unsigned int index)
 		if ((rc = xbb_pool_init(&r->rg_pool, pool)) != 0)
 			goto fail;
 	}
-	depth = o->o_uring_depth != 0 ?
-	    XU_MAX(o->o_uring_depth, (unsigned int)XBB_URING_SPARE + 1) :
-	    r->rg_slots + XBB_URING_SPARE;
-	if ((rc = xbb_io_init(&r->rg_io, depth, &r->rg_ctrs)) != 0)
+	if ((rc = xbb_ring_engine(r, o, so)) != 0)
 		goto fail;
 	if ((r->rg_kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
 		rc = -errno;
@@ -1133,6 +1295,9 @@ xbb_ring_fini(struct xbb_ring *r)
 			    r->rg_reqs[i].br_q != XBB_RQ_DONE)
 				xbb_grant_release(r, &r->rg_reqs[i]);
 	xbb_io_fini(&r->rg_io);
+	if (r->rg_sq != NULL)
+		r->rg_dev->xb_store.so_ops->sk_detach(r->rg_sq);
+	r->rg_sq = NULL;
 	xbb_grant_teardown(r);
 	if (r->rg_kickfd >= 0)
 		close(r->rg_kickfd);

@@ -46,6 +46,7 @@ xbb_opts_init(struct xbb_opts *o)
 	o->o_discard = true;
 	o->o_shadows = true;
 	o->o_resize_poll_ms = XBB_DEF_RESIZE_POLL_MS;
+	o->o_nbd_timeout_s = XBB_DEF_NBD_TIMEOUT_S;
 }
 
 void
@@ -297,6 +298,9 @@ xbb_opts_check(const struct xbb_opts *o)
 	if (o->o_sector_size != 0 &&
 	    (o->o_sector_size < XBD_SECTOR_SIZE || o->o_sector_size > 65536 ||
 		(o->o_sector_size & (o->o_sector_size - 1)) != 0))
+		return (-EINVAL);
+	if (o->o_nbd_timeout_s == 0 ||
+	    o->o_nbd_timeout_s > XBB_MAX_NBD_TIMEOUT_S)
 		return (-EINVAL);
 	return (0);
 }

@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <linux/magic.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,8 @@
 
 /* Largest logical or physical block size we publish. */
 #define XBB_MAX_BLOCK 65536u
+/* A storage kind's error lines: at most one per this many ms. */
+#define XBB_STORE_LOG_MS 1000
 /* Largest discard granularity we publish (larger ones are odd). */
 #define XBB_MAX_DISCARD_GRAN (1u << 20)
 
@@ -178,16 +181,51 @@ xbb_store_fd(struct xbb_store *so, const struct xbb_store_cfg *cfg, bool direct)
 	return (so->so_fd < 0 ? -errno : 0);
 }
 
+/* A remote kind: its open fills what the probes below find for a file. */
+static int
+xbb_store_open_kind(struct xbb_store *so, const struct xbb_target *t,
+    const struct xbb_store_cfg *cfg)
+{
+	int rc;
+
+	so->so_ops = t->tg_kind == XBB_KIND_RBD ? xbb_store_rbd : xbb_store_nbd;
+	so->so_sector_size = so->so_phys_size = XBD_SECTOR_SIZE;
+	if ((rc = so->so_ops->sk_open(so, t, cfg)) != 0) {
+		so->so_ops = NULL;
+		return (rc);
+	}
+	XU_ASSERT(so->so_priv != NULL,
+	    ("%s open left no state", so->so_ops->sk_name));
+	if (cfg->sc_readonly)
+		so->so_readonly = true;
+	if (so->so_readonly)
+		so->so_discard = false;
+	return (0);
+}
+
 int
 xbb_store_open(struct xbb_store *so, const struct xbb_store_cfg *cfg)
 {
 	uint32_t lbs = XBD_SECTOR_SIZE, pbs = XBD_SECTOR_SIZE, ss;
+	struct xbb_target *t;
 	struct stat st;
 	int rc;
 
 	memset(so, 0, sizeof(*so));
 	so->so_fd = -1;
 	so->so_readonly = cfg->sc_readonly;
+	so->so_flush = true;
+	so->so_log = cfg->sc_log;
+	so->so_log_arg = cfg->sc_log_arg;
+	/* Large, and only on the control thread: not on its stack. */
+	if ((t = malloc(sizeof(*t))) == NULL)
+		return (-ENOMEM);
+	rc = xbb_target_parse(cfg->sc_path, t, so->so_err, sizeof(so->so_err));
+	if (rc == 0 && t->tg_kind != XBB_KIND_PATH)
+		rc = xbb_store_open_kind(so, t, cfg);
+	free(t);
+	if (rc != 0 || so->so_ops != NULL)
+		return (rc);
 	if ((rc = xbb_store_fd(so, cfg, cfg->sc_direct)) != 0)
 		return (rc);
 	if (fstat(so->so_fd, &st) != 0) {
@@ -249,6 +287,8 @@ xbb_store_size(struct xbb_store *so, uint64_t *bytes)
 	struct stat st;
 	uint64_t b;
 
+	if (so->so_ops != NULL)
+		return (so->so_ops->sk_size(so, bytes));
 	if (so->so_fd < 0)
 		return (-EBADF);
 	if (so->so_blkdev) {
@@ -277,9 +317,36 @@ xbb_store_blk_discard(struct xbb_store *so, uint64_t off, uint64_t len,
 void
 xbb_store_close(struct xbb_store *so)
 {
+	if (so->so_ops != NULL && so->so_priv != NULL)
+		so->so_ops->sk_close(so);
+	so->so_priv = NULL;
+	so->so_ops = NULL;
 	if (so->so_fd >= 0)
 		close(so->so_fd);
 	so->so_fd = -1;
+}
+
+bool
+xbb_store_log_due(_Atomic uint64_t *last)
+{
+	uint64_t now = xbb_now_ms(), prev = atomic_load(last);
+
+	return (now - prev >= XBB_STORE_LOG_MS &&
+	    atomic_compare_exchange_strong(last, &prev, now));
+}
+
+void
+xbb_store_log(const struct xbb_store *so, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (so->so_log == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	so->so_log(so->so_log_arg, msg);
 }
 
 /* What is wrong with a regular file's size, or NULL. */
@@ -333,4 +400,47 @@ xbb_image_check(const char *path, bool readonly, const char **why)
 	}
 	xbb_store_close(&so);
 	return (0);
+}
+
+bool
+xbb_params_remote(const char *params)
+{
+	/* As xbb_target_parse tells them apart: nbds:// is refused there. */
+	return (strncmp(params, "rbd:", 4) == 0 ||
+	    (strncmp(params, "nbd", 3) == 0 && strstr(params, "://") != NULL));
+}
+
+int
+xbb_params_check(const char *params, bool readonly, unsigned int timeout_s,
+    char *msg, size_t len)
+{
+	struct xbb_store_cfg cfg;
+	struct xbb_store *so;
+	const char *why;
+	int rc;
+
+	if (!xbb_params_remote(params)) {
+		if ((rc = xbb_image_check(params, readonly, &why)) != 0)
+			snprintf(msg, len, "%s: %s", params, why);
+		return (rc);
+	}
+	/* so_err alone is 256 bytes: not on a tool's stack. */
+	if ((so = calloc(1, sizeof(*so))) == NULL)
+		return (-ENOMEM);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.sc_path = params;
+	cfg.sc_readonly = readonly;
+	cfg.sc_timeout_s = timeout_s;
+	if ((rc = xbb_store_open(so, &cfg)) != 0) {
+		snprintf(msg, len, "%s",
+		    so->so_err[0] != '\0' ? so->so_err : strerror(-rc));
+	} else if (!readonly && so->so_readonly) {
+		snprintf(msg, len,
+		    "%s: read-only (a snapshot, or a read-only export)",
+		    params);
+		rc = -EROFS;
+	}
+	xbb_store_close(so);
+	free(so);
+	return (rc);
 }

@@ -64,6 +64,7 @@ xemb_start(const struct xemb_opts *o, struct xemb **out)
 	e->e_vbd.v_vdev = 51712;
 	e->e_vbd.v_kind = "vbd";
 	e->e_vbd.v_params = e->e_image;
+	e->e_vbd.v_remote = xbb_params_remote(e->e_image);
 	e->e_vbd.v_readonly = o->o_readonly;
 	e->e_vbd.v_untrusted = o->o_untrusted;
 	e->e_vbd.v_discard = true;

@@ -164,6 +164,10 @@ struct xbus_vbd {
 	uint32_t v_vdev;	/* virtual-device number (51712 = xvda) */
 	const char *v_kind;	/* backend directory kind: "vbd" or "qdisk" */
 	const char *v_params;	/* what the backend opens (a path) */
+	bool v_remote;		/* v_params is remote storage the backend
+				   opens itself (rbd:, nbd://): the hotplug
+				   step has nothing to stat, as with the
+				   xbd-storage script */
 	const char *v_script;	/* hotplug script, NULL for none */
 	bool v_readonly;	/* mode "r" */
 	bool v_cdrom;		/* device-type "cdrom" */
@@ -195,7 +199,9 @@ int xbus_vbd_add(struct xs_handle *xs, const struct xbus_vbd *v);
  * write physical-device (major:minor in hex, block devices only),
  * physical-device-path and hotplug-status = "connected"; on failure
  * hotplug-error and hotplug-status = "error".  Nothing for a qdisk
- * backend, which libxl does not hotplug either.
+ * backend, which libxl does not hotplug either.  A v_remote target is
+ * not stat'ed: only hotplug-status is written, as dist/xbd-storage
+ * does.
  * \return 0, -ETIMEDOUT, -ESRCH (v_live_frontend, and the frontend
  *         domain died meanwhile), or the errno of stat(params).
  */

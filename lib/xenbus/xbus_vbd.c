@@ -300,6 +300,9 @@ xbus_vbd_hotplug(struct xs_handle *xs, const struct xbus_vbd *v,
 	if (xbus_read_state(xs, be) > XenbusStateConnected)
 		return (xbus_hotplug_failed(xs, be, xbus_backend_errno(xs, be),
 		    "the backend gave up"));
+	if (v->v_remote)
+		return (xbus_write(xs, XBT_NULL, be, "hotplug-status",
+		    "connected"));
 	if (stat(v->v_params, &st) != 0)
 		return (xbus_hotplug_failed(xs, be, -errno, v->v_params));
 	/*

@@ -8,22 +8,30 @@
 # logs to DIR.log.hv and DIR.log.serve.  Needs $xbd.
 
 machine_start() {
-	local m=$1 image=$2 i
+	local m=$1 image=$2
 	shift 2
+	hv_start "$m"
+	serve_start "$m" "$image" "$m.log.serve" "$@"
+}
+
+# hv_start DIR: `xbd hv` on DIR (in pids, log DIR.log.hv), once it listens.
+hv_start() {
+	local m=$1 i
 	"$xbd" hv --dir "$m" >"$m.log.hv" 2>&1 &
 	pids+=($!)
 	for i in $(seq 50); do [ -S "$m/socket" ] && break; sleep 0.1; done
-	serve_start "$m" "$image" "$m.log.serve" "$@"
 }
 
 # serve_start DIR IMAGE LOG [SERVE-OPTION...]: `xbd serve` as domain 1
 # of the machine on DIR serving IMAGE to domain 2 as xvda ($spid, also
-# in pids); returns once the vbd exists.
+# in pids); returns once the vbd exists.  With IMAGE "", no vbd of its
+# own: it serves the vbds the toolstack writes.
 serve_start() {
-	local m=$1 image=$2 log=$3 i
+	local m=$1 image=$2 log=$3 i own=()
 	shift 3
-	"$xbd" serve --dir "$m" --domid 1 --name storage --image "$image" \
-	    --frontend 2 --vdev xvda "$@" >"$log" 2>&1 &
+	[ -z "$image" ] || own=(--image "$image" --frontend 2 --vdev xvda)
+	"$xbd" serve --dir "$m" --domid 1 --name storage "${own[@]}" "$@" \
+	    >"$log" 2>&1 &
 	spid=$!
 	pids+=($spid)
 	# The vbd exists once serve says it is serving.

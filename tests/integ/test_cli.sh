@@ -102,6 +102,10 @@ usage_err "xbd serve: --max-queues: '17' is outside 1..16" \
     serve "${M[@]}" --domid 1 --max-queues 17
 usage_err "xbd serve: --max-ring-page-order: '6' is outside 0..5" \
     serve "${M[@]}" --domid 1 --max-ring-page-order 6
+usage_err "xbd serve: --nbd-timeout: '0' is outside 1..3600" \
+    serve "${M[@]}" --domid 1 --nbd-timeout 0
+usage_err "xbd serve: --nbd-timeout: '3601' is outside 1..3600" \
+    serve "${M[@]}" --domid 1 --nbd-timeout 3601
 usage_err "xbd serve: --sector-size: '1000' is not a power of two" \
     serve "${M[@]}" --domid 1 --sector-size 1000
 usage_err "xbd serve: --frontend: '40000' is outside 0..32751" \
@@ -255,7 +259,8 @@ echo "--- xbd --version, xbd version"
 "$xbd" --version >"$tmp/version"
 cat "$tmp/version"
 grep -qE '^xbd [0-9]+\.[0-9]+\.[0-9]+$' <(head -1 "$tmp/version")
-for f in platform-sim platform-xen io_uring liburing libxenstore; do
+for f in platform-sim platform-xen io_uring liburing libxenstore \
+    storage-rbd storage-nbd; do
 	grep -qE "^$f: [^ ]" "$tmp/version"
 done
 cmp "$tmp/version" <("$xbd" version)

@@ -13,6 +13,7 @@
 #           fio write-then-verify through blkfront while our backend is
 #           killed (SIGKILL) or stopped (SIGTERM) and started again
 # guest_*   a Linux PV guest served by our backend (guest.sh)
+# storage_nbd  xl block-attach of an NBD target (storage.sh)
 #
 # Frontend and backend are both in dom0 (frontend-id 0): Xen lets a
 # domain map its own grants, so this exercises the protocol and the real
@@ -513,12 +514,15 @@ check_resize() {
 
 # The checks with a Linux PV guest on our backend.
 [ -f /guest/guest.sh ] && . /guest/guest.sh
+# The checks of network storage (NBD served by nbdkit in dom0).
+[ -f /storage.sh ] && . /storage.sh
 
 case ${1:-} in
 blkback | qdisk | blkfront | xl | resize | restart_kill | restart_term)
 	"check_$1"
 	;;
 guest_boot | guest_saverestore | guest_io | guest_lifecycle) "check_$1" ;;
+storage_nbd) "check_$1" ;;
 *)
 	echo "usage: checks.sh blkback|qdisk|blkfront|xl|resize|restart_kill|restart_term|guest_..." >&2
 	exit 2

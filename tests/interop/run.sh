@@ -37,7 +37,7 @@ xbd=$(realpath "$1")
 out=$(realpath -m "$2")
 shift 2
 checks=${*:-blkback qdisk blkfront xl resize restart_term restart_kill \
-    guest_boot guest_saverestore guest_io guest_lifecycle}
+    guest_boot guest_saverestore guest_io guest_lifecycle storage_nbd}
 cache=${XBD_INTEROP_CACHE:-$HOME/.cache/xbd-interop}
 boot_timeout=${XBD_INTEROP_TIMEOUT:-2400}
 check_timeout=${XBD_INTEROP_CHECK_TIMEOUT:-400}

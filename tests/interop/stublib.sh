@@ -10,7 +10,8 @@
 # at start, though the checks only use the libaio engine; engines
 # register at start without calling their library.
 #
-# usage: stublib.sh BINARY LIBRARY OUT.so
+# usage: stublib.sh BINARY[,BINARY...] LIBRARY OUT.so
+# (with several binaries, the stub has what any of them imports)
 
 set -euo pipefail
 bin=$1 lib=$2 out=$3
@@ -21,7 +22,9 @@ trap 'rm -rf "$tmp"' EXIT
 # and what BINARY imports in the same form: the common part is ours.
 nm -D --defined-only "$lib" | awk '{ sub(/@@/, "@", $3); print $3 }' |
     sort -u >"$tmp/defined"
-nm -D --undefined-only "$bin" | awk '{ print $2 }' | sort -u >"$tmp/wanted"
+IFS=, read -ra bins <<<"$bin"
+for b in "${bins[@]}"; do nm -D --undefined-only "$b"; done |
+    awk '{ print $2 }' | sort -u >"$tmp/wanted"
 comm -12 "$tmp/defined" "$tmp/wanted" >"$tmp/syms"
 [ -s "$tmp/syms" ] || {
 	echo "stublib.sh: $bin imports nothing from $lib" >&2

@@ -32,7 +32,9 @@ static const char bench_usage[] =
     "\n"
     "target (default: the embedded machine serving --image):\n"
     "  -i, --image PATH      file or device to serve (default: a new\n"
-    "                        sparse file of --size in /dev/shm or TMPDIR)\n"
+    "                        sparse file of --size in /dev/shm or TMPDIR),\n"
+    "                        or rbd:POOL/IMAGE..., nbd://HOST[:PORT]/EXPORT,\n"
+    "                        nbd+unix:///EXPORT?socket=PATH (written to)\n"
     "      --dir DIR         instead, a frontend domain of the running\n"
     "                        'xbd hv --dir DIR' machine ...\n"
     "      --domid N         ... acting as domain N (default 1) ...\n"
@@ -397,7 +399,7 @@ bench_machine(struct bench_opts *o, char *dir, size_t dlen, char *img,
 {
 	struct xbb_opts bo;
 	struct xemb_opts eo;
-	const char *why;
+	char msg[512];
 	int rc;
 
 	if (o->image == NULL) {
@@ -411,8 +413,9 @@ bench_machine(struct bench_opts *o, char *dir, size_t dlen, char *img,
 			    strerror(-rc));
 			return (rc);
 		}
-	} else if ((rc = xbb_image_check(o->image, false, &why)) != 0) {
-		fprintf(stderr, "xbd bench: %s: %s\n", o->image, why);
+	} else if ((rc = xbb_params_check(o->image, false,
+			XBB_DEF_NBD_TIMEOUT_S, msg, sizeof(msg))) != 0) {
+		fprintf(stderr, "xbd bench: %s\n", msg);
 		return (rc);
 	} else {
 		snprintf(img, ilen, "%s", o->image);
@@ -512,7 +515,7 @@ cmd_bench(int argc, char **argv)
 	struct xbd_dev *dev = NULL;
 	struct xbd_info info;
 	struct xwl_result r;
-	char dir[256] = "", img[300] = "";
+	char dir[256] = "", img[1024] = "";
 	int rc, exit_code = CMD_EXIT_FAIL;
 	bool created = false;
 

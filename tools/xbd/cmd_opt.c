@@ -66,6 +66,7 @@ static const struct cmd_opt_lim cmd_opt_lims[] = {
 	{ "sector-size", CMD_OPT_SIZE, 512, 65536, 0, true },
 	{ "recover-timeout", CMD_OPT_COUNT, 0, 86400, 0, false },
 	{ "resize-poll", CMD_OPT_COUNT, 0, 3600000, 0, false },
+	{ "nbd-timeout", CMD_OPT_COUNT, 1, 3600, 0, false },
 };
 
 static const struct cmd_opt_lim *

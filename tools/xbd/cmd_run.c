@@ -32,7 +32,10 @@ static const char run_usage[] =
     "\n"
     "Without IMAGE a new sparse image is created in a temporary directory\n"
     "and removed afterwards.  An existing IMAGE is only read, unless\n"
-    "--destructive allows the workload to write to it.\n"
+    "--destructive allows the workload to write to it.  IMAGE may also be\n"
+    "remote storage, only opened, never created or removed:\n"
+    "rbd:POOL/IMAGE[@SNAP][:conf=PATH][:id=USER] (Ceph),\n"
+    "nbd://HOST[:PORT]/[EXPORT] or nbd+unix:///[EXPORT]?socket=PATH.\n"
     "\n"
     "options:\n"
     "  -s, --size SIZE       size of the new image (1M..16T, a multiple\n"
@@ -186,7 +189,7 @@ run_backend_stats(struct xbb *xbb, bool json, FILE *out)
 struct run_state {
 	struct run_opts *rs_o;	 /* the options */
 	char rs_dir[256];	 /* the new image's directory, or "" */
-	char rs_img[300];	 /* the image served */
+	char rs_img[1024];	 /* the image served (XBB_PARAMS_MAX) */
 	bool rs_created;	 /* rs_img is ours to remove */
 	struct xemb *rs_emb;	 /* the machine */
 	struct xbd_dev *rs_dev;	 /* the frontend */
@@ -436,7 +439,8 @@ cmd_run(int argc, char **argv)
 		.bs = 4096,
 		.qd = 32 };
 	struct run_state rs = { .rs_o = &o };
-	const char *result, *why;
+	const char *result;
+	char msg[512];
 	int rc, last = -1, exit_code = CMD_EXIT_FAIL;
 	bool ok = false;
 
@@ -450,9 +454,16 @@ cmd_run(int argc, char **argv)
 	cmd_intr_install();
 
 	if (o.image != NULL) {
+		/* A remote target is only opened: never created, removed. */
 		snprintf(rs.rs_img, sizeof(rs.rs_img), "%s", o.image);
-		if (xbb_image_check(rs.rs_img, !o.destructive, &why) != 0) {
-			fprintf(stderr, "xbd run: %s: %s\n", rs.rs_img, why);
+		if (strlen(o.image) >= sizeof(rs.rs_img)) {
+			fprintf(stderr, "xbd run: %s: name too long\n",
+			    o.image);
+			return (CMD_EXIT_FAIL);
+		}
+		if (xbb_params_check(rs.rs_img, !o.destructive,
+			XBB_DEF_NBD_TIMEOUT_S, msg, sizeof(msg)) != 0) {
+			fprintf(stderr, "xbd run: %s\n", msg);
 			return (CMD_EXIT_FAIL);
 		}
 	} else if (run_image_create(&rs) != 0) {

@@ -83,7 +83,10 @@ serve_usage(FILE *out)
 	    "  --dir DIR                 the machine's directory (sim)\n"
 	    "  --domid N                 the backend domain (sim; 0..32751)\n"
 	    "  --name NAME               its name if it must be created\n"
-	    "  --image PATH              file or block device to serve\n"
+	    "  --image PATH              file or block device to serve, or\n"
+	    "                            rbd:POOL/IMAGE[@SNAP][:conf=PATH]\n"
+	    "                            [:id=USER], nbd://HOST[:PORT]/[EXPORT],\n"
+	    "                            nbd+unix:///[EXPORT]?socket=PATH\n"
 	    "  --frontend M              the domain the disk appears in\n"
 	    "  --vdev NAME               xvda (default), xvdb, 51712 ...\n"
 	    "  --readonly                a read-only vbd\n"
@@ -105,6 +108,9 @@ serve_usage(FILE *out)
 	    "  --resize-poll MS          check the storage size this often\n"
 	    "                            and publish a change (0..3600000;\n"
 	    "                            default 1000; 0: off)\n"
+	    "  --nbd-timeout SECONDS     I/O to an NBD server that does not\n"
+	    "                            answer fails after this long; the\n"
+	    "                            backend reconnects (1..3600; 30)\n"
 	    "  --log-writes FILE         record completed writes, discards\n"
 	    "                            and flushes for power-loss replay\n"
 	    "  --state-dir DIR           where the rings' shadows live, so a\n"
@@ -149,6 +155,7 @@ enum serve_opt {
 	SO_SECTOR,
 	SO_LOGW,
 	SO_RESIZE,
+	SO_NBD_TIMEOUT,
 	SO_QUIET,
 	SO_PLATFORM,
 	SO_STATE,
@@ -185,6 +192,7 @@ static const struct option serve_longopts[] = {
 	{ "close-on-exit", no_argument, NULL, SO_CLOSE },
 	{ "no-state", no_argument, NULL, SO_NOSTATE },
 	{ "resize-poll", required_argument, NULL, SO_RESIZE },
+	{ "nbd-timeout", required_argument, NULL, SO_NBD_TIMEOUT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -340,6 +348,8 @@ serve_parse(int argc, char **argv, struct serve_args *a)
 		{ SO_CLOSE, NULL, CMD_OPT_TRUE, &a->sa_close },
 		{ SO_NOSTATE, NULL, CMD_OPT_TRUE, &a->sa_nostate },
 		{ SO_RESIZE, "resize-poll", CMD_OPT_U32, &o->o_resize_poll_ms },
+		{ SO_NBD_TIMEOUT, "nbd-timeout", CMD_OPT_U32,
+		    &o->o_nbd_timeout_s },
 	};
 	int c, rc;
 
@@ -574,6 +584,39 @@ out:
 	return (rc);
 }
 
+/*
+ * Can --image be served?  A path is made absolute into real (the backend
+ * does not share our directory); a remote target is written as given,
+ * read-only (--readonly) when it can only be read.
+ */
+static int
+serve_check_image(struct serve_args *a, char *real)
+{
+	char msg[512];
+	int rc;
+
+	rc = xbb_params_check(a->sa_image, a->sa_readonly,
+	    a->sa_o.o_nbd_timeout_s, msg, sizeof(msg));
+	/* A snapshot or read-only export: a read-only vbd, as mode says. */
+	if (rc == -EROFS && xbb_params_remote(a->sa_image)) {
+		a->sa_readonly = true;
+		rc = 0;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "xbd serve: %s\n", msg);
+		return (-EINVAL);
+	}
+	if (xbb_params_remote(a->sa_image)) {
+		/* Checked: shorter than XBB_PARAMS_MAX. */
+		snprintf(real, PATH_MAX, "%s", a->sa_image);
+	} else if (realpath(a->sa_image, real) == NULL) {
+		fprintf(stderr, "xbd serve: %s: %s\n", a->sa_image,
+		    strerror(errno));
+		return (-errno);
+	}
+	return (0);
+}
+
 int
 cmd_serve(int argc, char **argv)
 {
@@ -583,20 +626,14 @@ cmd_serve(int argc, char **argv)
 	struct plat *p = NULL;
 	struct xbb *b = NULL;
 	char real[PATH_MAX];
-	const char *why = NULL;
 	sigset_t set;
 	int rc, ret = CMD_EXIT_FAIL;
 
 	if ((rc = serve_parse(argc, argv, &a)) != 0)
 		return (rc > 0 ? CMD_EXIT_OK : CMD_EXIT_USAGE);
 	/* Before anything is created: the real reason, at once. */
-	if (a.sa_image != NULL &&
-	    (xbb_image_check(a.sa_image, a.sa_readonly, &why) != 0 ||
-		realpath(a.sa_image, real) == NULL)) {
-		fprintf(stderr, "xbd serve: %s: %s\n", a.sa_image,
-		    why != NULL ? why : strerror(errno));
+	if (a.sa_image != NULL && serve_check_image(&a, real) != 0)
 		return (CMD_EXIT_FAIL);
-	}
 	/* Every thread inherits this mask; only our signalfd sees them. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -631,6 +668,7 @@ cmd_serve(int argc, char **argv)
 		sv.sv_v.v_vdev = a.sa_vdev;
 		sv.sv_v.v_kind = "vbd";
 		sv.sv_v.v_params = real;
+		sv.sv_v.v_remote = xbb_params_remote(real);
 		sv.sv_v.v_readonly = a.sa_readonly;
 		sv.sv_v.v_discard = true;
 		sv.sv_fe_up = xs_is_domain_introduced(xs, a.sa_frontend);

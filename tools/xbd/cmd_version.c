@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "back/xbb.h"
 #include "cmd.h"
 
 static const char version_usage[] =
@@ -59,5 +60,9 @@ cmd_version(int argc, char **argv)
 	printf("io_uring: %s\n", version_uring(buf, sizeof(buf)));
 	printf("liburing: %s\n", XBDV_URING);
 	printf("libxenstore: %s\n", XBDV_XENSTORE);
+	printf("storage-rbd: %s\n",
+	    xbb_storage_built("rbd") ? "yes" : "no (built without librbd)");
+	printf("storage-nbd: %s\n",
+	    xbb_storage_built("nbd") ? "yes" : "no (built without libnbd)");
 	return (CMD_EXIT_OK);
 }
