@@ -51,8 +51,7 @@
 #             work directory, scripts/ceph-cluster.sh, removed at the end);
 #             the image is xbd/peers-PID in pool xbd, removed at the end
 #   XBD       the xbd binary (default: build/release/tools/xbd/xbd)
-#   MICRO_SRC where memcpy_bw.c and eventfd_pingpong.c are (default:
-#             ../shared/bench beside the project; skipped if absent)
+#   MICRO_SRC where copy_bw.c and notify_rtt.c are (default: bench/micro)
 #   WORKLOADS default: rr4k-qd1 rr4k-qd32 rw4k-qd32 rr64k-qd16 sr1m-qd8 sw1m-qd8
 #   OUT       output directory
 #   IMG_DIR   where the image files live (default /dev/shm, tmpfs)
@@ -218,9 +217,7 @@ SIZE_MB=${SIZE_MB:-256}
 REPEAT=${REPEAT:-1}
 TARGETS=${TARGETS:-"psync-file uring-file nbdkit-null nbdkit-memory nbdkit-file qemu-nbd qemu-nbd-uring xbd xbd-mp"}
 XBD=${XBD:-$HERE/../build/release/tools/xbd/xbd}
-# The micro benchmarks' sources live with the shared copy of this script.
-MICRO_SRC=${MICRO_SRC:-$HERE/../../shared/bench}
-[[ -f "$MICRO_SRC/memcpy_bw.c" ]] || SKIP_MICRO=1
+MICRO_SRC=${MICRO_SRC:-$HERE/micro}
 WORKLOADS=${WORKLOADS:-"rr4k-qd1 rr4k-qd32 rw4k-qd32 rr64k-qd16 sr1m-qd8 sw1m-qd8"}
 OUT=${OUT:-/tmp/peers-$(date +%Y%m%d-%H%M%S)}
 IMG_DIR=${IMG_DIR:-/dev/shm}
@@ -471,8 +468,8 @@ MICRO_MEMCPY='[]'
 MICRO_NOTIFY='[]'
 run_micro() {
     log "building micro benchmarks"
-    cc -O2 -o "$WORK/memcpy_bw" "$MICRO_SRC/memcpy_bw.c"
-    cc -O2 -pthread -o "$WORK/eventfd_pingpong" "$MICRO_SRC/eventfd_pingpong.c"
+    cc -O2 -o "$WORK/memcpy_bw" "$MICRO_SRC/copy_bw.c"
+    cc -O2 -pthread -o "$WORK/eventfd_pingpong" "$MICRO_SRC/notify_rtt.c"
     log "memcpy bandwidth"
     MICRO_MEMCPY=$("$WORK/memcpy_bw" 1 "$SIZE_MB" | jq -s -c .)
     log "eventfd / busy-poll round trips"
