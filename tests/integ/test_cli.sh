@@ -324,9 +324,11 @@ interrupt() {
 	p=$!
 	ishm=
 	for i in $(seq 300); do
+		# A process that just exited fails readlink: not an error.
 		[ -n "$ishm" ] || ishm=$(for f in /proc/$p/fd/*; do
 			readlink "$f"; done 2>/dev/null |
-		    sed -n 's,^\(/dev/shm/xbd-bench\.[^/]*\)/.*,\1,p' | head -1)
+		    sed -n 's,^\(/dev/shm/xbd-bench\.[^/]*\)/.*,\1,p' |
+		    head -1) || true
 		# bench's image in /dev/shm is seen before it runs.
 		grep -qE '^(workload|xbd bench): .*(in flight|for)' "$log" &&
 		    { [ "$2" != bench ] || [ -n "$ishm" ] || [ ! -w /dev/shm ]; } &&
@@ -464,7 +466,8 @@ for i in $(seq 10); do
 	attach_bg "$tmp/sig.log"
 	spid=$apid
 	kill -INT $spid
-	for j in $(seq 50); do
+	# A hang, not a slow detach: allow for a loaded machine.
+	for j in $(seq 200); do
 		kill -0 $spid 2>/dev/null || break
 		sleep 0.1
 	done
