@@ -402,13 +402,8 @@ cmd_attach(int argc, char **argv)
 	sa.sa_handler = attach_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	if (a.aa_xen && (rc = xbd_plat_open_xen(&xp)) != 0) {
-		fprintf(stderr,
-		    "xbd attach: opening Xen: %s (as root, with "
-		    "xen-gntalloc, xen-gntdev and xen-evtchn loaded?)\n",
-		    strerror(-rc));
+	if (a.aa_xen && cmd_open_xen("xbd attach", &xp) != 0)
 		return (CMD_EXIT_FAIL);
-	}
 	if (!a.aa_xen &&
 	    (rc = xbd_plat_open_sim(a.aa_dir, a.aa_domid, true, &xp)) != 0) {
 		fprintf(stderr,
