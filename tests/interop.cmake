@@ -15,6 +15,10 @@ if(XENEVTCHN_FOUND AND XENGNTTAB_FOUND)
 	# A Linux PV guest on our backend (tests/interop/guest.sh).
 	list(APPEND XBD_INTEROP_CHECKS guest_boot guest_saverestore guest_io
 	    guest_lifecycle)
+	# Our frontend inside a guest, beside Linux's blkfront
+	# (tests/interop/guest-fe.sh).
+	list(APPEND XBD_INTEROP_CHECKS guest_xbd_blkback guest_xbd_serve
+	    guest_perf)
 	add_test(NAME interop_boot COMMAND
 	    ${PROJECT_SOURCE_DIR}/tests/interop/run.sh $<TARGET_FILE:xbd>
 	    ${XBD_INTEROP_OUT} ${XBD_INTEROP_CHECKS})
