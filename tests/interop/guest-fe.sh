@@ -38,6 +38,14 @@ fe_pattern() {
 	log "$1 holds at 1 MiB what our frontend in the guest wrote"
 }
 
+# What a stuck vbd $2 of domain $1 looks like from dom0.
+fe_dump() {
+	xenstore-ls -f /local/domain/0/backend/vbd/$1/$2
+	xenstore-ls -f /local/domain/$1/device/vbd/$2
+	tail -20 /host/logs/guest-serve.log
+	fe_console | tail -20
+}
+
 check_guest_xbd_blkback() {
 	local loop domid be
 	guest_consoled
@@ -46,7 +54,7 @@ check_guest_xbd_blkback() {
 	fi
 	modprobe xen-blkback || fail "modprobe xen-blkback"
 	truncate -s ${FE_DISK_MB}M /tmp/fe.img
-	loop=$(losetup -f --show /tmp/fe.img) || fail "losetup"
+	loop=$(losetup -f) && losetup "$loop" /tmp/fe.img || fail "losetup"
 	echo "$loop" >$G/fe.loop
 	# More memory than the other guests for fio's libraries, and the
 	# grant table dom0's frontends get (Xen's gnttab_max_frames).
@@ -54,7 +62,10 @@ check_guest_xbd_blkback() {
 	    memory=384 max_grant_frames=256
 	domid=$(xl domid $FE) || fail "no domain $FE"
 	echo "$domid" >$G/fe.domid
-	console_wait $FE 'xbd-guest: blkback attach: pass' 360
+	(console_wait $FE 'xbd-guest: blkback attach: pass' 360) || {
+		fe_dump "$domid" 51712
+		fail "no 'blkback attach: pass' from the guest"
+	}
 	fe_console | grep 'xbd-guest:\|blkfront'
 	be=/local/domain/0/backend/vbd/$domid/51712
 	xenstore-ls -f "$be"
@@ -81,7 +92,10 @@ check_guest_xbd_serve() {
 	    fail "zeroing $loop"
 	timeout 90 xl block-attach $FE "phy:$loop,xvdb,w" ||
 	    fail "xl block-attach xvdb"
-	console_wait $FE 'xbd-guest: serve attach: pass' 360
+	(console_wait $FE 'xbd-guest: serve attach: pass' 240) || {
+		fe_dump "$domid" 51728
+		fail "no 'serve attach: pass' from the guest"
+	}
 	fe_console | sed -n '/xvda done/,$p' | grep 'xbd-guest:\|blkfront'
 	grep "vbd $domid/51728" /host/logs/guest-serve.log
 	grep -q "vbd $domid/51728: connected: .*persistent grants" \
@@ -90,12 +104,13 @@ check_guest_xbd_serve() {
 	fe_console | sed -n '/xvda done/,$p' |
 	    grep -q '^xbd-guest: xbd0: .*features: .*persistent_grants, indirect' ||
 	    fail "our frontend did not negotiate persistent grants and indirect segments with xbd serve"
-	console_wait $FE 'xbd-guest: verdict' 120
+	# Before blkfront's fio, which stays past it, is done.
+	fe_pattern "$loop"
+	console_wait $FE 'xbd-guest: verdict' 240
 	fe_console | grep -qx "xbd-guest: verdict: pass seed $seed" ||
 	    fail "the guest did not pass"
 	wait_for 600 sh -c "! xl domid $FE >/dev/null 2>&1" ||
 	    fail "guest $FE still running"
-	fe_pattern "$loop"
 	wait_for 300 no_vbd_of "$domid" || fail "vbd of domain $domid left"
 	guest_serve_stop
 	losetup -d "$loop"
