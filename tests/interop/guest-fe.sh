@@ -72,7 +72,7 @@ check_guest_xbd_blkback() {
 	xenstore-ls -f /local/domain/$domid/device/vbd/51712
 	[ "$(xenstore-read $be/frontend-id)" = "$domid" ] ||
 	    fail "the vbd's frontend is not domain $domid"
-	fe_console | grep -q '^xbd-guest: xbd0: .*features: .*persistent_grants, indirect' ||
+	fe_console | grep -q '^xbd-guest: xbd[0-9]*: .*features: .*persistent_grants, indirect' ||
 	    fail "our frontend did not negotiate persistent grants and indirect segments with blkback"
 	fe_pattern "$loop"
 }
@@ -102,7 +102,7 @@ check_guest_xbd_serve() {
 	    /host/logs/guest-serve.log ||
 	    fail "xbd serve did not connect our frontend with persistent grants"
 	fe_console | sed -n '/xvda done/,$p' |
-	    grep -q '^xbd-guest: xbd0: .*features: .*persistent_grants, indirect' ||
+	    grep -q '^xbd-guest: xbd[0-9]*: .*features: .*persistent_grants, indirect' ||
 	    fail "our frontend did not negotiate persistent grants and indirect segments with xbd serve"
 	# Before blkfront's fio, which stays past it, is done.
 	fe_pattern "$loop"
