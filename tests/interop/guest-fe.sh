@@ -11,10 +11,10 @@
 #                    the loop device (grants from the guest to dom0)
 # guest_xbd_serve    xl block-detach of xvda, blkback unloaded, `xbd
 #                    serve` started, the same loop device attached as
-#                    xvdb: fio through blkfront, then the verified xbd
-#                    attach again (grants both ways: our frontend in the
-#                    guest, our backend in dom0); the pattern again, the
-#                    guest's verdict, no vbd left
+#                    xvdb: the verified xbd attach again (grants both
+#                    ways: our frontend in the guest, our backend in
+#                    dom0), the pattern again; then as xvdc, fio through
+#                    blkfront; the guest's verdict, no vbd left
 # guest_perf         the side-by-side table from the guest's perf lines,
 #                    ratios only: fails when a row was not measured or
 #                    had an error, never on the figures
@@ -104,8 +104,12 @@ check_guest_xbd_serve() {
 	fe_console | sed -n '/xvda done/,$p' |
 	    grep -q '^xbd-guest: xbd[0-9]*: .*features: .*persistent_grants, indirect' ||
 	    fail "our frontend did not negotiate persistent grants and indirect segments with xbd serve"
-	# Before blkfront's fio, which stays past it, is done.
 	fe_pattern "$loop"
+	# A new vbd for blkfront (guest-xbd says why), the same storage.
+	console_wait $FE 'xbd-guest: xvdb done' 60
+	timeout 90 xl block-detach $FE xvdb || fail "xl block-detach xvdb"
+	timeout 90 xl block-attach $FE "phy:$loop,xvdc,w" ||
+	    fail "xl block-attach xvdc"
 	console_wait $FE 'xbd-guest: verdict' 240
 	fe_console | grep -qx "xbd-guest: verdict: pass seed $seed" ||
 	    fail "the guest did not pass"
@@ -175,5 +179,5 @@ check_guest_perf() {
 	fe_console | grep '^xbd-guest: perf ' | fe_table ||
 	    fail "the table is incomplete (above)"
 	log "negotiated:"
-	fe_console | grep -E '^xbd-guest: (blkfront|xbd bench|xbd0:)|blkfront: xvd'
+	fe_console | grep -E '^xbd-guest: (blkfront|xbd bench|xbd[0-9]+:)|blkfront: xvd'
 }
