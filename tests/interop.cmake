@@ -17,6 +17,10 @@ if(XENEVTCHN_FOUND AND XENGNTTAB_FOUND)
 	    guest_lifecycle)
 	# xl block-attach of an NBD target (tests/interop/storage.sh).
 	list(APPEND XBD_INTEROP_CHECKS storage_nbd)
+	# Our frontend inside a guest, beside Linux's blkfront
+	# (tests/interop/guest-fe.sh).
+	list(APPEND XBD_INTEROP_CHECKS guest_xbd_blkback guest_xbd_serve
+	    guest_perf)
 	add_test(NAME interop_boot COMMAND
 	    ${PROJECT_SOURCE_DIR}/tests/interop/run.sh $<TARGET_FILE:xbd>
 	    ${XBD_INTEROP_OUT} ${XBD_INTEROP_CHECKS})

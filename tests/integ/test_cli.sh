@@ -98,6 +98,14 @@ usage_err "xbd stat: --domid: '99999' is outside 0..32751" \
 usage_err "xbd stat: --domid: '1x' is not a whole number" \
     stat "${M[@]}" --domid 1x
 usage_err "usage: xbd stat" stat "${M[@]}" --domid 1 xvda xvdb
+usage_err "xbd bench: --platform: 'vmware' is not a platform" \
+    bench --platform vmware
+if "$xbd" version | grep -q "^platform-xen: yes"; then
+	usage_err "xbd bench: --platform xen takes no --image, --dir" \
+	    bench --platform xen --image x
+	usage_err "xbd bench: --platform xen takes no --image, --dir" \
+	    bench --platform xen --domid 2
+fi
 usage_err "xbd serve: --max-queues: '17' is outside 1..16" \
     serve "${M[@]}" --domid 1 --max-queues 17
 usage_err "xbd serve: --max-ring-page-order: '6' is outside 0..5" \
@@ -153,6 +161,11 @@ fails() {
 	fi
 }
 fails "nope.img: No such file or directory" run "$tmp/nope.img"
+# Off Xen, --platform xen says what a domain needs (attach and bench).
+if "$xbd" version | grep -q "^platform-xen: yes" && [ ! -e /dev/xen/evtchn ]; then
+	fails "xbd bench: opening Xen: " bench --platform xen --runtime 1
+	fails "xbd attach: opening Xen: " attach --platform xen
+fi
 fails "imgdir: is a directory" run "$tmp/imgdir"
 fails "empty.img: is empty" run "$tmp/empty.img"
 fails "b513.img: is not a whole number of 512-byte sectors" \

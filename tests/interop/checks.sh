@@ -521,7 +521,7 @@ case ${1:-} in
 blkback | qdisk | blkfront | xl | resize | restart_kill | restart_term)
 	"check_$1"
 	;;
-guest_boot | guest_saverestore | guest_io | guest_lifecycle) "check_$1" ;;
+guest_*) "check_$1" ;;
 storage_nbd) "check_$1" ;;
 *)
 	echo "usage: checks.sh blkback|qdisk|blkfront|xl|resize|restart_kill|restart_term|guest_..." >&2

@@ -4,7 +4,8 @@
 # The interop suite's Linux PV guest, put into dom0's root by
 # initramfs.sh: the same Debian kernel as dom0, a small initramfs (a
 # subset of dom0's: busybox, mke2fs and e2fsck with their libraries, the
-# kernel modules; plus guest-init as /init and guest-io built static),
+# kernel modules, xbd and fio with their libraries; plus guest-init as
+# /init, guest-xbd and guest-io built static),
 # the xl config (guest.cfg) and the dom0 side of the checks (guest.sh).
 # guest-io goes into dom0 too: dom0 checks the guest's seal with it.
 #
@@ -34,12 +35,29 @@ done | sort -u | while read -r l; do
 	cp -L "$l" "$g/$l"
 done
 cp -L /lib64/ld-linux-x86-64.so.2 "$g/lib64/"
+# For xbdmode=xbd (guest-xbd): the xbd binary under test and fio, with
+# the libraries dom0's root has for them (fio's unused engines' stubs
+# among them), resolved there first; glibc dlopens libgcc_s.
+XL=usr/lib/xen-4.17/lib/x86_64-linux-gnu
+cp "$r/usr/local/bin/xbd" "$g/bin/"
+cp "$r/usr/bin/fio" "$g/bin/"
+cp -L "$r/lib/x86_64-linux-gnu/libgcc_s.so.1" "$g/lib/"
+for b in xbd fio; do
+	LD_LIBRARY_PATH=$r/lib/x86_64-linux-gnu:$r/usr/lib/x86_64-linux-gnu:$r/$XL \
+	    ldd "$g/bin/$b" | awk '/=>/ && $3 ~ /^\// { print $3 }'
+done | sort -u | while read -r l; do
+	d=${l#"$r"}
+	[ -e "$r$d" ] || { echo "guest: $l is not in dom0's root" >&2; exit 1; }
+	mkdir -p "$g/$(dirname "$d")"
+	cp -L "$r$d" "$g/$d"
+done
 ln -sf mke2fs "$g/bin/mkfs.ext4"
 cp "$r/etc/mke2fs.conf" "$g/etc/" 2>/dev/null || true
 # dom0's modules (blkfront, ext4 and its checksums among them), with
 # their modules.dep.
 cp -a "$r/lib/modules" "$g/lib/"
 cp "$here/guest-init" "$g/init"
+cp "$here/guest-xbd" "$g/guest-xbd"
 chmod +x "$g/init"
 (cd "$g" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) \
     >"$r/guest/initrd.gz"
@@ -47,4 +65,4 @@ cp "$XBD_STAGE/boot/vmlinuz-$XBD_KVER" "$r/guest/vmlinuz"
 # xl save and xl restore run it (it links only libraries xl links too).
 cp -a "$XBD_STAGE/usr/lib/xen-4.17/bin/libxl-save-helper" \
     "$r/usr/lib/xen-4.17/bin/"
-cp "$here/guest.cfg" "$here/guest.sh" "$r/guest/"
+cp "$here/guest.cfg" "$here/guest.sh" "$here/guest-fe.sh" "$r/guest/"

@@ -12,7 +12,8 @@
 share=$1/share
 logs=$share/logs/guests
 if [ ! -f "$share/results/guest_boot" ] &&
-    [ ! -f "$share/results/guest_lifecycle" ]; then
+    [ ! -f "$share/results/guest_lifecycle" ] &&
+    [ ! -f "$share/results/guest_xbd_blkback" ]; then
 	echo "no guest check ran"
 	exit 77
 fi

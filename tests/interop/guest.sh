@@ -19,6 +19,8 @@
 #                    a second disk, xl destroy with I/O in flight; then no
 #                    vbd left, xbd serve running, no descriptor leaked
 #
+# guest_xbd_*, guest_perf: our frontend inside a guest (guest-fe.sh).
+#
 # State between the checks lives in $G (dom0's /run); the guests'
 # consoles are logged by xenconsoled into the host share, where
 # tests/interop/guest-kernel.sh checks them.
@@ -31,20 +33,25 @@ GUEST_SECS=60
 SEAL_BYTES=4194304
 CONSOLES=/host/logs/guests
 
-# xenconsoled for the guests' consoles (xl create needs it) and our
-# backend, started once, outside the check's process group: both outlive
-# the check that starts them.
-guest_daemons() {
+# xenconsoled for the guests' consoles (xl create needs it), started
+# once and outliving the check that starts it.
+guest_consoled() {
 	mkdir -p $G /var/run/xen $CONSOLES
 	if [ ! -f /run/xenconsoled.pid ]; then
 		xenconsoled --log=guest --log-dir=$CONSOLES \
 		    --pid-file=/run/xenconsoled.pid || fail "xenconsoled"
 	fi
+}
+
+# xenconsoled and our backend, started once, outside the check's
+# process group: both outlive the check that starts them.
+guest_daemons() {
+	guest_consoled
 	if [ -f $G/serve.pid ] && kill -0 "$(cat $G/serve.pid)"; then
 		return 0
 	fi
 	use_blkfront
-	(setsid xbd serve --platform xen >/host/logs/guest-serve.log 2>&1 \
+	(setsid xbd serve --platform xen >>/host/logs/guest-serve.log 2>&1 \
 	    </dev/null & echo $! >$G/serve.pid)
 	sleep 1
 	kill -0 "$(cat $G/serve.pid)" || fail "xbd serve exited"
@@ -65,7 +72,8 @@ console_wait() {
 	done
 }
 
-# xl create guest $1 on loop device $2 in mode $3 for $4 seconds.
+# xl create guest $1 on loop device $2 in mode $3 for $4 seconds; $5
+# more of the kernel's command line, the rest more xl settings.
 guest_create() {
 	local seed
 	seed=$(od -An -tu4 -N4 /dev/urandom | tr -d ' ')
@@ -73,8 +81,8 @@ guest_create() {
 	log "xl create $1: disk $2, seed $seed, mode $3, $4 s"
 	timeout 120 xl create /guest/guest.cfg "name=\"$1\"" \
 	    "disk=['format=raw, vdev=xvda, access=rw, target=$2']" \
-	    "extra=\"console=hvc0 xbdseed=$seed xbdtime=$4 xbdmode=$3\"" ||
-	    fail "xl create $1"
+	    "extra=\"console=hvc0 xbdseed=$seed xbdtime=$4 xbdmode=$3 ${5:-}\"" \
+	    "${@:6}" || fail "xl create $1"
 }
 
 # Both ends of vbd $2 of domain $1 are Connected.
@@ -228,3 +236,6 @@ check_guest_lifecycle() {
 	    fail "xbd serve did not exit on SIGTERM"
 	rm -f $G/serve.pid
 }
+
+# Our frontend inside a guest.
+. /guest/guest-fe.sh

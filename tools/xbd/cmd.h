@@ -57,6 +57,11 @@ void cmd_progress(const char *what, const struct xwl_progress *p, bool tty,
 void cmd_hv_lost(const char *dir, void *cmd);
 
 struct xbd_plat;
+/*
+ * Open real Xen as the domain this runs in (--platform xen of attach and
+ * bench); on failure say what a domain needs, as who.
+ */
+int cmd_open_xen(const char *who, struct xbd_plat **xp);
 /* Report a failed xbd_attach of vbd on xp (attach and bench). */
 void cmd_attach_error(const char *who, const struct xbd_plat *xp,
     const char *vbd, int rc);

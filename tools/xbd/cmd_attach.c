@@ -378,6 +378,12 @@ attach_signals(sigset_t *stopsigs, sigset_t *mask)
 {
 	struct sigaction sa;
 
+	/*
+	 * SIGINT and SIGTERM are for the main thread alone: the threads of
+	 * the library and of the statistics socket inherit this mask.  A
+	 * handler run on one of them would set attach_stop while the main
+	 * thread went on waiting.
+	 */
 	sigemptyset(stopsigs);
 	sigaddset(stopsigs, SIGINT);
 	sigaddset(stopsigs, SIGTERM);
@@ -395,15 +401,8 @@ attach_open(const struct attach_args *a, struct xbd_plat **xp)
 {
 	int rc;
 
-	if (a->aa_xen) {
-		if ((rc = xbd_plat_open_xen(xp)) != 0)
-			fprintf(stderr,
-			    "xbd attach: opening Xen: %s (as root, with "
-			    "xen-gntalloc, xen-gntdev and xen-evtchn "
-			    "loaded?)\n",
-			    strerror(-rc));
-		return (rc);
-	}
+	if (a->aa_xen)
+		return (cmd_open_xen("xbd attach", xp));
 	rc = xbd_plat_open_sim(a->aa_dir, a->aa_domid, true, xp);
 	if (rc != 0) {
 		fprintf(stderr,

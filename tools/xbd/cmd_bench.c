@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * xbd bench: fio-like workloads through the frontend library, on the
- * embedded machine (default) or a frontend domain of a running `xbd hv`
- * machine.  It reports what fio does (IOPS, MiB/s, mean and p99
- * latency, CPU time per I/O) plus the protocol's own costs: notifications
- * per request and data copies per byte, counted by both ends.
+ * embedded machine (default), a frontend domain of a running `xbd hv`
+ * machine, or real Xen as the domain the process runs in (a vbd served
+ * by Linux's blkback or `xbd serve` in another domain).  It reports what
+ * fio does (IOPS, MiB/s, mean and p99 latency, CPU time per I/O) plus
+ * the protocol's own costs: notifications per request and data copies
+ * per byte, counted by both ends.
  */
 
 #include <errno.h>
@@ -23,8 +25,12 @@
 #include "embed/xemb.h"
 #include "xwl.h"
 
+/* --domid not given (the simulator's default is domain 1). */
+#define BENCH_DOMID_UNSET UINT32_MAX
+
 static const char bench_usage[] =
     "usage: xbd bench [options]\n"
+    "       xbd bench --platform xen [--vbd NAME] [options]\n"
     "\n"
     "Run a fio-like workload through the xbd frontend and report IOPS,\n"
     "MiB/s, mean and p99 latency, CPU time per I/O, notifications per\n"
@@ -40,6 +46,9 @@ static const char bench_usage[] =
     "      --domid N         ... acting as domain N (default 1) ...\n"
     "      --vbd NAME        ... attached to NAME (default xvda; one\n"
     "                        not there yet is waited for up to 3 s)\n"
+    "      --platform NAME   sim (default) or xen: on xen, the vbd NAME\n"
+    "                        of the domain this runs in (no --image,\n"
+    "                        --dir, --domid or --grant-copy)\n"
     "workload:\n"
     "      --rw MODE         read, write, randread, randwrite, rw, randrw\n"
     "                        (default randread)\n"
@@ -75,6 +84,7 @@ static const char bench_usage[] =
 struct bench_opts {
 	const char *image;
 	const char *dir;
+	bool xen;
 	uint32_t domid;
 	const char *vbd;
 	const char *rw;
@@ -125,7 +135,8 @@ enum bench_opt {
 	O_NOPERS,
 	O_BOUNCE,
 	O_COPY,
-	O_JSON
+	O_JSON,
+	O_PLATFORM
 };
 
 static const struct option bench_longopts[] = {
@@ -149,9 +160,34 @@ static const struct option bench_longopts[] = {
 	{ "bounce", no_argument, NULL, O_BOUNCE },
 	{ "grant-copy", no_argument, NULL, O_COPY },
 	{ "json", no_argument, NULL, O_JSON },
+	{ "platform", required_argument, NULL, O_PLATFORM },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* The target options that go together. */
+static int
+bench_check(struct bench_opts *o)
+{
+	if (o->image != NULL && o->dir != NULL) {
+		fprintf(stderr,
+		    "xbd bench: --image and --dir exclude each "
+		    "other\n");
+		return (-1);
+	}
+	/* On xen the domain is ours and the backend someone else's. */
+	if (o->xen &&
+	    (o->image != NULL || o->dir != NULL ||
+		o->domid != BENCH_DOMID_UNSET || o->grant_copy)) {
+		fprintf(stderr,
+		    "xbd bench: --platform xen takes no --image, --dir, "
+		    "--domid or --grant-copy\n");
+		return (-1);
+	}
+	if (o->domid == BENCH_DOMID_UNSET)
+		o->domid = 1;
+	return (0);
+}
 
 static int
 bench_parse(int argc, char **argv, struct bench_opts *o)
@@ -183,6 +219,8 @@ bench_parse(int argc, char **argv, struct bench_opts *o)
 		    NULL)) != -1) {
 		if (c == O_RW && (rc = bench_rw(argv[0], optarg)) == 0)
 			o->rw = optarg;
+		else if (c == O_PLATFORM)
+			rc = cmd_opt_platform(argv[0], optarg, &o->xen);
 		else
 			rc = cmd_opt_apply(argv[0], dest, XU_NELEM(dest), c,
 			    optarg);
@@ -202,13 +240,7 @@ bench_parse(int argc, char **argv, struct bench_opts *o)
 		    argv[optind], bench_usage);
 		return (-1);
 	}
-	if (o->image != NULL && o->dir != NULL) {
-		fprintf(stderr,
-		    "xbd bench: --image and --dir exclude each "
-		    "other\n");
-		return (-1);
-	}
-	return (0);
+	return (bench_check(o));
 }
 
 /* Counters of both ends, for the per-request ratios. */
@@ -499,7 +531,7 @@ bench_fe_opts(const struct bench_opts *o, struct xbd_opts *fo)
 int
 cmd_bench(int argc, char **argv)
 {
-	struct bench_opts o = { .domid = 1,
+	struct bench_opts o = { .domid = BENCH_DOMID_UNSET,
 		.vbd = "xvda",
 		.rw = "randread",
 		.mix = 50,
@@ -526,7 +558,10 @@ cmd_bench(int argc, char **argv)
 	cmd_intr_install();
 
 	bench_fe_opts(&o, &fo);
-	if (o.dir != NULL) {
+	if (o.xen) {
+		if (cmd_open_xen("xbd bench", &xp) != 0)
+			return (CMD_EXIT_FAIL);
+	} else if (o.dir != NULL) {
 		if ((rc = xbd_plat_open_sim(o.dir, o.domid, true, &xp)) != 0) {
 			fprintf(stderr,
 			    "xbd bench: joining %s as domain %u: "

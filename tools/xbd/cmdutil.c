@@ -2,7 +2,8 @@
 /*
  * What `xbd run` and `xbd bench` share around the workload engine: the
  * signal handling that lets them stop a workload, report it and clean up,
- * and the progress display on stderr.
+ * and the progress display on stderr; and what `xbd attach` and `xbd
+ * bench` share: opening real Xen.
  */
 
 #include <pthread.h>
@@ -79,4 +80,17 @@ cmd_progress(const char *what, const struct xwl_progress *p, bool tty,
 		    what, pct, iops, mibs, p->p_eta);
 	}
 	*last = pct;
+}
+
+int
+cmd_open_xen(const char *who, struct xbd_plat **xp)
+{
+	int rc;
+
+	if ((rc = xbd_plat_open_xen(xp)) != 0)
+		fprintf(stderr,
+		    "%s: opening Xen: %s (as root, with xen-gntalloc, "
+		    "xen-gntdev and xen-evtchn loaded?)\n",
+		    who, strerror(-rc));
+	return (rc);
 }
