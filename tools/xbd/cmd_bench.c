@@ -21,6 +21,7 @@
 #include "back/xbb.h"
 #include "cmd.h"
 #include "cmd_opt.h"
+#include "cmd_transport.h"
 #include "common/xu_assert.h"
 #include "embed/xemb.h"
 #include "xwl.h"
@@ -96,12 +97,7 @@ struct bench_opts {
 	uint64_t size;
 	bool verify;
 	bool zero_copy;
-	uint32_t ring_pages;
-	uint32_t queues;
-	bool no_indirect;
-	bool no_persistent;
-	bool bounce;
-	bool grant_copy;
+	struct cmd_transport tr; /* --ring-pages ... --grant-copy */
 	bool json;
 };
 
@@ -129,12 +125,6 @@ enum bench_opt {
 	O_RAMP,
 	O_VERIFY,
 	O_NOZC,
-	O_RING,
-	O_QUEUES,
-	O_NOIND,
-	O_NOPERS,
-	O_BOUNCE,
-	O_COPY,
 	O_JSON,
 	O_PLATFORM
 };
@@ -153,12 +143,7 @@ static const struct option bench_longopts[] = {
 	{ "size", required_argument, NULL, 's' },
 	{ "verify", no_argument, NULL, O_VERIFY },
 	{ "no-zero-copy", no_argument, NULL, O_NOZC },
-	{ "ring-pages", required_argument, NULL, O_RING },
-	{ "queues", required_argument, NULL, O_QUEUES },
-	{ "no-indirect", no_argument, NULL, O_NOIND },
-	{ "no-persistent", no_argument, NULL, O_NOPERS },
-	{ "bounce", no_argument, NULL, O_BOUNCE },
-	{ "grant-copy", no_argument, NULL, O_COPY },
+	CMD_TR_LONGOPTS,
 	{ "json", no_argument, NULL, O_JSON },
 	{ "platform", required_argument, NULL, O_PLATFORM },
 	{ "help", no_argument, NULL, 'h' },
@@ -178,7 +163,7 @@ bench_check(struct bench_opts *o)
 	/* On xen the domain is ours and the backend someone else's. */
 	if (o->xen &&
 	    (o->image != NULL || o->dir != NULL ||
-		o->domid != BENCH_DOMID_UNSET || o->grant_copy)) {
+		o->domid != BENCH_DOMID_UNSET || o->tr.tr_grant_copy)) {
 		fprintf(stderr,
 		    "xbd bench: --platform xen takes no --image, --dir, "
 		    "--domid or --grant-copy\n");
@@ -205,12 +190,6 @@ bench_parse(int argc, char **argv, struct bench_opts *o)
 		{ 's', "size", CMD_OPT_U64, &o->size },
 		{ O_VERIFY, NULL, CMD_OPT_TRUE, &o->verify },
 		{ O_NOZC, NULL, CMD_OPT_FALSE, &o->zero_copy },
-		{ O_RING, "ring-pages", CMD_OPT_U32, &o->ring_pages },
-		{ O_QUEUES, "queues", CMD_OPT_U32, &o->queues },
-		{ O_NOIND, NULL, CMD_OPT_TRUE, &o->no_indirect },
-		{ O_NOPERS, NULL, CMD_OPT_TRUE, &o->no_persistent },
-		{ O_BOUNCE, NULL, CMD_OPT_TRUE, &o->bounce },
-		{ O_COPY, NULL, CMD_OPT_TRUE, &o->grant_copy },
 		{ O_JSON, NULL, CMD_OPT_TRUE, &o->json },
 	};
 	int c, rc;
@@ -221,7 +200,8 @@ bench_parse(int argc, char **argv, struct bench_opts *o)
 			o->rw = optarg;
 		else if (c == O_PLATFORM)
 			rc = cmd_opt_platform(argv[0], optarg, &o->xen);
-		else
+		else if ((rc = cmd_transport_opt(argv[0], &o->tr, c, optarg)) ==
+		    1)
 			rc = cmd_opt_apply(argv[0], dest, XU_NELEM(dest), c,
 			    optarg);
 		if (rc < 0)
@@ -453,8 +433,7 @@ bench_machine(struct bench_opts *o, char *dir, size_t dlen, char *img,
 		snprintf(img, ilen, "%s", o->image);
 	}
 	xbb_opts_init(&bo);
-	bo.o_persistent = !o->no_persistent;
-	bo.o_grant_copy = o->grant_copy;
+	cmd_transport_be(&o->tr, &bo);
 	xemb_opts_init(&eo);
 	eo.o_image = img;
 	eo.o_xbb = &bo;
@@ -513,21 +492,6 @@ bench_measure(struct bench_opts *o, struct xbd_dev *dev, struct xbb *xbb,
 	return (0);
 }
 
-/* The frontend's limits from the transport options. */
-static void
-bench_fe_opts(const struct bench_opts *o, struct xbd_opts *fo)
-{
-	xbd_opts_init(fo);
-	if (o->ring_pages != 0)
-		fo->o_max_ring_pages = o->ring_pages;
-	if (o->queues != 0)
-		fo->o_max_queues = o->queues;
-	fo->o_enable_indirect = !o->no_indirect;
-	fo->o_persistent = !o->no_persistent;
-	if (o->bounce)
-		fo->o_bounce = 1;
-}
-
 int
 cmd_bench(int argc, char **argv)
 {
@@ -557,7 +521,8 @@ cmd_bench(int argc, char **argv)
 		setenv("XBD_QUIET", "1", 0);
 	cmd_intr_install();
 
-	bench_fe_opts(&o, &fo);
+	xbd_opts_init(&fo);
+	cmd_transport_fe(&o.tr, &fo);
 	if (o.xen) {
 		if (cmd_open_xen("xbd bench", &xp) != 0)
 			return (CMD_EXIT_FAIL);

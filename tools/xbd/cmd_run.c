@@ -18,6 +18,7 @@
 #include "back/xbb.h"
 #include "cmd.h"
 #include "cmd_opt.h"
+#include "cmd_transport.h"
 #include "common/xu_assert.h"
 #include "embed/xemb.h"
 #include "xwl.h"
@@ -73,12 +74,7 @@ struct run_opts {
 	double seconds;
 	uint64_t bs;
 	uint32_t qd;
-	uint32_t ring_pages;
-	uint32_t queues;
-	bool no_indirect;
-	bool no_persistent;
-	bool bounce;
-	bool grant_copy;
+	struct cmd_transport tr; /* --ring-pages ... --grant-copy */
 	bool destructive;
 	bool keep;
 	bool json;
@@ -93,28 +89,13 @@ run_progress(const struct xwl_progress *p, void *arg)
 static int
 run_parse(int argc, char **argv, struct run_opts *o)
 {
-	enum {
-		O_RING = 256,
-		O_QUEUES,
-		O_NOIND,
-		O_NOPERS,
-		O_BOUNCE,
-		O_COPY,
-		O_DESTR,
-		O_KEEP,
-		O_JSON
-	};
+	enum { O_DESTR, O_KEEP, O_JSON };
 	static const struct option opts[] = {
 		{ "size", required_argument, NULL, 's' },
 		{ "seconds", required_argument, NULL, 't' },
 		{ "bs", required_argument, NULL, 'b' },
 		{ "qd", required_argument, NULL, 'q' },
-		{ "ring-pages", required_argument, NULL, O_RING },
-		{ "queues", required_argument, NULL, O_QUEUES },
-		{ "no-indirect", no_argument, NULL, O_NOIND },
-		{ "no-persistent", no_argument, NULL, O_NOPERS },
-		{ "bounce", no_argument, NULL, O_BOUNCE },
-		{ "grant-copy", no_argument, NULL, O_COPY },
+		CMD_TR_LONGOPTS,
 		{ "destructive", no_argument, NULL, O_DESTR },
 		{ "keep", no_argument, NULL, O_KEEP },
 		{ "json", no_argument, NULL, O_JSON },
@@ -126,12 +107,6 @@ run_parse(int argc, char **argv, struct run_opts *o)
 		{ 't', "seconds", CMD_OPT_SECS, &o->seconds },
 		{ 'b', "bs", CMD_OPT_U64, &o->bs },
 		{ 'q', "qd", CMD_OPT_U32, &o->qd },
-		{ O_RING, "ring-pages", CMD_OPT_U32, &o->ring_pages },
-		{ O_QUEUES, "queues", CMD_OPT_U32, &o->queues },
-		{ O_NOIND, NULL, CMD_OPT_TRUE, &o->no_indirect },
-		{ O_NOPERS, NULL, CMD_OPT_TRUE, &o->no_persistent },
-		{ O_BOUNCE, NULL, CMD_OPT_TRUE, &o->bounce },
-		{ O_COPY, NULL, CMD_OPT_TRUE, &o->grant_copy },
 		{ O_DESTR, NULL, CMD_OPT_TRUE, &o->destructive },
 		{ O_KEEP, NULL, CMD_OPT_TRUE, &o->keep },
 		{ O_JSON, NULL, CMD_OPT_TRUE, &o->json },
@@ -139,7 +114,10 @@ run_parse(int argc, char **argv, struct run_opts *o)
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "s:t:b:q:h", opts, NULL)) != -1) {
-		rc = cmd_opt_apply(argv[0], dest, XU_NELEM(dest), c, optarg);
+		rc = cmd_transport_opt(argv[0], &o->tr, c, optarg);
+		if (rc == 1)
+			rc = cmd_opt_apply(argv[0], dest, XU_NELEM(dest), c,
+			    optarg);
 		if (rc < 0)
 			return (-1);
 		if (rc == 0)
@@ -239,8 +217,7 @@ run_machine(struct run_state *rs)
 	int rc;
 
 	xbb_opts_init(&bo);
-	bo.o_persistent = !o->no_persistent;
-	bo.o_grant_copy = o->grant_copy;
+	cmd_transport_be(&o->tr, &bo);
 	xemb_opts_init(&eo);
 	eo.o_image = rs->rs_img;
 	eo.o_readonly = o->image != NULL && !o->destructive;
@@ -272,14 +249,7 @@ run_attach(struct run_state *rs)
 	int rc;
 
 	xbd_opts_init(&fo);
-	if (o->ring_pages != 0)
-		fo.o_max_ring_pages = o->ring_pages;
-	if (o->queues != 0)
-		fo.o_max_queues = o->queues;
-	fo.o_enable_indirect = !o->no_indirect;
-	fo.o_persistent = !o->no_persistent;
-	if (o->bounce)
-		fo.o_bounce = 1;
+	cmd_transport_fe(&o->tr, &fo);
 	if ((rc = xbd_attach(xemb_plat(rs->rs_emb), "xvda", &fo,
 		 &rs->rs_dev)) != 0) {
 		fprintf(stderr, "xbd run: attaching the frontend: %s\n",
