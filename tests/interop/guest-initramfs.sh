@@ -42,10 +42,26 @@ XL=usr/lib/xen-4.17/lib/x86_64-linux-gnu
 cp "$r/usr/local/bin/xbd" "$g/bin/"
 cp "$r/usr/bin/fio" "$g/bin/"
 cp -L "$r/lib/x86_64-linux-gnu/libgcc_s.so.1" "$g/lib/"
+# No check in the guest uses NBD: a stub of libnbd (stublib.sh) spares
+# the guest's memory the 45 MB of libxml2 and ICU's data it brings.
+LP=$r/lib/x86_64-linux-gnu:$r/usr/lib/x86_64-linux-gnu:$r/$XL
+gst=$(mktemp -d)
+trap 'rm -rf "$g" "$gst"' EXIT
+nbd=$(LD_LIBRARY_PATH=$LP ldd "$g/bin/xbd" |
+    awk '$1 ~ /^libnbd\.so/ && $3 ~ /^\// { print $3 }')
+[ -z "$nbd" ] ||
+    "$here/stublib.sh" "$g/bin/xbd,$g/bin/fio" "$nbd" "$gst/${nbd##*/}"
 for b in xbd fio; do
-	LD_LIBRARY_PATH=$r/lib/x86_64-linux-gnu:$r/usr/lib/x86_64-linux-gnu:$r/$XL \
-	    ldd "$g/bin/$b" | awk '/=>/ && $3 ~ /^\// { print $3 }'
+	LD_LIBRARY_PATH=$gst:$LP ldd "$g/bin/$b" |
+	    awk '/=>/ && $3 ~ /^\// { print $3 }'
 done | sort -u | while read -r l; do
+	case $l in
+	"$gst"/*)
+		mkdir -p "$g/lib/x86_64-linux-gnu"
+		cp "$l" "$g/lib/x86_64-linux-gnu/${l##*/}"
+		continue
+		;;
+	esac
 	d=${l#"$r"}
 	[ -e "$r$d" ] || { echo "guest: $l is not in dom0's root" >&2; exit 1; }
 	mkdir -p "$g/$(dirname "$d")"

@@ -101,8 +101,10 @@ depmod -b "$r" "$KV"
 cp "$here/init" "$r/init"
 cp "$here/checks.sh" "$r/checks.sh"
 chmod +x "$r/init" "$r/checks.sh"
-"$here/guest-initramfs.sh" "$r"
+# Storage first: it settles which of xbd's libraries are real, and the
+# guest copies its binaries' libraries from dom0's root.
 "$here/storage-initramfs.sh" "$xbd" "$r"
+"$here/guest-initramfs.sh" "$r"
 echo 'root:x:0:0:root:/root:/bin/sh' >"$r/etc/passwd"
 echo 'root:x:0:' >"$r/etc/group"
 (cd "$r" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) >"$outgz"

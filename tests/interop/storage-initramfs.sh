@@ -70,10 +70,12 @@ trap 'rm -rf "$stubs"' EXIT
 for l in "${rbd[@]}"; do
 	"$here/stublib.sh" "$users" "$l" "$stubs/${l##*/}"
 done
-others=()
-for f in "$r"/usr/local/bin/* "$r"/usr/bin/* "$r"/usr/sbin/* "$r"/bin/*; do
-	[ -f "$f" ] && [ ! -L "$f" ] && others+=("$f")
-done
+# Every program of the root (Xen's qemu in /usr/libexec, its helpers in
+# /usr/lib/xen-4.17/bin among them) and nbdkit's plugin.
+others=("$r$plugins"/*.so)
+while IFS= read -r -d '' f; do
+	others+=("$f")
+done < <(find "$r" -type f -perm -u+x ! -name '*.so*' -print0)
 keep=$(LD_LIBRARY_PATH=$stubs:${LD_LIBRARY_PATH:-} closure "${others[@]}" |
     sed 's|.*/||' | sort -u)
 for l in $(closure "${rbd[@]}"); do
