@@ -63,7 +63,9 @@ done
 fe=3
 for b in "${bad[@]}"; do
 	be=$(vbd_be $fe 51712)
-	for i in $(seq 100); do
+	# The control thread opens them one after another, each joining
+	# the cluster first: on a loaded machine that takes seconds each.
+	for i in $(seq 600); do
 		XENSTORED_PATH=$m/socket xenstore-read "$be/error" \
 		    >/dev/null 2>&1 && break
 		sleep 0.1
