@@ -35,7 +35,7 @@ skip() {
 }
 
 # A free TCP port on 127.0.0.1 for the monitor; random, so that two
-# clusters (the dev and asan test runs of CI, two developers) coexist.
+# clusters (the dev and asan test runs, two checkouts) coexist.
 free_port() {
 	local p i
 	for i in $(seq 1 50); do
