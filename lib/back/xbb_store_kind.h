@@ -10,7 +10,7 @@
  * ring's I/O thread.  Its completions come back inside the ring's loop:
  * the kind names a file descriptor to watch (an eventfd, a socket) which
  * the ring polls through its io_uring like the event channel, and a
- * once-a-second tick when it has something to time out or retry; the
+ * tick every 250 ms when it has something to time out or retry; the
  * ring then calls sk_reap, which hands each finished operation to the
  * same completion handler io_uring's do.
  */
