@@ -37,28 +37,6 @@ struct fixture {
 	char img[512];	       /* the image of XVDA */
 };
 
-static void
-pattern(uint8_t *b, size_t n, uint64_t seed)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-		b[i] = (uint8_t)(seed >> 56);
-	}
-}
-
-/* What the image holds at off (the backend's writes, as stored). */
-static void
-file_read(const char *path, uint64_t off, void *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, buf, len, (off_t)off), (ssize_t)len);
-	close(fd);
-}
-
 static int
 setup(void **state)
 {
@@ -122,14 +100,14 @@ rw_check(struct xbbt_front *f, const char *img, unsigned int q, uint64_t sector,
 	assert_non_null(w);
 	assert_non_null(r);
 	assert_non_null(d);
-	pattern(w, len, seed);
+	xbbt_pattern(w, len, seed);
 	assert_int_equal(xbbt_rw(f, q, BLKIF_OP_WRITE, sector, nsect, w, flags),
 	    BLKIF_RSP_OKAY);
 	memset(r, 0, len);
 	assert_int_equal(xbbt_rw(f, q, BLKIF_OP_READ, sector, nsect, r, flags),
 	    BLKIF_RSP_OKAY);
 	assert_memory_equal(w, r, len);
-	file_read(img, sector * XBD_SECTOR_SIZE, d, len);
+	xbbt_file_read(img, sector * XBD_SECTOR_SIZE, d, len);
 	assert_memory_equal(w, d, len);
 	free(w);
 	free(r);
@@ -216,16 +194,16 @@ test_ops(void **state)
 	    BLKIF_RSP_OKAY);
 	buf = malloc(64 * 512);
 	assert_non_null(buf);
-	pattern(buf, 32 * 512, 17);
+	xbbt_pattern(buf, 32 * 512, 17);
 	assert_int_equal(
 	    xbbt_rw(&f, 0, BLKIF_OP_FLUSH_DISKCACHE, 512, 32, buf, 0),
 	    BLKIF_RSP_OKAY);
 	assert_int_equal(
 	    xbbt_rw(&f, 0, BLKIF_OP_WRITE_BARRIER, 640, 32, buf, 0),
 	    BLKIF_RSP_OKAY);
-	file_read(fx->img, 512 * 512, buf + 32 * 512, 32 * 512);
+	xbbt_file_read(fx->img, 512 * 512, buf + 32 * 512, 32 * 512);
 	assert_memory_equal(buf, buf + 32 * 512, 32 * 512);
-	file_read(fx->img, 640 * 512, buf + 32 * 512, 32 * 512);
+	xbbt_file_read(fx->img, 640 * 512, buf + 32 * 512, 32 * 512);
 	assert_memory_equal(buf, buf + 32 * 512, 32 * 512);
 	free(buf);
 	/* Discard punches a hole in the sparse image. */

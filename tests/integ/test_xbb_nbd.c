@@ -41,17 +41,6 @@ struct fixture {
 	pid_t nbdkit;	       /* the server, or 0 */
 };
 
-static void
-pattern(uint8_t *b, size_t n, uint64_t seed)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-		b[i] = (uint8_t)(seed >> 56);
-	}
-}
-
 static long
 now_ms(void)
 {
@@ -110,16 +99,6 @@ nbdkit_file(struct fixture *fx)
 	nbdkit_start(fx, args);
 }
 
-static void
-file_read(const char *path, uint64_t off, void *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, buf, len, (off_t)off), (ssize_t)len);
-	close(fd);
-}
-
 static int
 setup(void **state)
 {
@@ -176,14 +155,14 @@ rw_check(struct fixture *fx, struct xbbt_front *f, uint64_t sector,
 	assert_non_null(w);
 	assert_non_null(r);
 	assert_non_null(d);
-	pattern(w, len, seed);
+	xbbt_pattern(w, len, seed);
 	assert_int_equal(xbbt_rw(f, 0, BLKIF_OP_WRITE, sector, nsect, w, flags),
 	    BLKIF_RSP_OKAY);
 	memset(r, 0, len);
 	assert_int_equal(xbbt_rw(f, 0, BLKIF_OP_READ, sector, nsect, r, flags),
 	    BLKIF_RSP_OKAY);
 	assert_memory_equal(w, r, len);
-	file_read(fx->img, sector * XBD_SECTOR_SIZE, d, len);
+	xbbt_file_read(fx->img, sector * XBD_SECTOR_SIZE, d, len);
 	assert_memory_equal(w, d, len);
 	free(w);
 	free(r);
@@ -222,7 +201,7 @@ test_nbd_ops(void **state)
 	/* Discard reaches the file: a punched hole reads as zeroes. */
 	assert_int_equal(xbbt_discard(&f, 0, 0, 8, 0), BLKIF_RSP_OKAY);
 	memset(z, 0, sizeof(z));
-	file_read(fx->img, 0, buf, sizeof(buf));
+	xbbt_file_read(fx->img, 0, buf, sizeof(buf));
 	assert_memory_equal(buf, z, sizeof(z));
 	xbbt_stats(&fx->m, XVDA, &st);
 	assert_true(st.st_syncs >= 2);
@@ -324,7 +303,7 @@ late_write(struct fixture *fx, struct xbbt_front *f)
 	struct xbbt_io *io;
 	uint8_t w[4096], d[4096];
 
-	pattern(w, sizeof(w), 6);
+	xbbt_pattern(w, sizeof(w), 6);
 	assert_int_equal(
 	    xbbt_rw_start(f, 0, &io, BLKIF_OP_WRITE, 32, 8, w, XBBT_DIRECT), 0);
 	xbbt_push(f, 0);
@@ -336,7 +315,7 @@ late_write(struct fixture *fx, struct xbbt_front *f)
 	assert_int_equal(rsp.status, BLKIF_RSP_OKAY);
 	assert_int_equal(xbbt_nodata(f, 0, BLKIF_OP_FLUSH_DISKCACHE),
 	    BLKIF_RSP_OKAY);
-	file_read(fx->img, 32 * XBD_SECTOR_SIZE, d, sizeof(d));
+	xbbt_file_read(fx->img, 32 * XBD_SECTOR_SIZE, d, sizeof(d));
 	assert_memory_equal(w, d, sizeof(d));
 }
 

@@ -130,6 +130,27 @@ xbbt_image(struct xbbt_machine *m, const char *name, uint64_t size, char *path,
 	close(fd);
 }
 
+void
+xbbt_file_read(const char *path, uint64_t off, void *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, buf, len, (off_t)off), (ssize_t)len);
+	close(fd);
+}
+
+void
+xbbt_pattern(uint8_t *b, size_t n, uint64_t seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		b[i] = (uint8_t)(seed >> 56);
+	}
+}
+
 static struct xbus_vbd
 xbbt_xvbd(uint32_t vdev)
 {

@@ -62,6 +62,12 @@ void xbbt_backend_stop(struct xbbt_machine *m);
 void xbbt_image(struct xbbt_machine *m, const char *name, uint64_t size,
     char *path, size_t len);
 
+/* What the image file holds at off (the backend's writes, as stored). */
+void xbbt_file_read(const char *path, uint64_t off, void *buf, size_t len);
+
+/* n bytes of a pseudo-random pattern, the same for the same seed. */
+void xbbt_pattern(uint8_t *b, size_t n, uint64_t seed);
+
 /* What xbbt_vbd_add creates. */
 struct xbbt_vbd {
 	uint32_t v_vdev;      /* virtual-device number */
