@@ -37,10 +37,7 @@
 static int
 xbb_connect_fail(struct xbb_dev *dev, int rc, const char *what)
 {
-	xbus_dev_fatal(dev->xb_bk->bk_xs, dev->xb_bepath, rc, "%s", what);
-	dev->xb_written = XenbusStateClosing;
-	xbb_log(dev->xb_bk, "vbd %u/%u: %s: %s", dev->xb_feid, dev->xb_vdev,
-	    what, strerror(rc < 0 ? -rc : rc));
+	xbb_dev_fatal(dev, rc, what);
 	return (rc);
 }
 

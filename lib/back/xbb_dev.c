@@ -107,13 +107,14 @@ xbb_set_state(struct xbb_dev *dev, enum xenbus_state st)
  * xbus_dev_fatal, unless the directory is already gone.  A storage
  * kind's message may already end with the errno's text: not twice.
  */
-static void
-xbb_fatal(struct xbb_dev *dev, int err, const char *what)
+void
+xbb_dev_fatal(struct xbb_dev *dev, int err, const char *what)
 {
 	const char *es = strerror(err < 0 ? -err : err);
 	size_t wl = strlen(what), el = strlen(es);
 	bool said = wl >= el && strcmp(what + wl - el, es) == 0;
 	char *v;
+	int rc;
 
 	xbb_log(dev->xb_bk, "vbd %u/%u: %s%s%s", dev->xb_feid, dev->xb_vdev,
 	    what, said ? "" : ": ", said ? "" : es);
@@ -122,8 +123,13 @@ xbb_fatal(struct xbb_dev *dev, int err, const char *what)
 	    0)
 		return;
 	free(v);
-	xbus_dev_fatal(dev->xb_bk->bk_xs, dev->xb_bepath, err, "%s", what);
 	dev->xb_written = XenbusStateClosing;
+	/* The peer and the toolstack only see what the store took. */
+	if ((rc = xbus_dev_fatal(dev->xb_bk->bk_xs, dev->xb_bepath, err, "%s",
+		 what)) != 0)
+		xbb_log(dev->xb_bk,
+		    "vbd %u/%u: writing the error and Closing: %s",
+		    dev->xb_feid, dev->xb_vdev, strerror(-rc));
 }
 
 /* ---------------------------------------------------------------------
@@ -379,7 +385,7 @@ xbb_dev_prepare(struct xbb_dev *dev)
 		dev->xb_state = XBB_DEV_INITWAIT;
 		return;
 	}
-	xbb_fatal(dev, rc, why);
+	xbb_dev_fatal(dev, rc, why);
 	dev->xb_state = XBB_DEV_CLOSING;
 }
 
@@ -442,7 +448,7 @@ xbb_dev_connect(struct xbb_dev *dev, bool resume)
 	}
 	rc = resume ? xbb_dev_size_check(dev) : xbb_txn(dev, xbb_connected_fn);
 	if (rc != 0 && !resume) {
-		xbb_fatal(dev, rc, "publishing the disk");
+		xbb_dev_fatal(dev, rc, "publishing the disk");
 		dev->xb_state = XBB_DEV_CLOSING;
 		return;
 	}
@@ -481,7 +487,7 @@ xbb_dev_check_rings(struct xbb_dev *dev)
 			continue;
 		dev->xb_rings[i].rg_reported = true;
 		snprintf(msg, sizeof(msg), "ring %u: bad request producer", i);
-		xbb_fatal(dev, -EIO, msg);
+		xbb_dev_fatal(dev, -EIO, msg);
 		broken = true;
 	}
 	return (broken);
@@ -540,7 +546,7 @@ xbb_dev_step(struct xbb_dev *dev, enum xenbus_state fe, bool online)
 		if ((rc = xbb_dev_configure(dev, &why)) == -EAGAIN)
 			return;
 		if (rc != 0) {
-			xbb_fatal(dev, rc, why);
+			xbb_dev_fatal(dev, rc, why);
 			dev->xb_state = XBB_DEV_CLOSING;
 			return;
 		}

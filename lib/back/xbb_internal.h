@@ -738,6 +738,11 @@ unsigned int xbb_dev_max_queues(const struct xbb_dev *dev);
 int xbb_dev_resize_locked(struct xbb_dev *dev);
 /* Tear down whatever the device holds and forget it (locked). */
 void xbb_dev_destroy(struct xbb_dev *dev);
+/*
+ * The device cannot go on: log why, write it to its `error` node and
+ * write Closing (unless its directory is gone).
+ */
+void xbb_dev_fatal(struct xbb_dev *dev, int err, const char *what);
 /* Create the record for a directory the toolstack made (locked). */
 int xbb_dev_create(struct xbb *b, uint32_t feid, uint32_t vdev,
     struct xbb_dev **out);

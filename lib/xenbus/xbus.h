@@ -127,13 +127,14 @@ const char *xbus_state_name(enum xenbus_state state);
  * write it under the writer's own home (error/<device path>/error),
  * which needs an error directory the toolstack created for the domain;
  * the device directory is always writable by its owner and is where
- * the peer and the tools already look.
+ * the peer and the tools already look.  \return 0 or the store's error
+ * (the report itself may be what a full store refuses: callers log it).
  */
-void xbus_dev_error(struct xs_handle *xs, const char *dir, int err,
+int xbus_dev_error(struct xs_handle *xs, const char *dir, int err,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* xbus_dev_error, then switch dir/state to Closing. */
-void xbus_dev_fatal(struct xs_handle *xs, const char *dir, int err,
+/* xbus_dev_error, then switch dir/state to Closing; the first error. */
+int xbus_dev_fatal(struct xs_handle *xs, const char *dir, int err,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* ---------------------------------------------------------------------

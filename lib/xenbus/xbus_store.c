@@ -222,10 +222,10 @@ xbus_state_name(enum xenbus_state state)
 	return (names[state]);
 }
 
-static void xbus_dev_verror(struct xs_handle *xs, const char *dir, int err,
+static int xbus_dev_verror(struct xs_handle *xs, const char *dir, int err,
     const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
 
-static void
+static int
 xbus_dev_verror(struct xs_handle *xs, const char *dir, int err, const char *fmt,
     va_list ap)
 {
@@ -235,31 +235,34 @@ xbus_dev_verror(struct xs_handle *xs, const char *dir, int err, const char *fmt,
 	n = snprintf(msg, sizeof(msg), "%d ", err < 0 ? -err : err);
 	if (n > 0 && (size_t)n < sizeof(msg))
 		vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
-	/* Best effort: the store may be what failed. */
-	(void)xbus_write(xs, XBT_NULL, dir, "error", msg);
+	return (xbus_write(xs, XBT_NULL, dir, "error", msg));
 }
 
-void
+int
 xbus_dev_error(struct xs_handle *xs, const char *dir, int err, const char *fmt,
     ...)
 {
 	va_list ap;
+	int rc;
 
 	va_start(ap, fmt);
-	xbus_dev_verror(xs, dir, err, fmt, ap);
+	rc = xbus_dev_verror(xs, dir, err, fmt, ap);
 	va_end(ap);
+	return (rc);
 }
 
-void
+int
 xbus_dev_fatal(struct xs_handle *xs, const char *dir, int err, const char *fmt,
     ...)
 {
 	va_list ap;
+	int rc, rc2;
 
 	va_start(ap, fmt);
-	xbus_dev_verror(xs, dir, err, fmt, ap);
+	rc = xbus_dev_verror(xs, dir, err, fmt, ap);
 	va_end(ap);
-	(void)xbus_write_state(xs, dir, XenbusStateClosing);
+	rc2 = xbus_write_state(xs, dir, XenbusStateClosing);
+	return (rc != 0 ? rc : rc2);
 }
 
 int

@@ -28,6 +28,7 @@ stor_cleanup() {
 	# On failure, what the machine's processes said.
 	if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
 		tail -n 20 "$tmp"/*.log* 2>/dev/null || true
+		stor_stacks "${spid:-}"
 	fi
 	for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
 	sleep 0.3
@@ -36,6 +37,20 @@ stor_cleanup() {
 	exit $rc
 }
 trap stor_cleanup EXIT
+
+# stor_stacks PID: where each thread of a stuck `xbd serve` waits (the
+# kernel's wait channel, and gdb's backtraces where gdb is installed).
+stor_stacks() {
+	local t
+	[ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 0
+	echo "--- threads of $1"
+	for t in /proc/$1/task/*; do
+		echo "${t##*/} $(cat "$t/comm") $(cat "$t/wchan" 2>/dev/null)"
+	done
+	command -v gdb >/dev/null || return 0
+	timeout 60 gdb -p "$1" -batch -nx -ex 'thread apply all bt' \
+	    2>/dev/null | grep -E '^(Thread|#)' || true
+}
 
 # kind_need rbd|nbd: exit 77 when xbd was built without that kind
 # (its library missing at build time, or -DXBD_RBD=OFF / -DXBD_NBD=OFF).
@@ -79,7 +94,14 @@ vbd_add() {
 	local m=$1 fe=$2 vdev=$3 params=$4 mode=${5:-w}
 	local fp=/local/domain/$fe/device/vbd/$vdev bp
 	bp=$(vbd_be "$fe" "$vdev")
-	# libxl's vbd in one command, then its hotplug script's node.
+	# libxl makes both directories with their owners in the transaction
+	# that writes the nodes.  The running backend must never see a node
+	# it cannot write (it reports an error once and for all), so: the
+	# directories and their permissions first (the backend waits for a
+	# directory without its nodes), then the nodes, which inherit them.
+	XENSTORED_PATH=$m/socket xenstore-write "$fp" "" "$bp" ""
+	XENSTORED_PATH=$m/socket xenstore-chmod "$fp" "n$fe" r1
+	XENSTORED_PATH=$m/socket xenstore-chmod "$bp" n1 "r$fe"
 	XENSTORED_PATH=$m/socket xenstore-write "$fp/backend" "$bp" \
 	    "$fp/backend-id" 1 "$fp/virtual-device" "$vdev" \
 	    "$fp/device-type" disk "$fp/state" 1 "$bp/frontend" "$fp" \
@@ -87,8 +109,6 @@ vbd_add() {
 	    "$bp/bootable" 1 "$bp/mode" "$mode" "$bp/type" phy \
 	    "$bp/params" "$params" "$bp/device-type" disk \
 	    "$bp/discard-enable" 1 "$bp/state" 1 "$bp/hotplug-status" connected
-	XENSTORED_PATH=$m/socket xenstore-chmod -r "$bp" n1 "r$fe"
-	XENSTORED_PATH=$m/socket xenstore-chmod -r "$fp" "n$fe" r1
 }
 
 range() {

@@ -70,7 +70,10 @@ for b in "${bad[@]}"; do
 		    >/dev/null 2>&1 && break
 		sleep 0.1
 	done
-	err=$(XENSTORED_PATH=$m/socket xenstore-read "$be/error")
+	err=$(XENSTORED_PATH=$m/socket xenstore-read "$be/error") || {
+		XENSTORED_PATH=$m/socket xenstore-ls -fp "$be"
+		exit 1
+	}
 	echo "vbd $fe/51712: error node: $err"
 	grep -m 1 -- "${b%%|*}" "$m.log.serve"
 	fe=$((fe + 1))
