@@ -806,7 +806,9 @@ xbb_ring_arm(struct xbb_ring *r, uint64_t tag)
 /*
  * The event channel fired: take the port (it stays masked until
  * xbb_ring_eoi), poll again.  The handle holds rg_port only; anything
- * else it reports is not ours to acknowledge.
+ * else it reports is not ours to acknowledge.  Once rg_port is read
+ * nothing more can be pending (it is masked): no read to find that out,
+ * which is one system call of each request at queue depth 1.
  */
 static void
 xbb_ring_evtchn(struct xbb_ring *r)
@@ -818,8 +820,10 @@ xbb_ring_evtchn(struct xbb_ring *r)
 	     i < XBB_EVTCHN_BATCH && plat_evtchn_pending(r->rg_evh, &port) == 0;
 	     i++) {
 		xbb_ctr_add(&r->rg_ctrs, XBB_C_EVENTS, 1);
-		if (port == r->rg_port)
+		if (port == r->rg_port) {
 			r->rg_eoi_owed = true;
+			break;
+		}
 	}
 	xbb_ring_arm(r, XBB_TAG_EVTCHN);
 }
