@@ -14,7 +14,9 @@
 #                    xvdb: the verified xbd attach again (grants both
 #                    ways: our frontend in the guest, our backend in
 #                    dom0), the pattern again; then as xvdc, fio through
-#                    blkfront; the guest's verdict, no vbd left
+#                    blkfront; `xbd serve` stopped, blkback again, as
+#                    xvdd, fio through blkfront (the second baseline);
+#                    the guest's verdict, no vbd left
 # guest_perf         the side-by-side table from the guest's perf lines,
 #                    ratios only: fails when a row was not measured or
 #                    had an error, never on the figures
@@ -110,13 +112,20 @@ check_guest_xbd_serve() {
 	timeout 90 xl block-detach $FE xvdb || fail "xl block-detach xvdb"
 	timeout 90 xl block-attach $FE "phy:$loop,xvdc,w" ||
 	    fail "xl block-attach xvdc"
+	# blkback again, for the table's second baseline (xvdd).
+	console_wait $FE 'xbd-guest: xvdc done' 240
+	timeout 90 xl block-detach $FE xvdc || fail "xl block-detach xvdc"
+	wait_for 300 no_vbd_of "$domid" || fail "xvdc still in the store"
+	guest_serve_stop
+	modprobe xen-blkback || fail "modprobe xen-blkback"
+	timeout 90 xl block-attach $FE "phy:$loop,xvdd,w" ||
+	    fail "xl block-attach xvdd"
 	console_wait $FE 'xbd-guest: verdict' 240
 	fe_console | grep -qx "xbd-guest: verdict: pass seed $seed" ||
 	    fail "the guest did not pass"
 	wait_for 600 sh -c "! xl domid $FE >/dev/null 2>&1" ||
 	    fail "guest $FE still running"
 	wait_for 300 no_vbd_of "$domid" || fail "vbd of domain $domid left"
-	guest_serve_stop
 	losetup -d "$loop"
 }
 
@@ -132,7 +141,10 @@ guest_serve_stop() {
 }
 
 # The table of the perf lines on stdin (markdown); exit 1 when a row of
-# FE_ROWS is missing, measured twice, failed or measured nothing.
+# FE_ROWS is missing, measured twice, failed or measured nothing.  The
+# baseline, blkfront on blkback, is measured before and after the others
+# (A B A): the ratios are against the mean of the two, so that a machine
+# getting slower or faster during the run does not favour either side.
 fe_table() {
 	awk -v rows="$FE_ROWS" '
 	{
@@ -150,16 +162,18 @@ fe_table() {
 	function r(a, b) { return b > 0 ? sprintf("%.2fx", a / b) : "-" }
 	END {
 		n = split(rows, w, " ")
-		print "| workload | blkfront, blkback | blkfront, xbd serve | ratio | xbd, blkback | ratio |"
+		print "| workload | blkfront, blkback (before; after) | blkfront, xbd serve | ratio | xbd, blkback | ratio |"
 		print "|---|---|---|---|---|---|"
 		for (i = 1; i <= n; i++) {
 			a = "blkfront-blkback " w[i]
+			a2 = "blkfront-blkback2 " w[i]
 			b = "blkfront-serve " w[i]
 			c = "xbd-blkback " w[i]
-			bad += !ok(a) + !ok(b) + !ok(c)
-			printf "| %s | %.0f IOPS, %.1f MiB/s | %.0f, %.1f | %s | %.0f, %.1f | %s |\n",
-			    w[i], v[a], m[a], v[b], m[b], r(v[b], v[a]),
-			    v[c], m[c], r(v[c], v[a])
+			bad += !ok(a) + !ok(a2) + !ok(b) + !ok(c)
+			base = (v[a] + v[a2]) / 2
+			printf "| %s | %.0f; %.0f IOPS, %.1f; %.1f MiB/s | %.0f, %.1f | %s | %.0f, %.1f | %s |\n",
+			    w[i], v[a], v[a2], m[a], m[a2], v[b], m[b],
+			    r(v[b], base), v[c], m[c], r(v[c], base)
 		}
 		if (dup != "") {
 			print "measured twice:" dup
