@@ -45,3 +45,6 @@ endif()
 xbd_script_test(NAME test_restart
     COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integ/test_restart.sh
     LABELS "integ;backend;hardening" TIMEOUT 180)
+xbd_script_test(NAME test_driver_domain
+    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integ/test_driver_domain.sh
+    LABELS "integ;backend" TIMEOUT 90)

@@ -21,6 +21,8 @@ if(XENEVTCHN_FOUND AND XENGNTTAB_FOUND)
 	# (tests/interop/guest-fe.sh).
 	list(APPEND XBD_INTEROP_CHECKS guest_xbd_blkback guest_xbd_serve
 	    guest_perf)
+	# xbd serve in a driver domain (tests/interop/guest-dd.sh).
+	list(APPEND XBD_INTEROP_CHECKS guest_driver_domain)
 	add_test(NAME interop_boot COMMAND
 	    ${PROJECT_SOURCE_DIR}/tests/interop/run.sh $<TARGET_FILE:xbd>
 	    ${XBD_INTEROP_OUT} ${XBD_INTEROP_CHECKS})

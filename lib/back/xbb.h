@@ -116,6 +116,11 @@ struct xbb_opts {
 					  size this often and publish a
 					  change as xbb_dev_resize() does
 					  (0: never; default 1000) */
+	bool o_remove_closed;	       /* remove a vbd's backend directory
+					  once it is Closed and offline, as
+					  `xl devd` does in a driver domain
+					  (where dom0's toolstack leaves it
+					  to the backend; default false) */
 	unsigned int o_nbd_timeout_s;  /* I/O to an NBD server that does
 					  not answer fails after this many
 					  seconds, and the backend keeps

@@ -493,6 +493,47 @@ xbb_dev_check_rings(struct xbb_dev *dev)
 	return (broken);
 }
 
+/*
+ * The frontend's level above our directory, if no other vbd of that
+ * frontend is there (in one transaction: one made meanwhile is a
+ * conflict).
+ */
+static int
+xbb_dev_remove_up_fn(struct xs_handle *xs, xs_transaction_t t, void *arg)
+{
+	const char *up = arg;
+	unsigned int n;
+	char **kids;
+
+	if ((kids = xs_directory(xs, t, up, &n)) == NULL)
+		return (0);
+	free(kids);
+	return (n == 0 ? xbus_rm(xs, t, up, NULL) : 0);
+}
+
+/*
+ * A driver domain's part of the removal (o_remove_closed), as `xl devd`
+ * does it: our directory, then the level above if empty.  The toolstack
+ * made that level with its own permissions, which may not let us: best
+ * effort there, as for xl devd.
+ */
+static void
+xbb_dev_remove_dir(struct xbb_dev *dev)
+{
+	struct xs_handle *xs = dev->xb_bk->bk_xs;
+	char up[sizeof(dev->xb_bepath)];
+	int rc;
+
+	if ((rc = xbus_rm(xs, XBT_NULL, dev->xb_bepath, NULL)) != 0 &&
+	    rc != -ENOENT) {
+		xbb_log(dev->xb_bk, "vbd %u/%u: removing %s: %s", dev->xb_feid,
+		    dev->xb_vdev, dev->xb_bepath, strerror(-rc));
+		return;
+	}
+	snprintf(up, sizeof(up), "%s/%u", dev->xb_bk->bk_root, dev->xb_feid);
+	(void)xbus_txn(xs, xbb_dev_remove_up_fn, up);
+}
+
 /* Give the device up: nothing held but the record itself. */
 static void
 xbb_dev_release(struct xbb_dev *dev)
@@ -502,6 +543,8 @@ xbb_dev_release(struct xbb_dev *dev)
 	xbb_unwatch_frontend(dev);
 	dev->xb_state = XBB_DEV_RELEASED;
 	xbb_log(dev->xb_bk, "vbd %u/%u: released", dev->xb_feid, dev->xb_vdev);
+	if (dev->xb_bk->bk_opts.o_remove_closed)
+		xbb_dev_remove_dir(dev);
 }
 
 /* ---------------------------------------------------------------------

@@ -43,3 +43,17 @@ serve_start() {
 	cat "$m.log.hv" "$log"
 	return 1
 }
+
+# machine_tmp: $tmp, removed on exit with every process in $pids killed,
+# for the scripts that play the toolstack with xenstore-utils (exit 77
+# without them).
+machine_tmp() {
+	tmp=$(mktemp -d)
+	pids=()
+	trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$tmp"' EXIT
+	unset XBD_VERBOSE
+	command -v xenstore-write >/dev/null || {
+		echo "xenstore-write missing (xenstore-utils)"
+		exit 77
+	}
+}

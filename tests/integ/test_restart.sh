@@ -21,19 +21,9 @@ kills=${XBD_RESTART_KILLS:-8}
 # shadows are needed: the run fails).
 extra=${XBD_RESTART_SERVE_ARGS:-}
 terms=${XBD_RESTART_TERMS:-4}
-tmp=$(mktemp -d)
+. "$XBD_SRC/tests/integ/machine.sh"
+machine_tmp
 m=$tmp/m
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-unset XBD_VERBOSE
-command -v xenstore-write >/dev/null || {
-	echo "xenstore-write missing (xenstore-utils)"
-	exit 77
-}
 export XENSTORED_PATH=$m/socket
 fe=/local/domain/2/device/vbd/51712
 be=/local/domain/1/backend/vbd/2/51712

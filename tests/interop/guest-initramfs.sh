@@ -73,7 +73,7 @@ cp "$r/etc/mke2fs.conf" "$g/etc/" 2>/dev/null || true
 # their modules.dep.
 cp -a "$r/lib/modules" "$g/lib/"
 cp "$here/guest-init" "$g/init"
-cp "$here/guest-xbd" "$g/guest-xbd"
+cp "$here/guest-xbd" "$here/guest-dd" "$g/"
 chmod +x "$g/init"
 (cd "$g" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) \
     >"$r/guest/initrd.gz"
@@ -81,4 +81,5 @@ cp "$XBD_STAGE/boot/vmlinuz-$XBD_KVER" "$r/guest/vmlinuz"
 # xl save and xl restore run it (it links only libraries xl links too).
 cp -a "$XBD_STAGE/usr/lib/xen-4.17/bin/libxl-save-helper" \
     "$r/usr/lib/xen-4.17/bin/"
-cp "$here/guest.cfg" "$here/guest.sh" "$here/guest-fe.sh" "$r/guest/"
+cp "$here/guest.cfg" "$here/guest.sh" "$here/guest-fe.sh" \
+    "$here/guest-dd.sh" "$r/guest/"

@@ -20,6 +20,7 @@
 #                    vbd left, xbd serve running, no descriptor leaked
 #
 # guest_xbd_*, guest_perf: our frontend inside a guest (guest-fe.sh).
+# guest_driver_domain: xbd serve in a domU for another (guest-dd.sh).
 #
 # State between the checks lives in $G (dom0's /run); the guests'
 # consoles are logged by xenconsoled into the host share, where
@@ -51,7 +52,7 @@ guest_daemons() {
 		return 0
 	fi
 	use_blkfront
-	(setsid xbd serve --platform xen >>/host/logs/guest-serve.log 2>&1 \
+	(setsid xbd serve --platform xen ${XBD_INTEROP_SERVE_ARGS:-} >>/host/logs/guest-serve.log 2>&1 \
 	    </dev/null & echo $! >$G/serve.pid)
 	sleep 1
 	kill -0 "$(cat $G/serve.pid)" || fail "xbd serve exited"
@@ -73,14 +74,15 @@ console_wait() {
 }
 
 # xl create guest $1 on loop device $2 in mode $3 for $4 seconds; $5
-# more of the kernel's command line, the rest more xl settings.
+# more of the kernel's command line, the rest more xl settings;
+# GUEST_DISK_OPTS more of the disk line, before the rest.
 guest_create() {
 	local seed
 	seed=$(od -An -tu4 -N4 /dev/urandom | tr -d ' ')
 	echo "$seed" >$G/seed.$1
 	log "xl create $1: disk $2, seed $seed, mode $3, $4 s"
 	timeout 120 xl create /guest/guest.cfg "name=\"$1\"" \
-	    "disk=['format=raw, vdev=xvda, access=rw, target=$2']" \
+	    "disk=['${GUEST_DISK_OPTS:-}format=raw, vdev=xvda, access=rw, target=$2']" \
 	    "extra=\"console=hvc0 xbdseed=$seed xbdtime=$4 xbdmode=$3 ${5:-}\"" \
 	    "${@:6}" || fail "xl create $1"
 }
@@ -239,3 +241,4 @@ check_guest_lifecycle() {
 
 # Our frontend inside a guest.
 . /guest/guest-fe.sh
+. /guest/guest-dd.sh

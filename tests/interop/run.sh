@@ -23,7 +23,8 @@
 # XBD_INTEROP_FIO_TIMEOUT (seconds one fio round may take, 120),
 # XBD_INTEROP_FIO_MB (MiB of I/O in one fio round, 2),
 # XBD_INTEROP_RESTART_LIMIT (seconds either may run, 300); for
-# guest_perf XBD_INTEROP_PERF_SECS (seconds a measured workload runs, 5).  A run takes
+# guest_perf XBD_INTEROP_PERF_SECS (seconds a measured workload runs, 5);
+# for the guests' `xbd serve` XBD_INTEROP_SERVE_ARGS (more options).  A run takes
 # 10-20 minutes on two busy cores; the limits only catch hangs.
 
 set -euo pipefail
@@ -39,7 +40,7 @@ out=$(realpath -m "$2")
 shift 2
 checks=${*:-blkback qdisk blkfront xl resize restart_term restart_kill \
     guest_boot guest_saverestore guest_io guest_lifecycle guest_xbd_blkback \
-    guest_xbd_serve guest_perf storage_nbd}
+    guest_xbd_serve guest_perf guest_driver_domain storage_nbd}
 cache=${XBD_INTEROP_CACHE:-$HOME/.cache/xbd-interop}
 boot_timeout=${XBD_INTEROP_TIMEOUT:-2400}
 check_timeout=${XBD_INTEROP_CHECK_TIMEOUT:-400}
@@ -106,8 +107,9 @@ echo "$checks" >"$out/share/checks"
 echo "$check_timeout" >"$out/share/check-timeout"
 # The checks' own settings, for checks.sh in dom0.
 for v in XBD_INTEROP_KILLS XBD_INTEROP_TERMS XBD_INTEROP_FIO_TIMEOUT \
-    XBD_INTEROP_FIO_MB XBD_INTEROP_RESTART_LIMIT XBD_INTEROP_PERF_SECS; do
-	[ -z "${!v:-}" ] || echo "$v=${!v}"
+    XBD_INTEROP_FIO_MB XBD_INTEROP_RESTART_LIMIT XBD_INTEROP_PERF_SECS \
+    XBD_INTEROP_SERVE_ARGS; do
+	[ -z "${!v:-}" ] || printf '%s=%q\n' "$v" "${!v}"
 done >"$out/share/env"
 
 # --- Boot ------------------------------------------------------------

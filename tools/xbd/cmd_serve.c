@@ -99,7 +99,9 @@ serve_usage(FILE *out)
 	    "  --no-flush, --no-barrier, --no-discard\n"
 	    "                            do not offer that feature\n"
 	    "  --discard-secure          offer secure discard (block devices)\n"
-	    "  --direct                  open the storage O_DIRECT\n"
+	    "  --direct                  open the storage O_DIRECT (not\n"
+	    "                            with mapped grants if it may be\n"
+	    "                            SIGKILLed: see xbd(1))\n"
 	    "  --grant-copy              grant copy instead of mapping\n"
 	    "  --uring-depth N           io_uring entries per ring\n"
 	    "                            (0..32768; 0: auto)\n"
@@ -120,6 +122,9 @@ serve_usage(FILE *out)
 	    "  --no-state                no shadows (only the lock): a\n"
 	    "                            restarted xbd serve resumes only\n"
 	    "                            idle rings\n"
+	    "  --driver-domain           remove each vbd's backend directory\n"
+	    "                            once it is closed, as xl devd does\n"
+	    "                            (running in a driver domain)\n"
 	    "  --close-on-exit           close every vbd on exit (default:\n"
 	    "                            leave the toolstack's vbds connected\n"
 	    "                            for the next xbd serve)\n"
@@ -150,6 +155,7 @@ enum serve_opt {
 	SO_NODISCARD,
 	SO_SECURE,
 	SO_DIRECT,
+	SO_DRIVER,
 	SO_COPY,
 	SO_DEPTH,
 	SO_SECTOR,
@@ -182,6 +188,7 @@ static const struct option serve_longopts[] = {
 	{ "no-discard", no_argument, NULL, SO_NODISCARD },
 	{ "discard-secure", no_argument, NULL, SO_SECURE },
 	{ "direct", no_argument, NULL, SO_DIRECT },
+	{ "driver-domain", no_argument, NULL, SO_DRIVER },
 	{ "grant-copy", no_argument, NULL, SO_COPY },
 	{ "uring-depth", required_argument, NULL, SO_DEPTH },
 	{ "sector-size", required_argument, NULL, SO_SECTOR },
@@ -340,6 +347,7 @@ serve_parse(int argc, char **argv, struct serve_args *a)
 		{ SO_NODISCARD, NULL, CMD_OPT_FALSE, &o->o_discard },
 		{ SO_SECURE, NULL, CMD_OPT_TRUE, &o->o_discard_secure },
 		{ SO_DIRECT, NULL, CMD_OPT_TRUE, &o->o_direct },
+		{ SO_DRIVER, NULL, CMD_OPT_TRUE, &o->o_remove_closed },
 		{ SO_COPY, NULL, CMD_OPT_TRUE, &o->o_grant_copy },
 		{ SO_DEPTH, "uring-depth", CMD_OPT_U32, &o->o_uring_depth },
 		{ SO_SECTOR, "sector-size", CMD_OPT_U32, &o->o_sector_size },
