@@ -340,8 +340,9 @@ xbd_create_wait(struct xbd_plat *xp, const char *vbd, const struct xbd_opts *o,
 	    o->o_size >= offsetof(struct xbd_opts, o_vbd_wait_ms) +
 		    sizeof(o->o_vbd_wait_ms))
 		wait_ms = o->o_vbd_wait_ms;
-	while (
-	    (rc = xbd_create(xp, vbd, o, out)) == -ENOENT && waited < wait_ms) {
+	/* A failure with a reason (xbd_plat_why) is not a vbd to wait for. */
+	while ((rc = xbd_create(xp, vbd, o, out)) == -ENOENT &&
+	    xp->xp_why[0] == '\0' && waited < wait_ms) {
 		usleep(XBD_VBD_POLL_MS * 1000);
 		waited += XBD_VBD_POLL_MS;
 	}

@@ -64,17 +64,22 @@ xbd_hold_lock(const char *holddir, uint32_t domid, uint32_t vdev,
 	char path[XBD_HOLD_PATH], holder[XBD_HOLD_TEXT], name[16];
 	int rc;
 
-	if (mkdir(holddir, 0755) != 0 && errno != EEXIST)
-		return (-errno);
 	if ((rc = xbd_hold_path(holddir, domid, vdev, path, sizeof(path))) != 0)
 		return (rc);
-	rc = xu_lock_take(path, text, holder, sizeof(holder));
-	if (rc == -EBUSY) {
-		if (xbus_vdev_name(vdev, name, sizeof(name)) != 0)
-			snprintf(name, sizeof(name), "%u", vdev);
+	if (mkdir(holddir, 0755) != 0 && errno != EEXIST)
+		rc = -errno;
+	else
+		rc = xu_lock_take(path, text, holder, sizeof(holder));
+	if (xbus_vdev_name(vdev, name, sizeof(name)) != 0)
+		snprintf(name, sizeof(name), "%u", vdev);
+	/* Said, so that -ENOENT here is not taken for a vbd not there. */
+	if (rc == -EBUSY)
 		snprintf(why, whylen, "%s of domain %u is held by %s", name,
 		    domid, holder[0] != '\0' ? holder : "another frontend");
-	}
+	else if (rc < 0)
+		snprintf(why, whylen,
+		    "%s of domain %u: cannot take its hold file %s: %s", name,
+		    domid, path, strerror(-rc));
 	return (rc);
 }
 

@@ -542,6 +542,27 @@ wait $hpid || true
 vbd_gone
 "$xbd" attach --dir "$m" --domid 2 --once xvda >/dev/null
 
+echo "--- a hold file that cannot be made is said, not taken for no vbd"
+# (/run missing on a real host did that: "no such vbd" after 3 s.)
+# (The last frontend removed the directory.)
+[ ! -e "$m/hold" ] || { echo "$m/hold still there"; ls -la "$m/hold"; exit 1; }
+ln -s /nonexistent/xbd-hold "$m/hold"
+set +e
+timeout 10 "$xbd" attach --dir "$m" --domid 2 --once xvda >/dev/null \
+    2>"$tmp/hold.err"
+rc=$?
+set -e
+rm "$m/hold"
+if [ $rc -ne 1 ] || [ "$(wc -l <"$tmp/hold.err")" -ne 1 ] ||
+    ! grep -q "^xbd attach: xvda of domain 2: cannot take its hold file $m/hold/2.51712: No such file or directory\$" \
+	"$tmp/hold.err"; then
+	echo "attach with an unusable hold directory: exit $rc"
+	cat "$tmp/hold.err"
+	exit 1
+fi
+cat "$tmp/hold.err"
+"$xbd" attach --dir "$m" --domid 2 --once xvda >/dev/null
+
 echo "--- a lost backend: what is waited for, for how long, and SIGINT"
 # It used to be a silent 30 s stall, deaf to SIGINT, ending in "16 errors".
 spid=$wspid
