@@ -15,27 +15,12 @@ xbd=$XBD_BUILD/tools/xbd/xbd
 machine_tmp
 truncate -s 16M "$tmp/d.img"
 
-# vbd FE: libxl's nodes for frontend domain FE, directories first with
-# their owners (as libxl's transaction makes them), then the nodes.
-vbd() {
-	local fe=/local/domain/$1/device/vbd/51712
-	local be=/local/domain/1/backend/vbd/$1/51712
-	xenstore-write "$fe" "" "$be" ""
-	xenstore-chmod "$fe" "n$1" r1
-	xenstore-chmod "$be" n1 "r$1"
-	xenstore-write "$fe/backend" "$be" "$fe/backend-id" 1 \
-	    "$fe/virtual-device" 51712 "$fe/device-type" disk "$fe/state" 1 \
-	    "$be/frontend" "$fe" "$be/frontend-id" "$1" "$be/online" 1 \
-	    "$be/removable" 0 "$be/bootable" 1 "$be/mode" w "$be/type" phy \
-	    "$be/params" "$tmp/d.img" "$be/device-type" disk \
-	    "$be/discard-enable" 1 "$be/state" 1 "$be/hotplug-status" connected
-}
-
 # remove FE: a frontend of domain FE attaches, runs a second of verified
 # I/O and closes; then libxl's removal.  Prints what is left of the
 # backend's side.
 remove() {
-	local be=/local/domain/1/backend/vbd/$1/51712 i
+	local be i
+	be=$(vbd_be "$1" 51712)
 	"$xbd" attach --dir "$m" --domid "$1" --once --workload 1 \
 	    >"$tmp/attach.$1.log" 2>&1 || {
 		cat "$tmp/attach.$1.log"
@@ -56,8 +41,8 @@ for mode in driver plain; do
 	opt=()
 	[ $mode = plain ] || opt=(--driver-domain)
 	serve_start "$m" "" "$m.log.serve" "${opt[@]}"
-	vbd 2
-	vbd 3
+	vbd_add "$m" 2 51712 "$tmp/d.img"
+	vbd_add "$m" 3 51712 "$tmp/d.img"
 	r=$(remove 2)
 	echo "$mode: $r"
 	case $mode:$r in

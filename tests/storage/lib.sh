@@ -6,10 +6,7 @@
 #                         why there is none
 #   rbd_ ARGS             the rbd CLI on that cluster
 #   rbd_img NAME SIZE     a new image xbd/NAME; prints its params string
-#   vbd_add DIR FE VDEV PARAMS [MODE]
-#                         a vbd of backend domain 1 for domain FE, written
-#                         the toolstack's way (libxl's nodes)
-#   vbd_be FE VDEV        its backend directory
+#   vbd_add, vbd_be       (tests/integ/machine.sh)
 #   pattern OFF LEN SEED  what stor_io's w:OFF:LEN:SEED writes
 #   range FILE OFF LEN    LEN bytes of FILE from OFF (K, M as dd takes)
 #   rbd_range NAME OFF LEN  the same of image xbd/NAME, read by rbd export
@@ -84,31 +81,6 @@ rbd_img() {
 	rbd_ rm "xbd/$1" >/dev/null 2>&1 || true
 	rbd_ create "xbd/$1" --size "$2"
 	echo "rbd:xbd/$1:conf=$conf"
-}
-
-vbd_be() {
-	echo "/local/domain/1/backend/vbd/$1/$2"
-}
-
-vbd_add() {
-	local m=$1 fe=$2 vdev=$3 params=$4 mode=${5:-w}
-	local fp=/local/domain/$fe/device/vbd/$vdev bp
-	bp=$(vbd_be "$fe" "$vdev")
-	# libxl makes both directories with their owners in the transaction
-	# that writes the nodes.  The running backend must never see a node
-	# it cannot write (it reports an error once and for all), so: the
-	# directories and their permissions first (the backend waits for a
-	# directory without its nodes), then the nodes, which inherit them.
-	XENSTORED_PATH=$m/socket xenstore-write "$fp" "" "$bp" ""
-	XENSTORED_PATH=$m/socket xenstore-chmod "$fp" "n$fe" r1
-	XENSTORED_PATH=$m/socket xenstore-chmod "$bp" n1 "r$fe"
-	XENSTORED_PATH=$m/socket xenstore-write "$fp/backend" "$bp" \
-	    "$fp/backend-id" 1 "$fp/virtual-device" "$vdev" \
-	    "$fp/device-type" disk "$fp/state" 1 "$bp/frontend" "$fp" \
-	    "$bp/frontend-id" "$fe" "$bp/online" 1 "$bp/removable" 0 \
-	    "$bp/bootable" 1 "$bp/mode" "$mode" "$bp/type" phy \
-	    "$bp/params" "$params" "$bp/device-type" disk \
-	    "$bp/discard-enable" 1 "$bp/state" 1 "$bp/hotplug-status" connected
 }
 
 range() {
