@@ -12,8 +12,9 @@
 #                      target=/dev/xvda': its verified workload and ext4
 #                      through both backends pass; the driver domain
 #                      removes its vbd directory once the guest is gone
-#                      (as xl devd would); dom0 finds the guest's seal on
-#                      the loop device; no vbd left
+#                      (as xl devd would); dom0 finds the guest's seal,
+#                      file system and files on the loop device; no vbd
+#                      left
 
 DD=xbd-dd
 DD_CLIENT=xbd-dd-client
@@ -23,7 +24,7 @@ DD_SECS=15
 dd_console() { tr -d '\r' <$CONSOLES/guest-$1.log; }
 
 check_guest_driver_domain() {
-	local dd cl loop seed be off
+	local dd cl loop seed be
 	guest_consoled
 	# dom0's own xbd serve would serve the driver domain's disk.
 	if [ -f $G/serve.pid ] && kill -0 "$(cat $G/serve.pid)" 2>/dev/null; then
@@ -59,9 +60,6 @@ check_guest_driver_domain() {
 	xl destroy $DD || fail "xl destroy $DD"
 	wait_for 300 no_vbd_of "$dd" || fail "vbd of domain $dd left"
 	# What the guest says is checked from dom0's end of the chain.
-	off=$((DD_DISK_MB * 1048576 - SEAL_BYTES))
-	guest-io check "$loop" $off $SEAL_BYTES "$seed" ||
-	    fail "the seal of seed $seed is not on $loop"
-	e2fsck -fn "$loop" || fail "e2fsck in dom0 found problems"
+	guest_disk_check "$loop" $DD_DISK_MB "$seed"
 	losetup -d "$loop"
 }

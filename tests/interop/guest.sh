@@ -169,8 +169,23 @@ check_guest_saverestore() {
 	grep 'guest-io:' $CONSOLES/guest-$GUEST.log | tail -3
 }
 
+# What a verify-mode guest that passed with seed $3 left on its disk,
+# checked from dom0's side ($1, $2 MiB): the seal over the last
+# SEAL_BYTES, a clean file system, its files and seed file.
+guest_disk_check() {
+	local off=$(($2 * 1048576 - SEAL_BYTES))
+	guest-io check "$1" $off $SEAL_BYTES "$3" ||
+	    fail "the seal of seed $3 is not on $1"
+	e2fsck -fn "$1" || fail "e2fsck in dom0 found problems"
+	mkdir -p /mnt/g
+	mount -t ext4 -o ro "$1" /mnt/g || fail "mount in dom0"
+	(cd /mnt/g && md5sum -c sums) || fail "the guest's files differ"
+	[ "$(cat /mnt/g/d/e/seed)" = "$3" ] || fail "seed file"
+	umount /mnt/g
+}
+
 check_guest_io() {
-	local domid seed off
+	local domid seed
 	[ -f $G/domid ] || fail "no guest (guest_boot failed?)"
 	domid=$(cat $G/domid) seed=$(cat $G/seed.$GUEST)
 	console_wait $GUEST 'xbd-guest: verdict' 300
@@ -182,15 +197,7 @@ check_guest_io() {
 	    grep -qx "xbd-guest: verdict: pass seed $seed" ||
 	    fail "the guest did not pass"
 	# What the guest says is checked from dom0's side of its disk.
-	off=$((GUEST_DISK_MB * 1048576 - SEAL_BYTES))
-	guest-io check /dev/loop4 $off $SEAL_BYTES "$seed" ||
-	    fail "the seal of seed $seed is not on the disk"
-	e2fsck -fn /dev/loop4 || fail "e2fsck in dom0 found problems"
-	mkdir -p /mnt/g
-	mount -t ext4 -o ro /dev/loop4 /mnt/g || fail "mount in dom0"
-	(cd /mnt/g && md5sum -c sums) || fail "the guest's files differ"
-	[ "$(cat /mnt/g/d/e/seed)" = "$seed" ] || fail "seed file"
-	umount /mnt/g
+	guest_disk_check /dev/loop4 $GUEST_DISK_MB "$seed"
 	wait_for 300 no_vbd_of "$domid" || fail "vbd of domain $domid left"
 	kill -0 "$(cat $G/serve.pid)" || fail "xbd serve died"
 	losetup -d /dev/loop4
